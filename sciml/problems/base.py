@@ -1,0 +1,114 @@
+"""The declarative Problem: domain, named fields, parameters, equations, conditions, reference.
+
+A Problem knows nothing about training. Equations and conditions are plain functions
+``residual(u, x, params) -> Tensor`` built from :mod:`sciml.ops`; a PINN turns each into a
+named loss term, an operator method ignores them and uses the problem's dataset generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..fields import Field
+
+Residual = Callable[..., Any]  # (u, x, params) -> Tensor
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """What a model must map: named inputs to named outputs (channel counts flow from here)."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    ndim: int  # spatial(-temporal) dimension of the support
+
+    @property
+    def n_in(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def n_out(self) -> int:
+        return len(self.outputs)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition imposed on part of the domain.
+
+    ``where`` is ``"initial"``, ``"boundary"`` (all of it) or ``"boundary:<name>"``;
+    ``residual(u, x, params)`` vanishes where the condition holds.
+    """
+
+    where: str
+    residual: Residual
+
+    @property
+    def boundary_tag(self) -> str | None:
+        return self.where.split(":", 1)[1] if self.where.startswith("boundary:") else None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A physical parameter with its default and admissible range ``[lo, hi]``."""
+
+    default: float
+    lo: float = -np.inf
+    hi: float = np.inf
+    doc: str = ""
+
+
+@dataclass
+class DatasetSpec:
+    """How a problem generates operator-learning samples with its classical solver.
+
+    ``generate(n_samples, rng, **settings)`` returns ``(fields, support)`` where fields maps a
+    name to an ``(N, *space, C)`` array; ``roles`` says which fields are inputs and outputs.
+    """
+
+    generate: Callable[..., tuple[dict[str, np.ndarray], Any]]
+    roles: dict[str, str]
+    channels: dict[str, list[str]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """A PDE benchmark, declared once and shared by every method that can solve it."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: dict[str, float]
+    domain: Any = None  # Domain | MeshDomain, for point-wise methods
+    equations: dict[str, Residual] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
+    reference: Callable[[], Field] | None = None  # reference solution on an evaluation support
+    exact: Callable[[np.ndarray], np.ndarray] | None = None  # u(x) where a closed form exists
+    dataset: DatasetSpec | None = None  # operator-learning data from the classical solver
+
+    def io_spec(self) -> IOSpec:
+        if self.dataset is not None:
+            ins = tuple(c for f, r in self.dataset.roles.items() if r == "input" for c in self.dataset.channels[f])
+            outs = tuple(c for f, r in self.dataset.roles.items() if r == "output" for c in self.dataset.channels[f])
+            ndim = len(self.dataset.settings.get("shape", ())) or 0
+            return IOSpec(ins, outs, ndim)
+        return IOSpec(self.inputs, self.outputs, len(self.inputs))
+
+
+def resolve_params(problem: str, spec: dict[str, Param], given: dict[str, Any] | None) -> dict[str, float]:
+    """Defaults overridden by ``given``; unknown names and out-of-range values raise ValueError."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        raise ValueError(f"problem {problem!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(spec)}")
+    out = {}
+    for name, p in spec.items():
+        v = given.get(name, p.default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"problem {problem!r}: parameter {name!r} must be a number, got {v!r}")
+        if not p.lo <= v <= p.hi:
+            raise ValueError(f"problem {problem!r}: parameter {name!r}={v} is outside its range [{p.lo}, {p.hi}]")
+        out[name] = float(v)
+    return out

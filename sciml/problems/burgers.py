@@ -1,0 +1,63 @@
+"""1D viscous Burgers: u_t + u u_x = ν u_xx on x ∈ [-1, 1], t ∈ [0, T], u0 = -sin(πx), u(±1, t) = 0.
+
+Reference: the exact Cole–Hopf solution (:func:`sciml.solvers.burgers_cole_hopf`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import ops
+from ..fields import Field
+from ..geometry import Domain, dde
+from ..mesh import Grid
+from ..registry import PROBLEMS
+from ..solvers import burgers_cole_hopf
+from .base import Condition, Param, Problem, resolve_params
+
+PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
+
+
+def burgers_residual(u, x, p):
+    """u_t + u u_x - ν u_xx with x = (x, t)."""
+    g = ops.grad(u, x)
+    u_x, u_t = g[:, 0], g[:, 1]
+    u_xx = ops.grad(u_x, x)[:, 0]
+    return u_t + u[:, 0] * u_x - p["nu"] * u_xx
+
+
+@PROBLEMS.register("burgers1d")
+def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256, n_t: int = 100) -> Problem:
+    """1D viscous Burgers with the sine initial condition (Raissi et al.; DeepXDE's example)."""
+    p = resolve_params("burgers1d", PARAMS, params)
+    if t_end <= 0:
+        raise ValueError(f"burgers1d: t_end must be positive, got {t_end}")
+    geom = dde().geometry.Interval(-1.0, 1.0)
+    domain = Domain(
+        geom,
+        {"left": lambda x: np.isclose(x[:, 0], -1.0), "right": lambda x: np.isclose(x[:, 0], 1.0)},
+        time=(0.0, t_end),
+        names=("x", "t"),
+    )
+
+    def reference() -> Field:
+        grid = Grid((n_x,), ((-1.0, 1.0),))
+        times = np.linspace(0.0, t_end, n_t)
+        X, T = np.meshgrid(grid.axes()[0], times)  # (n_t, n_x)
+        u = burgers_cole_hopf(X, T, p["nu"])
+        return Field(u[..., None], grid, ("u",), times)
+
+    return Problem(
+        name="burgers1d",
+        inputs=("x", "t"),
+        outputs=("u",),
+        params=p,
+        domain=domain,
+        equations={"pde": burgers_residual},
+        conditions={
+            "initial": Condition("initial", lambda u, x, p: u[:, 0] + torch.sin(np.pi * x[:, 0])),
+            "boundary": Condition("boundary", lambda u, x, p: u[:, 0]),
+        },
+        reference=reference,
+        exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
+    )

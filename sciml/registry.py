@@ -1,0 +1,71 @@
+"""One registry per kind of component, filled by an explicit ``@REG.register(name)``.
+
+A case file names components by string (``model: {type: mlp}``); the registry maps
+that name to exactly one class or function and builds it from the remaining keys.
+Unknown names are errors that list what is registered.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+
+class Registry:
+    """A named mapping ``name -> builder`` for one kind of component.
+
+    Parameters
+    ----------
+    kind : str
+        What is registered (``"model"``, ``"problem"``...), used in error messages.
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str) -> Callable[[Callable], Callable]:
+        def deco(obj: Callable) -> Callable:
+            if name in self._items:
+                raise KeyError(f"{self.kind} {name!r} is already registered")
+            self._items[name] = obj
+            return obj
+
+        return deco
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def get(self, name: str) -> Callable[..., Any]:
+        if name not in self._items:
+            raise KeyError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {', '.join(self.names())}")
+        return self._items[name]
+
+    def options(self, name: str) -> dict[str, Any]:
+        """Keyword options the builder accepts, with their defaults (``inspect.Parameter.empty`` if required)."""
+        sig = inspect.signature(self.get(name))
+        return {
+            p.name: p.default
+            for p in sig.parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and not p.name.startswith("_")
+        }
+
+    def build(self, name: str, options: dict[str, Any] | None = None, **context: Any) -> Any:
+        """Build ``name`` with user ``options`` plus framework ``context`` (problem, io sizes...)."""
+        return self.get(name)(**(options or {}), **context)
+
+    def describe(self, name: str) -> str:
+        doc = inspect.getdoc(self.get(name)) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+PROBLEMS = Registry("problem")
+MODELS = Registry("model")
+METHODS = Registry("method")
+DATA = Registry("data")
+SAMPLERS = Registry("sampler")
+WRITERS = Registry("writer")
+
+ALL = {"problems": PROBLEMS, "models": MODELS, "methods": METHODS, "data": DATA, "samplers": SAMPLERS, "writers": WRITERS}

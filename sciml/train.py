@@ -1,0 +1,313 @@
+"""The one training loop every method uses.
+
+Stages (Adam then L-BFGS, or any sequence) run over the same Method. The Trainer owns
+seeding, dtype/device, clipping, schedulers, the non-finite/divergence guard, periodic
+evaluation, checkpoints with exact resume, a progress bar and JSONL metrics. Under
+``torchrun`` it runs data-parallel: each rank takes a shard of the data, gradients are
+averaged with ``all_reduce`` after every backward pass (the same arithmetic DDP does),
+and only rank 0 writes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .config import Stage, Train
+from .method import AbstractMethod, TrainState
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became non-finite or grew beyond ``divergence_factor`` × its first value."""
+
+
+class Interrupted(RuntimeError):
+    """Training was stopped by SIGINT/SIGTERM after a checkpoint was written."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device: cpu or auto")
+    return torch.device(name)
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _world()
+
+
+def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if stage.optimizer == "adam":
+        return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)
+    if stage.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+    if stage.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=stage.lr, weight_decay=stage.weight_decay, momentum=0.9)
+    if stage.optimizer == "lbfgs":
+        # one L-BFGS iteration per Trainer step, so checkpoints, logs and budgets count iterations
+        return torch.optim.LBFGS(params, lr=stage.lr, max_iter=1, history_size=stage.history_size,
+                                 line_search_fn=None if stage.line_search == "none" else stage.line_search,
+                                 tolerance_grad=0.0, tolerance_change=0.0)
+    raise ValueError(f"unknown optimizer {stage.optimizer!r}")
+
+
+def make_scheduler(stage: Stage, opt, n_steps: int):
+    cfg = dict(stage.scheduler)
+    kind = cfg.pop("type", "none")
+    if kind == "none":
+        return None
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg.get("step_size", max(1, n_steps // 4))),
+                                               gamma=float(cfg.get("gamma", 0.5)))
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(cfg.get("t_max", n_steps)),
+                                                          eta_min=float(cfg.get("eta_min", 0.0)))
+    if kind == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("gamma", 0.999)))
+    if kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=float(cfg.get("factor", 0.5)),
+                                                          patience=int(cfg.get("patience", 100)))
+    raise ValueError(f"unknown scheduler {kind!r}")
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag checked between steps; a second SIGINT interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def __enter__(self):
+        def handler(signum, frame):
+            if self.requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[s] = signal.signal(s, handler)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class Trainer:
+    """Runs the stages of a :class:`~sciml.config.Train` section over a method and its data.
+
+    Parameters
+    ----------
+    config : the ``train`` section
+    run_dir : a :class:`~sciml.output.RunDir` for metrics and checkpoints, or None
+    seed, dtype, device : from the case
+    """
+
+    def __init__(self, config: Train, run_dir=None, seed: int = 0, dtype: str = "float32", device: str = "auto"):
+        self.cfg = config
+        self.run_dir = run_dir
+        self.seed = seed
+        self.dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+        self.device = resolve_device(device)
+        self.rank, self.world = init_distributed(self.device)
+        self.state = TrainState()
+        self.history: list[dict] = []
+
+    # ---------------------------------------------------------------- checkpoints
+    def _ckpt_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir.checkpoints / "last.pt"
+
+    def save_checkpoint(self, method, data, opt, sched) -> None:
+        path = self._ckpt_path()
+        if path is None or self.rank != 0:
+            return
+        from .output import atomic_path
+
+        blob = {
+            "state": vars(self.state).copy(),
+            "method": method.state_dict(),
+            "optimizer": opt.state_dict() if opt is not None else None,
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "data": data.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            "first_loss": self._first_loss,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(blob, tmp)
+
+    def _load_checkpoint(self, path: Path, method, data) -> dict:
+        blob = torch.load(path, map_location=self.device, weights_only=False)
+        method.load_state_dict(blob["method"])
+        data.load_state_dict(blob["data"])
+        self.state = TrainState(**blob["state"])
+        torch.set_rng_state(blob["rng"]["torch"].cpu())
+        np.random.set_state(blob["rng"]["numpy"])
+        random.setstate(blob["rng"]["python"])
+        self._first_loss = blob.get("first_loss")
+        return blob
+
+    # ---------------------------------------------------------------- one step
+    def _sync_grads(self, method) -> None:
+        if self.world == 1:
+            return
+        for p in method.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad /= self.world
+
+    def _mean(self, x: float) -> float:
+        if self.world == 1:
+            return x
+        t = torch.tensor([x], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t) / self.world
+
+    def _step(self, method: AbstractMethod, batch, opt, stage: Stage):
+        terms_out: dict[str, torch.Tensor] = {}
+        use_amp = self.cfg.amp and self.device.type == "cuda"
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                terms = method.loss(batch)
+                total = method.total(terms)
+            total.backward()
+            self._sync_grads(method)
+            if stage.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(method.parameters(), stage.clip_grad)
+            if not terms_out:
+                terms_out.update({k: v.detach() for k, v in terms.items()}, _total=total.detach())
+            return total
+
+        if isinstance(opt, torch.optim.LBFGS):
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+        return terms_out
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, method: AbstractMethod, data, resume: str | Path | None = None) -> dict[str, float]:
+        """Train ``method`` on ``data`` through every stage; return the final metrics."""
+        seed_everything(self.seed)
+        method.to(device=self.device, dtype=self.dtype)
+        data.to(device=self.device, dtype=self.dtype)
+        if self.world > 1:
+            data.shard(self.rank, self.world)
+            for p in method.state_dict().values():
+                dist.broadcast(p, 0)
+        self._first_loss = None
+        blob = None
+        if resume is not None:
+            blob = self._load_checkpoint(Path(resume), method, data)
+            if self.run_dir is not None and self.rank == 0:
+                self.run_dir.truncate_metrics(self.state.step)
+        t_start = time.perf_counter()
+        metrics: dict[str, float] = {}
+        with _StopFlag() as stop:
+            for si in range(self.state.stage, len(self.cfg.stages)):
+                stage = self.cfg.stages[si]
+                n_steps = stage.steps or stage.epochs * data.steps_per_epoch(stage.batch_size)
+                opt = make_optimizer(stage, method.parameters())
+                sched = make_scheduler(stage, opt, n_steps)
+                if blob is not None and blob["state"]["stage"] == si:
+                    if blob["optimizer"] is not None:
+                        opt.load_state_dict(blob["optimizer"])
+                    if sched is not None and blob["scheduler"] is not None:
+                        sched.load_state_dict(blob["scheduler"])
+                metrics = self._run_stage(si, stage, n_steps, method, data, opt, sched, stop, t_start)
+                self.state.stage, self.state.step_in_stage = si + 1, 0
+                self.save_checkpoint(method, data, None, None)
+        metrics = {**metrics, **self._evaluate(method, data)}
+        metrics["train_time_s"] = time.perf_counter() - t_start
+        return metrics
+
+    def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop, t_start) -> dict[str, float]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
+                   disable=(not self.cfg.progress) or self.rank != 0, leave=False, dynamic_ncols=True)
+        last: dict[str, float] = {}
+        t_log = time.perf_counter()
+        while self.state.step_in_stage < n_steps:
+            batch = data.next_batch(stage.batch_size)
+            terms = self._step(method, batch, opt, stage)
+            total = float(terms.pop("_total"))
+            if not math.isfinite(total):
+                raise TrainingDiverged(
+                    f"loss became {total} at stage {si} ({stage.optimizer}), step {self.state.step}; "
+                    f"terms: { {k: float(v) for k, v in terms.items()} }. Lower the learning rate, enable "
+                    f"clip_grad, or use dtype: float64. Last checkpoint: {self._ckpt_path()}")
+            if self._first_loss is None:
+                self._first_loss = total
+            elif total > self.cfg.divergence_factor * max(self._first_loss, 1e-30):
+                raise TrainingDiverged(
+                    f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
+                    f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}")
+            if sched is not None:
+                sched.step(total) if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau) else sched.step()
+            self.state.step_in_stage += 1
+            self.state.step += 1
+            method.after_step(self.state, data)
+            data.after_step(self.state)
+            bar.update(1)
+            step = self.state.step
+            if step % self.cfg.log_every == 0 or self.state.step_in_stage == n_steps:
+                now = time.perf_counter()
+                last = {"loss": self._mean(total), **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
+                rec = {"step": step, "stage": si, **last, "lr": opt.param_groups[0]["lr"],
+                       "time_s": now - t_start}
+                self._log(rec)
+                bar.set_postfix(loss=f"{last['loss']:.3e}")
+                t_log = now
+            if step % self.cfg.eval_every == 0:
+                self._log({"step": step, "stage": si, **self._evaluate(method, data)})
+            if step % self.cfg.checkpoint_every == 0:
+                self.save_checkpoint(method, data, opt, sched)
+            if stop.requested:
+                self.save_checkpoint(method, data, opt, sched)
+                bar.close()
+                raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}")
+        bar.close()
+        del t_log
+        return last
+
+    def _evaluate(self, method, data) -> dict[str, float]:
+        method.eval()
+        try:
+            res = method.evaluate(data)
+        finally:
+            method.train()
+        return {f"eval/{k}": float(v) for k, v in res.items()}
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        self.history.append(rec)
+        if self.run_dir is not None and self.rank == 0:
+            self.run_dir.log_metrics(rec)

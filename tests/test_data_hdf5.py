@@ -1,0 +1,254 @@
+"""The sciml HDF5 dataset format, the PDEBench Darcy reader and the normalizers."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from sciml.data import (
+    H5Dataset,
+    IdentityNormalizer,
+    UnitGaussianNormalizer,
+    convert_pdebench_darcy,
+    ensure_dataset,
+    read_pdebench_darcy,
+    split_indices,
+    write_dataset,
+)
+from sciml.mesh import Grid, Mesh
+
+RNG = np.random.default_rng(0)
+
+
+def _mesh() -> Mesh:
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    return Mesh(pts, [("triangle", tris), ("line", np.array([[0, 1], [1, 2]]))],
+                {"bottom": np.array([0, 1]), "hole": np.array([4])})
+
+
+def _grid() -> Grid:
+    return Grid((6, 5), ((0.0, 1.0), (-1.0, 2.0)), (True, False))
+
+
+# ---- write / read round trips -------------------------------------------------------------
+def test_grid_round_trip(tmp_path):
+    grid, times = _grid(), np.linspace(0.0, 1.0, 4)
+    a = RNG.standard_normal((7, 6, 5, 1))
+    u = RNG.standard_normal((7, 4, 6, 5, 2))
+    nu = RNG.uniform(size=7)
+    gen = {"n": 7, "solver": {"kind": "fd", "dt": 1e-3}, "shape": (6, 5)}
+    path = write_dataset(tmp_path / "sub" / "g.h5", {"a": a, "u": u}, {"a": "input", "u": "output"}, grid,
+                         channels={"u": ["ux", "uy"]}, params={"nu": nu}, times=times,
+                         problem="toy", seed=3, generator=gen)
+    ds = H5Dataset(path)
+    assert ds.support == grid and len(ds) == ds.n_samples == 7
+    np.testing.assert_array_equal(ds.times, times)
+    assert ds.inputs == ["a"] and ds.outputs == ["u"]
+    assert ds.channels == {"a": ["a"], "u": ["ux", "uy"]}
+    at = ds.attrs
+    assert at["format"] == "sciml-dataset" and at["format_version"] == 1
+    assert at["problem"] == "toy" and at["seed"] == 3 and at["created"] and at["sciml_version"]
+    assert at["generator"] == json.loads(json.dumps(gen))
+    np.testing.assert_allclose(ds.params["nu"], nu)
+    item = ds[2]
+    assert set(item) == {"a", "u", "nu"}
+    assert item["a"].dtype == torch.float32 and item["a"].shape == (6, 5, 1)
+    assert item["u"].shape == (4, 6, 5, 2) and item["nu"].ndim == 0
+    np.testing.assert_allclose(item["u"].numpy(), u[2], rtol=1e-6)
+    assert item["nu"].item() == pytest.approx(nu[2])
+    np.testing.assert_allclose(ds.load("a"), a.astype(np.float32))
+    np.testing.assert_allclose(ds.load("u", [5, 1, 5]), u[[5, 1, 5]].astype(np.float32))
+    np.testing.assert_allclose(ds.load("nu", [3]), nu[[3]])
+    with h5py.File(path) as f:
+        np.testing.assert_allclose(f["support/axis0"][()], grid.axes()[0])
+        for name in ("a", "u"):
+            d = f["fields"][name]
+            assert d.chunks == (1, *d.shape[1:]) and d.compression == "gzip" and d.shuffle
+            assert d.dtype == np.float32
+    assert [p.name for p in path.parent.iterdir()] == ["g.h5"]  # no temp file left behind
+    assert set(H5Dataset(path, fields=["u"])[0]) == {"u", "nu"}
+
+
+def test_mesh_and_points_round_trip(tmp_path):
+    mesh = _mesh()
+    p = RNG.standard_normal((3, 5, 1))
+    write_dataset(tmp_path / "m.h5", {"p": p}, {"p": "output"}, mesh)
+    back = H5Dataset(tmp_path / "m.h5").support
+    assert isinstance(back, Mesh)
+    np.testing.assert_array_equal(back.points, mesh.points)
+    assert [t for t, _ in back.cells] == ["triangle", "line"]
+    for (_, c0), (_, c1) in zip(back.cells, mesh.cells):
+        np.testing.assert_array_equal(c0, c1)
+    assert back.point_tags.keys() == mesh.point_tags.keys()
+    for k in mesh.point_tags:
+        np.testing.assert_array_equal(back.point_tags[k], mesh.point_tags[k])
+
+    pts = RNG.uniform(size=(9, 3))
+    write_dataset(tmp_path / "p.h5", {"f": RNG.standard_normal((2, 9, 3))}, {"f": "input"}, pts)
+    ds = H5Dataset(tmp_path / "p.h5")
+    np.testing.assert_array_equal(ds.support, pts)
+    assert ds.channels["f"] == ["f0", "f1", "f2"] and ds.times is None and ds.params == {}
+    assert ds[1]["f"].shape == (9, 3)
+
+
+def test_write_validates_shapes(tmp_path):
+    grid = _grid()
+    with pytest.raises(ValueError, match=r"'u'.*\(N, 6, 5, C\)"):
+        write_dataset(tmp_path / "x.h5", {"u": np.zeros((2, 5, 6, 1))}, {"u": "output"}, grid)
+    with pytest.raises(ValueError, match="'b' has 3 samples"):
+        write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
+                      {"a": "input", "b": "output"}, grid)
+    with pytest.raises(ValueError, match="role"):
+        write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1))}, {"a": "target"}, grid)
+    with pytest.raises(ValueError, match="parameter 'nu'"):
+        write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1))}, {"a": "input"}, grid,
+                      params={"nu": np.zeros(3)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lazy_open_and_pickle(tmp_path):
+    path = write_dataset(tmp_path / "g.h5", {"a": RNG.standard_normal((4, 6, 5, 1))}, {"a": "input"}, _grid())
+    ds = H5Dataset(path)
+    assert ds._file is None
+    first = ds[0]["a"]
+    assert ds._file is not None
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone._file is None
+    torch.testing.assert_close(clone[0]["a"], first)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2)
+    assert next(iter(loader))["a"].shape == (2, 6, 5, 1)
+    ds.close()
+
+
+# ---- bad files ------------------------------------------------------------------------------
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        H5Dataset(tmp_path / "missing.h5")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(ValueError, match="text.h5: not a readable HDF5"):
+        H5Dataset(tmp_path / "text.h5")
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"plain.h5: not a sciml dataset \(missing attribute 'format'\)"):
+        H5Dataset(tmp_path / "plain.h5")
+    path = write_dataset(tmp_path / "n.h5", {"a": np.zeros((3, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
+                         {"a": "input", "b": "output"}, _grid())
+    with h5py.File(path, "r+") as f:
+        del f["fields/b"]
+        f["fields"].create_dataset("b", data=np.zeros((2, 6, 5, 1))).attrs["role"] = "output"
+    with pytest.raises(ValueError, match="n.h5: field 'b' has 2 samples"):
+        H5Dataset(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 99
+    with pytest.raises(ValueError, match="n.h5: unknown sciml dataset format_version 99"):
+        H5Dataset(path)
+
+
+# ---- splits -----------------------------------------------------------------------------
+def test_split_indices():
+    s = split_indices(100, {"train": 0.9, "test": 0.1}, seed=1)
+    assert len(s["train"]) == 90 and len(s["test"]) == 10
+    assert np.array_equal(np.sort(np.concatenate(list(s.values()))), np.arange(100))
+    again = split_indices(100, {"train": 0.9, "test": 0.1}, seed=1)
+    assert all(np.array_equal(s[k], again[k]) for k in s)
+    other = split_indices(100, {"train": 0.9, "test": 0.1}, seed=2)
+    assert not np.array_equal(s["test"], other["test"])
+    t = split_indices(10, (0.7, 0.2, 0.1), seed=0)  # rounding remainder is distributed
+    assert list(t) == ["train", "val", "test"] and sum(map(len, t.values())) == 10
+    c = split_indices(50, {"train": 30, "test": 5}, seed=0)
+    assert len(c["train"]) == 30 and len(c["test"]) == 5
+    assert not set(c["train"]) & set(c["test"])
+    with pytest.raises(ValueError, match="> 50"):
+        split_indices(50, {"train": 40, "test": 20}, seed=0)
+    with pytest.raises(ValueError, match="> 1"):
+        split_indices(50, {"train": 0.9, "test": 0.2}, seed=0)
+
+
+# ---- ensure_dataset --------------------------------------------------------------------------
+def test_ensure_dataset(tmp_path):
+    path, calls = tmp_path / "cache" / "d.h5", []
+    gen = {"n": 2, "res": (6, 5), "solver": {"tol": 1e-8}}
+
+    def generate():
+        calls.append(1)
+        write_dataset(path, {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid(), generator=gen)
+
+    assert ensure_dataset(path, generate, gen) == path and len(calls) == 1
+    assert ensure_dataset(path, generate, dict(gen)) == path and len(calls) == 1
+    changed = {**gen, "solver": {"tol": 1e-6}}
+    with pytest.raises(ValueError, match=r"d.h5.*solver\.tol.*[Dd]elete the file"):
+        ensure_dataset(path, generate, changed)
+    assert len(calls) == 1
+
+
+# ---- PDEBench ---------------------------------------------------------------------------------
+def _pdebench_file(path, keys=("tensor", "nu", "x-coordinate", "y-coordinate")):
+    c = ((np.arange(8) + 0.5) / 8).astype(np.float32)
+    data = {"tensor": RNG.standard_normal((3, 1, 8, 8)).astype(np.float32),
+            "nu": RNG.uniform(size=(3, 8, 8)).astype(np.float32), "x-coordinate": c, "y-coordinate": c}
+    with h5py.File(path, "w") as f:
+        for k in keys:
+            f[k] = data[k]
+    return data
+
+
+def test_pdebench_darcy(tmp_path):
+    src = tmp_path / "2D_DarcyFlow_beta1.0_Train.hdf5"
+    raw = _pdebench_file(src)
+    d = read_pdebench_darcy(src)
+    assert d["a"].shape == d["u"].shape == (3, 8, 8, 1) and d["beta"] == 1.0
+    np.testing.assert_array_equal(d["a"][..., 0], raw["nu"])
+    np.testing.assert_array_equal(d["u"][..., 0], raw["tensor"][:, 0])
+    g = d["grid"]
+    assert g.shape == (8, 8) and g.bounds[0] == pytest.approx((0.0625, 0.9375))
+    np.testing.assert_allclose(g.axes()[0], raw["x-coordinate"], atol=1e-7)
+    out = convert_pdebench_darcy(src, tmp_path / "darcy.h5")
+    ds = H5Dataset(out)
+    assert ds.inputs == ["a"] and ds.outputs == ["u"] and ds.support == g
+    assert ds.attrs["problem"] == "darcy2d"
+    assert ds.attrs["generator"] == {"source": "pdebench", "file": src.name}
+    np.testing.assert_array_equal(ds[1]["u"].numpy(), d["u"][1])
+    assert ds[1]["beta"].item() == 1.0
+
+
+def test_pdebench_errors(tmp_path):
+    bad = tmp_path / "2D_DarcyFlow_beta0.1_Train.hdf5"
+    _pdebench_file(bad, keys=("tensor", "x-coordinate", "y-coordinate"))
+    with pytest.raises(ValueError, match=r"2D_DarcyFlow_beta0.1_Train.hdf5 has no dataset 'nu'; found: \["):
+        read_pdebench_darcy(bad)
+    odd = tmp_path / "darcy.hdf5"
+    _pdebench_file(odd)
+    with h5py.File(odd, "r+") as f:
+        del f["x-coordinate"]
+        f["x-coordinate"] = np.array([0, 1, 2, 3, 4, 5, 6, 8], dtype=np.float32)
+    with pytest.raises(ValueError, match="x-coordinate' is not uniformly spaced"):
+        read_pdebench_darcy(odd)
+
+
+# ---- normalizers ---------------------------------------------------------------------------
+@pytest.mark.parametrize("reduce_dims", ["pointwise", "channel"])
+def test_unit_gaussian_normalizer(reduce_dims):
+    x = torch.randn(64, 6, 5, 2) * torch.tensor([3.0, 0.1]) + torch.tensor([5.0, -2.0])
+    norm = UnitGaussianNormalizer(reduce_dims).fit(x)
+    assert norm.mean.shape == ((6, 5, 2) if reduce_dims == "pointwise" else (2,))
+    z = norm.encode(x)
+    torch.testing.assert_close(norm.decode(z), x, atol=1e-5, rtol=1e-5)
+    dims = (0,) if reduce_dims == "pointwise" else (0, 1, 2)
+    assert z.mean(dim=dims).abs().max() < 1e-4
+    assert (z.std(dim=dims, correction=0) - 1).abs().max() < 1e-3
+    fresh = UnitGaussianNormalizer(reduce_dims)
+    fresh.load_state_dict(norm.state_dict())
+    torch.testing.assert_close(fresh.encode(x), z)
+    with pytest.raises(RuntimeError, match="before fit"):
+        UnitGaussianNormalizer().encode(x)
+
+
+def test_identity_normalizer():
+    x = torch.randn(3, 4, 1)
+    ident = IdentityNormalizer().fit(x)
+    assert ident.encode(x) is x and ident.decode(x) is x and ident.state_dict() == {}
