@@ -1,0 +1,4 @@
+"""PINN methods and their parts. Importing registers them."""
+from .pinn import PINN
+
+__all__ = ["PINN"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +179,8 @@ class _Checker:
         for k, v in value.items():
             if k not in names:
                 self.fail(path + (k,), f"unknown key; valid keys: {', '.join(names)}")
-            default = names[k].default if names[k].default is not names[k].default_factory else None
-            want = type(default) if default is not None and not callable(default) else None
-            if want is None:
-                want = {"list": list, "dict": dict}.get(names[k].type, None) or type(names[k].default_factory())
+            f = names[k]
+            want = type(f.default_factory()) if f.default is MISSING else type(f.default)
             out[k] = self.typed(path + (k,), v, want)
         return cls(**out)
 

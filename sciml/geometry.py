@@ -29,8 +29,11 @@ def dde():
     device = torch.get_default_device()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         import deepxde
-    torch.set_default_dtype(dtype)
-    torch.set_default_device(device)
+    if torch.get_default_dtype() != dtype:
+        torch.set_default_dtype(dtype)
+    if torch.get_default_device() != device:  # deepxde selects CUDA globally when it sees a GPU
+        # setting a default device installs a TorchFunctionMode that slows every op: undo it only if changed
+        torch.set_default_device(None if device.type == "cpu" else device)
     return deepxde
 
 

@@ -1,0 +1,186 @@
+"""Command line: ``sciml run | data | list | eval | export | compare``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _load_run(run_path: str):
+    """Rebuild a finished run's objects from its saved case and load the last checkpoint's weights."""
+    import torch
+
+    from .config import validate
+    from .output import RunDir
+    from .run import build
+
+    run_dir = RunDir.open(run_path)
+    case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
+    ckpt = run_dir.checkpoints / "last.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate")
+    built = build(case)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[case.dtype]
+    built.method.to(dtype=dtype)
+    built.data.to(dtype=dtype)
+    built.method.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["method"])
+    built.method.eval()
+    return run_dir, case, built
+
+
+def cmd_run(args) -> int:
+    from .config import load_case, validate
+    from .output import RunDir
+    from .run import run
+    from .train import Interrupted
+
+    if args.resume:
+        run_dir = RunDir.open(args.resume)
+        raw = run_dir.load_case_dict()
+        from .config import apply_override
+
+        for o in args.set or []:
+            apply_override(raw, o)
+        case = validate(raw, str(run_dir.path / "case.yaml"))
+    else:
+        if not args.case:
+            raise SystemExit("sciml run: give a case file (or --resume RUN_DIR)")
+        case = load_case(args.case, args.set or [])
+        if args.output:
+            case.output.dir = args.output
+    try:
+        run_dir, metrics = run(case, resume=args.resume, progress=False if args.quiet else None)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}\nresume with: sciml run --resume {Path(str(exc).split('checkpoint: ')[-1]).parent.parent}",
+              file=sys.stderr)
+        return 130
+    print(f"run directory: {run_dir.path}")
+    for k, v in metrics.items():
+        print(f"  {k:24s} {v:.6g}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    import sciml.components  # noqa: F401
+
+    from .registry import ALL
+
+    kinds = [args.kind] if args.kind else list(ALL)
+    for kind in kinds:
+        reg = ALL[kind]
+        print(f"{kind}:")
+        for name in reg.names():
+            print(f"  {name:14s} {reg.describe(name)}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .config import load_case
+    from .registry import DATA, PROBLEMS
+
+    if args.action == "generate":
+        case = load_case(args.case, args.set or [])
+        problem = PROBLEMS.build(case.problem["type"], {k: v for k, v in case.problem.items() if k != "type"})
+        opts = {k: v for k, v in case.data.items() if k != "type"}
+        data = DATA.build(case.data["type"], opts, problem=problem, seed=case.seed)
+        path = getattr(getattr(data, "dataset", None), "path", None)
+        print(f"dataset ready: {path}" if path else "this case uses collocation points; nothing to generate")
+    elif args.action == "convert-pdebench":
+        from .data import convert_pdebench_darcy
+
+        print(f"wrote {convert_pdebench_darcy(args.src, args.dst)}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    run_dir, case, built = _load_run(args.run_dir)
+    metrics = {f"eval/{k}": v for k, v in built.method.evaluate(built.data).items()}
+    for k, v in metrics.items():
+        print(f"{k:24s} {v:.6g}")
+    summary = run_dir.load_summary() if (run_dir.path / "summary.json").exists() else {}
+    summary["reevaluated"] = metrics
+    run_dir.save_summary(summary)
+    return 0
+
+
+def cmd_export(args) -> int:
+    run_dir, case, built = _load_run(args.run_dir)
+    case.output.formats = args.formats
+    from .run import write_outputs
+
+    summary = run_dir.load_summary() if (run_dir.path / "summary.json").exists() else {}
+    write_outputs(case, built, run_dir, summary.get("metrics", {}))
+    print(f"exported {', '.join(args.formats)} to {run_dir.fields}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    rows = []
+    for d in args.run_dirs:
+        s = json.loads((Path(d) / "summary.json").read_text())
+        rows.append((d, s.get("metrics", {})))
+    keys = sorted({k for _, m in rows for k in m})
+    print("| run | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    for d, m in rows:
+        print(f"| {d} | " + " | ".join(f"{m[k]:.4g}" if k in m else "" for k in keys) + " |")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sciml", description="Solve PDE benchmarks described in YAML case files.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="train a case and write its outputs to runs/<case>/<time>/")
+    r.add_argument("case", nargs="?", help="case file (cases/*.yaml)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case value, e.g. train.stages.0.steps=100")
+    r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    r.add_argument("--output", metavar="DIR", help="root directory for run folders (default: output.dir, 'runs')")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("list", help="show registered problems, data, models, methods, samplers, writers")
+    ls.add_argument("kind", nargs="?", choices=["problems", "models", "methods", "data", "samplers", "writers"])
+    ls.set_defaults(func=cmd_list)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="action", required=True)
+    g = dsub.add_parser("generate", help="build (or reuse) a case's dataset without training")
+    g.add_argument("case")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c = dsub.add_parser("convert-pdebench", help="convert a PDEBench 2D Darcy HDF5 file to the sciml format")
+    c.add_argument("src")
+    c.add_argument("dst")
+    d.set_defaults(func=cmd_data)
+
+    e = sub.add_parser("eval", help="re-evaluate a finished run from its checkpoint")
+    e.add_argument("run_dir")
+    e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("export", help="write a run's fields again in other formats")
+    x.add_argument("run_dir")
+    x.add_argument("--formats", nargs="+", default=["vtu", "pvd", "xdmf", "png"])
+    x.set_defaults(func=cmd_export)
+
+    cp = sub.add_parser("compare", help="metrics of several runs side by side (markdown table)")
+    cp.add_argument("run_dirs", nargs="+")
+    cp.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import CaseError
+    from .train import TrainingDiverged
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CaseError, FileNotFoundError, ValueError, KeyError, TrainingDiverged) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"sciml {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Collocation points for point-wise methods (PINNs): one named point set per loss term.
+
+The batch is a dict: ``"interior"`` for the equations and one entry per condition name
+(``"initial"``, ``"boundary"``, ``"boundary:left"`` ...), each an ``(n, ndim)`` tensor.
+Points come from the problem's domain with a seeded generator; the generator state and the
+points are part of the checkpoint, so a resumed run resamples exactly as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..geometry import SAMPLERS
+from ..registry import DATA
+
+
+class CollocationData:
+    """Point sets sampled in the problem's domain.
+
+    Parameters
+    ----------
+    problem : a Problem with a ``domain``
+    n_interior, n_boundary, n_initial : points for the equations, each boundary condition, the initial condition
+    sampler : interior/initial sampler (``uniform, pseudo, hammersley, halton, sobol, lhs``)
+    resample_every : redraw the interior points (pseudo-random) every this many steps (0 = never)
+    seed : seed of the point generator
+    """
+
+    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int, sampler: str,
+                 resample_every: int, seed: int):
+        if problem.domain is None:
+            raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        for k, v in (("n_interior", n_interior), ("n_boundary", n_boundary), ("n_initial", n_initial)):
+            if v < 1:
+                raise ValueError(f"collocation {k} must be >= 1, got {v}")
+        self.problem, self.domain = problem, problem.domain
+        self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
+        self.sampler, self.resample_every = sampler, resample_every
+        self.rng = np.random.default_rng(seed)
+        self.dtype, self.device = torch.float32, torch.device("cpu")
+        self.shard_of = (0, 1)
+        self.points: dict[str, np.ndarray] = {"interior": self.domain.sample_interior(n_interior, sampler, self.rng)}
+        for name, cond in problem.conditions.items():
+            if cond.where == "initial":
+                self.points[name] = self.domain.sample_initial(n_initial, sampler, self.rng)
+            elif cond.where.startswith("boundary"):
+                self.points[name] = self.domain.sample_boundary(n_boundary, cond.boundary_tag, "pseudo", self.rng)
+            else:
+                raise ValueError(f"condition {name!r}: unknown location {cond.where!r}")
+        self._batch = None
+
+    # --- Trainer interface ---
+    def to(self, device=None, dtype=None):
+        self.device = torch.device(device) if device is not None else self.device
+        self.dtype = dtype or self.dtype
+        self._batch = None
+        return self
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep every ``world``-th point starting at ``rank`` (data-parallel training)."""
+        self.shard_of = (rank, world)
+        self._batch = None
+
+    def steps_per_epoch(self, batch_size: int = 0) -> int:
+        return 1  # full batch
+
+    def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
+        if self._batch is None:
+            r, w = self.shard_of
+            self._batch = {k: torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device)
+                           for k, v in self.points.items()}
+        return self._batch
+
+    def after_step(self, state) -> None:
+        if self.resample_every and state.step % self.resample_every == 0:
+            self.points["interior"] = self.domain.sample_interior(self.sizes["interior"], "pseudo", self.rng)
+            self._batch = None
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "points": {k: v.copy() for k, v in self.points.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.points = {k: np.asarray(v) for k, v in state["points"].items()}
+        self._batch = None
+
+
+@DATA.register("collocation")
+def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = 100,
+                sampler: str = "hammersley", resample_every: int = 0) -> CollocationData:
+    """Collocation points in the problem's domain (interior, each boundary condition, initial)."""
+    return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed)

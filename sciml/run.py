@@ -1,0 +1,85 @@
+"""The pipeline of DESIGN.md §1, as plain functions: Case → Problem → Data → Model → Method → Trainer → RunDir."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Case, dump_case
+from .output import RunDir
+from .registry import DATA, METHODS, MODELS, PROBLEMS
+from .train import Trainer, seed_everything
+
+
+def _opts(section: dict) -> dict:
+    return {k: v for k, v in section.items() if k != "type"}
+
+
+@dataclass
+class Built:
+    problem: Any
+    data: Any
+    model: Any
+    method: Any
+
+
+def build(case: Case) -> Built:
+    """Build the problem, data, model and method of a validated case (seeded, so weights are reproducible)."""
+    seed_everything(case.seed)
+    problem = PROBLEMS.build(case.problem["type"], _opts(case.problem))
+    data = DATA.build(case.data["type"], _opts(case.data), problem=problem, seed=case.seed)
+    model = MODELS.build(case.model["type"], _opts(case.model), io=problem.io_spec())
+    method = METHODS.build(case.method["type"], _opts(case.method), problem=problem, model=model, data=data)
+    return Built(problem, data, model, method)
+
+
+def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, float]) -> None:
+    """Fields (VTU/PVD/XDMF/PNG), loss and comparison plots, summary.json and report.md."""
+    from .plots import plot_comparison, plot_losses
+
+    written = []
+    kwargs = {"n_samples": case.output.n_samples} if "n_samples" in built.method.predict.__code__.co_varnames else {}
+    for stem, field in built.method.predict(built.data, **kwargs):
+        formats = list(case.output.formats)
+        if field.times is not None and "vtu" in formats:  # a time series goes to PVD instead of one VTU
+            formats = [f for f in formats if f != "vtu"] + (["pvd"] if "pvd" not in formats else [])
+        written += run_dir.write_fields(field, stem, [f for f in formats if f != "png"])
+        if "png" in formats:
+            outs = [n for n in field.names if n + "_ref" in field.names]
+            for name in outs:
+                pred = field.with_values(field.values[..., [field.names.index(name)]], (name,))
+                ref = field.with_values(field.values[..., [field.names.index(name + "_ref")]], (name,))
+                written.append(plot_comparison(pred, ref, run_dir.plots / f"{stem}_{name}.png"))
+    records = run_dir.read_metrics()
+    if records:
+        written.append(plot_losses(records, run_dir.plots / "losses.png"))
+    rel = [Path(p).relative_to(run_dir.path) for p in written]
+    # per-step files of a series (fields/<stem>/<stem>_NNNN.vtu) are reached through their .pvd
+    summary = {"case": case.name, "metrics": metrics, "files": [str(r) for r in rel if len(r.parts) <= 2]}
+    run_dir.save_summary(summary)
+    lines = [f"# {case.name}", "", case.description or "", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4g} |" for k, v in metrics.items()]
+    lines += ["", "Files:", *[f"- `{f}`" for f in summary["files"]], "", "Resolved case:", "", "```yaml",
+              dump_case(case).rstrip(), "```", ""]
+    run_dir.write_report("\n".join(lines))
+
+
+def run(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir, dict]:
+    """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics."""
+    built = build(case)
+    if resume is not None:
+        run_dir = RunDir.open(resume)
+        ckpt = run_dir.checkpoints / "last.pt"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"{run_dir.path} has no checkpoint to resume from (checkpoints/last.pt)")
+    else:
+        run_dir, ckpt = RunDir.create(case.output.dir, case.name), None
+    if progress is not None:
+        case.train.progress = progress
+    trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
+    if trainer.rank == 0:
+        run_dir.save_case(case.to_dict())
+    metrics = trainer.fit(built.method, built.data, resume=ckpt)
+    if trainer.rank == 0:
+        write_outputs(case, built, run_dir, metrics)
+    return run_dir, metrics
