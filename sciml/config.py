@@ -228,6 +228,10 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     if not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
         c.fail(("device",), f"must be auto, cpu, cuda or cuda:N, got {dev!r}")
     c.component(("problem",), raw["problem"], PROBLEMS)
+    try:  # problems are cheap to build: parameter names and ranges are checked here, before any work
+        PROBLEMS.build(raw["problem"]["type"], {k: v for k, v in raw["problem"].items() if k != "type"})
+    except (ValueError, TypeError) as exc:
+        c.fail(("problem", "params") if "parameter" in str(exc) else ("problem",), str(exc))
     c.component(("data",), raw["data"], DATA)
     c.component(("model",), raw["model"], MODELS)
     c.component(("method",), raw["method"], METHODS)

@@ -202,8 +202,12 @@ class Trainer:
             self._sync_grads(method)
             if stage.clip_grad > 0:
                 torch.nn.utils.clip_grad_norm_(method.parameters(), stage.clip_grad)
+            total = total.detach()
+            if self.world > 1:  # every rank must see the global loss (L-BFGS line search decides on it)
+                dist.all_reduce(total)
+                total /= self.world
             if not terms_out:
-                terms_out.update({k: v.detach() for k, v in terms.items()}, _total=total.detach())
+                terms_out.update({k: v.detach() for k, v in terms.items()}, _total=total)
             return total
 
         if isinstance(opt, torch.optim.LBFGS):

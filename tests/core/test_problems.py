@@ -1,0 +1,60 @@
+"""Problems: residuals vanish on exact solutions; references agree with independent solvers."""
+import numpy as np
+import torch
+
+from sciml.registry import PROBLEMS
+import sciml.components  # noqa: F401
+
+
+def test_burgers_residual_vanishes_on_a_travelling_wave():
+    # u = c - a tanh(a (x - c t) / (2 nu)) solves u_t + u u_x = nu u_xx exactly
+    problem = PROBLEMS.build("burgers1d", {"params": {"nu": 0.05}})
+    a, c, nu = 0.7, 0.3, problem.params["nu"]
+    x = (torch.rand(200, 2, dtype=torch.float64) * torch.tensor([2.0, 1.0]) - torch.tensor([1.0, 0.0])).requires_grad_()
+    u = (c - a * torch.tanh(a * (x[:, 0] - c * x[:, 1]) / (2 * nu)))[:, None]
+    r = problem.equations["pde"](u, x, problem.params)
+    assert r.abs().max() < 1e-12
+    # and a wrong viscosity leaves a residual: the test can fail
+    r_bad = problem.equations["pde"](u, x, {"nu": 0.06})
+    assert r_bad.abs().max() > 1e-3
+
+
+def _fd_residual(n_x, n_t, nu=0.05):
+    problem = PROBLEMS.build("burgers1d", {"params": {"nu": nu}, "n_x": n_x, "n_t": n_t})
+    ref = problem.reference()
+    u, x, t = ref.values[..., 0], ref.support.axes()[0], ref.times  # u: (T, X)
+    dx, dt = x[1] - x[0], t[1] - t[0]
+    ut = (u[2:, 1:-1] - u[:-2, 1:-1]) / (2 * dt)
+    ux = (u[1:-1, 2:] - u[1:-1, :-2]) / (2 * dx)
+    uxx = (u[1:-1, 2:] - 2 * u[1:-1, 1:-1] + u[1:-1, :-2]) / dx**2
+    return u, x, np.abs(ut + u[1:-1, 1:-1] * ux - nu * uxx).max()
+
+
+def test_burgers_reference_satisfies_conditions_and_pde_to_second_order():
+    u, x, r1 = _fd_residual(101, 51)
+    np.testing.assert_allclose(u[0], -np.sin(np.pi * x), atol=1e-12)
+    np.testing.assert_allclose(u[:, [0, -1]], 0.0, atol=1e-10)
+    _, _, r2 = _fd_residual(201, 101)
+    # the central-difference residual of the exact solution is pure truncation error: O(h^2)
+    assert 3.3 < r1 / r2 < 4.7, (r1, r2)
+
+
+def test_pinn_conditions_vanish_on_the_exact_initial_and_boundary_data():
+    problem = PROBLEMS.build("burgers1d", {})
+    x0 = torch.tensor(problem.domain.sample_initial(50, rng=0))
+    u0 = -torch.sin(np.pi * x0[:, :1])
+    assert problem.conditions["initial"].residual(u0, x0, problem.params).abs().max() < 1e-14
+    xb = torch.tensor(problem.domain.sample_boundary(20, rng=0))
+    assert problem.conditions["boundary"].residual(torch.zeros(20, 1), xb, problem.params).abs().max() == 0
+
+
+def test_darcy_dataset_generator_is_seeded_and_consistent():
+    problem = PROBLEMS.build("darcy2d", {"resolution": 17})
+    f1, grid = problem.dataset.generate(3, np.random.default_rng(1))
+    f2, _ = problem.dataset.generate(3, np.random.default_rng(1))
+    np.testing.assert_array_equal(f1["a"], f2["a"])
+    assert f1["a"].shape == (3, 17, 17, 1) and grid.shape == (17, 17)
+    assert set(np.unique(f1["a"])) <= {3.0, 12.0}
+    assert np.all(f1["u"][:, 0] == 0) and np.all(f1["u"][:, 1:-1, 1:-1] > 0)
+    io = problem.io_spec()
+    assert (io.n_in, io.n_out, io.ndim) == (1, 1, 2)

@@ -1,0 +1,146 @@
+"""Trainer: stages, exact resume after an interruption, divergence guard, dtype."""
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from sciml import build, load_case
+from sciml.output import RunDir
+from sciml.train import Interrupted, Trainer, TrainingDiverged
+
+CASE = """\
+name: tiny
+seed: 1
+dtype: float64
+problem: {type: burgers1d, params: {nu: 0.05}, n_x: 32, n_t: 8}
+data: {type: collocation, n_interior: 64, n_boundary: 8, n_initial: 16, sampler: pseudo, resample_every: 3}
+model: {type: mlp, width: 8, depth: 2}
+method: {type: pinn, weights: {initial: 2.0}}
+train:
+  stages:
+    - {optimizer: adam, lr: 1.0e-2, steps: 6, scheduler: {type: step, step_size: 2, gamma: 0.5}}
+    - {optimizer: lbfgs, lr: 1.0, steps: 4}
+  eval_every: 4
+  checkpoint_every: 2
+  log_every: 1
+  progress: false
+"""
+
+
+@pytest.fixture
+def case_file(tmp_path):
+    p = tmp_path / "tiny.yaml"
+    p.write_text(CASE)
+    return p
+
+
+def params(method):
+    return torch.cat([p.detach().flatten() for p in method.parameters()])
+
+
+def interrupt_at(data, step):
+    """Make the data's after_step hook send SIGINT to this process at ``step``."""
+    orig = data.after_step
+
+    def hook(state):
+        orig(state)
+        if state.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    data.after_step = hook
+
+
+def train(case, run_dir=None, stop_at=None, resume=None):
+    built = build(case)
+    if stop_at:
+        interrupt_at(built.data, stop_at)
+    tr = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
+    return built, tr, tr.fit(built.method, built.data, resume=resume)
+
+
+@pytest.mark.parametrize("stop_at", [3, 5, 8])  # mid-Adam, between checkpoints, inside the L-BFGS stage
+def test_interrupted_run_resumes_to_the_same_result(case_file, tmp_path, stop_at):
+    case = load_case(case_file)
+    ref_built, _, ref_metrics = train(case)
+    run_dir = RunDir.create(tmp_path / "runs", "tiny")
+    run_dir.save_case(case.to_dict())
+    with pytest.raises(Interrupted, match=f"stopped at step {stop_at}"):
+        train(load_case(case_file), run_dir, stop_at=stop_at)
+    built, tr, metrics = train(load_case(case_file), run_dir, resume=run_dir.checkpoints / "last.pt")
+    torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-12, atol=1e-12)
+    assert metrics["eval/rel_l2"] == pytest.approx(ref_metrics["eval/rel_l2"], rel=1e-10)
+    steps = [r["step"] for r in run_dir.read_metrics() if "loss" in r]
+    assert steps == list(range(1, 11))  # no step lost, none logged twice
+
+
+def test_stages_run_in_order_with_their_optimizers(case_file):
+    case = load_case(case_file)
+    built, tr, metrics = train(case)
+    loss_recs = [r for r in tr.history if "loss" in r]
+    assert [r["stage"] for r in loss_recs] == [0] * 6 + [1] * 4
+    assert [r["lr"] for r in loss_recs[:6]] == [1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3, 1.25e-3]
+    assert set(loss_recs[0]) >= {"loss/pde", "loss/initial", "loss/boundary"}
+    # the weighted total is what is minimized: loss = pde + 2 * initial + boundary
+    r = loss_recs[0]
+    assert r["loss"] == pytest.approx(r["loss/pde"] + 2 * r["loss/initial"] + r["loss/boundary"])
+    assert next(built.method.parameters()).dtype == torch.float64
+    assert loss_recs[-1]["loss"] < loss_recs[0]["loss"]
+
+
+def test_non_finite_loss_stops_with_a_clear_message(case_file):
+    case = load_case(case_file)
+    built = build(case)
+    orig = built.method.loss
+    calls = {"n": 0}
+
+    def bad_loss(batch):
+        calls["n"] += 1
+        terms = orig(batch)
+        if calls["n"] >= 3:
+            terms["pde"] = terms["pde"] * float("nan")
+        return terms
+
+    built.method.loss = bad_loss
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at stage 0 \(adam\), step 2.*terms"):
+        Trainer(case.train, seed=case.seed, dtype=case.dtype).fit(built.method, built.data)
+
+
+def test_divergence_factor_guard(case_file):
+    case = load_case(case_file, ["train.divergence_factor=1.0e-3"])
+    built = build(case)
+    with pytest.raises(TrainingDiverged, match="exceeds divergence_factor"):
+        Trainer(case.train, seed=case.seed, dtype=case.dtype).fit(built.method, built.data)
+
+
+OPERATOR_CASE = """\
+name: tiny_fno
+seed: 2
+problem: {type: darcy2d, resolution: 9}
+data: {type: hdf5, path: DATA, n_train: 10, n_test: 4, batch_size: 4}
+model: {type: fno, n_modes: [3, 3], hidden_channels: 6, n_layers: 2, projection_channels: 8}
+method: {type: supervised}
+train:
+  stages:
+    - {optimizer: adam, lr: 1.0e-3, epochs: 3}
+  eval_every: 100
+  checkpoint_every: 2
+  progress: false
+"""
+
+
+def test_operator_minibatches_resume_exactly(tmp_path):
+    p = tmp_path / "op.yaml"
+    p.write_text(OPERATOR_CASE.replace("DATA", str(tmp_path / "d.h5")))
+    case = load_case(p)
+    ref_built, _, _ = train(case)
+    assert ref_built.data.steps_per_epoch() == 3  # 10 samples in batches of 4
+    run_dir = RunDir.create(tmp_path / "runs", "op")
+    run_dir.save_case(case.to_dict())
+    with pytest.raises(Interrupted):
+        train(load_case(p), run_dir, stop_at=4)
+    built, _, _ = train(load_case(p), run_dir, resume=run_dir.checkpoints / "last.pt")
+    torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-6, atol=1e-7)
+    # the y-normalizer travels with the method's state dict (so eval/export can decode)
+    assert any(k.startswith("y_normalizer") for k in built.method.state_dict())
