@@ -55,9 +55,10 @@ def cmd_run(args) -> int:
         print(f"interrupted: {exc}\nresume with: sciml run --resume {Path(str(exc).split('checkpoint: ')[-1]).parent.parent}",
               file=sys.stderr)
         return 130
-    print(f"run directory: {run_dir.path}")
-    for k, v in metrics.items():
-        print(f"  {k:24s} {v:.6g}")
+    if run_dir is not None:  # rank 0
+        print(f"run directory: {run_dir.path}")
+        for k, v in metrics.items():
+            print(f"  {k:24s} {v:.6g}")
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from .config import Case, dump_case
 from .output import RunDir
 from .registry import DATA, METHODS, MODELS, PROBLEMS
-from .train import Trainer, seed_everything
+from .train import Trainer, init_distributed, resolve_device, seed_everything
 
 
 def _opts(section: dict) -> dict:
@@ -64,16 +64,22 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     run_dir.write_report("\n".join(lines))
 
 
-def run(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir, dict]:
-    """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics."""
+def run(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir | None, dict]:
+    """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
+
+    Under ``torchrun`` every rank trains on its shard; only rank 0 creates the run directory and
+    writes (other ranks get ``None``).
+    """
     built = build(case)
+    rank, _ = init_distributed(resolve_device(case.device))  # under torchrun only rank 0 writes
+    run_dir, ckpt = None, None
     if resume is not None:
         run_dir = RunDir.open(resume)
         ckpt = run_dir.checkpoints / "last.pt"
         if not ckpt.exists():
             raise FileNotFoundError(f"{run_dir.path} has no checkpoint to resume from (checkpoints/last.pt)")
-    else:
-        run_dir, ckpt = RunDir.create(case.output.dir, case.name), None
+    elif rank == 0:
+        run_dir = RunDir.create(case.output.dir, case.name)
     if progress is not None:
         case.train.progress = progress
     trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)

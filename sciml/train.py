@@ -258,50 +258,70 @@ class Trainer:
 
         bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
                    disable=(not self.cfg.progress) or self.rank != 0, leave=False, dynamic_ncols=True)
+        lbfgs = isinstance(opt, torch.optim.LBFGS)
         last: dict[str, float] = {}
-        t_log = time.perf_counter()
         while self.state.step_in_stage < n_steps:
             batch = data.next_batch(stage.batch_size)
+            if lbfgs:
+                # several L-BFGS iterations per call (up to the next log point): a new call re-evaluates
+                # the loss at its start, so one iteration per call would cost an extra evaluation each
+                chunk = min(n_steps - self.state.step_in_stage, self.cfg.log_every - self.state.step % self.cfg.log_every)
+                opt.param_groups[0].update(max_iter=chunk, max_eval=max(chunk * 5 // 4, chunk + 1))
+                before = self._lbfgs_iters(opt)
             terms = self._step(method, batch, opt, stage)
+            k = self._lbfgs_iters(opt) - before if lbfgs else 1
             total = float(terms.pop("_total"))
-            if not math.isfinite(total):
-                raise TrainingDiverged(
-                    f"loss became {total} at stage {si} ({stage.optimizer}), step {self.state.step}; "
-                    f"terms: { {k: float(v) for k, v in terms.items()} }. Lower the learning rate, enable "
-                    f"clip_grad, or use dtype: float64. Last checkpoint: {self._ckpt_path()}")
-            if self._first_loss is None:
-                self._first_loss = total
-            elif total > self.cfg.divergence_factor * max(self._first_loss, 1e-30):
-                raise TrainingDiverged(
-                    f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
-                    f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}")
+            self._guard(total, terms, si, stage)
             if sched is not None:
                 sched.step(total) if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau) else sched.step()
-            self.state.step_in_stage += 1
-            self.state.step += 1
+            prev = self.state.step
+            advance = min(max(k, 1), n_steps - self.state.step_in_stage)
+            self.state.step_in_stage += advance
+            self.state.step += advance
             method.after_step(self.state, data)
             data.after_step(self.state)
-            bar.update(1)
+            bar.update(self.state.step - prev)
             step = self.state.step
-            if step % self.cfg.log_every == 0 or self.state.step_in_stage == n_steps:
-                now = time.perf_counter()
+
+            def crossed(every):
+                return prev // every != step // every
+
+            if crossed(self.cfg.log_every) or self.state.step_in_stage >= n_steps:
                 last = {"loss": self._mean(total), **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
-                rec = {"step": step, "stage": si, **last, "lr": opt.param_groups[0]["lr"],
-                       "time_s": now - t_start}
-                self._log(rec)
+                self._log({"step": step, "stage": si, **last, "lr": opt.param_groups[0]["lr"],
+                           "time_s": time.perf_counter() - t_start})
                 bar.set_postfix(loss=f"{last['loss']:.3e}")
-                t_log = now
-            if step % self.cfg.eval_every == 0:
+            if crossed(self.cfg.eval_every):
                 self._log({"step": step, "stage": si, **self._evaluate(method, data)})
-            if step % self.cfg.checkpoint_every == 0:
+            if crossed(self.cfg.checkpoint_every):
                 self.save_checkpoint(method, data, opt, sched)
+            if lbfgs and k == 0:  # no progress possible (converged or line search failed): end the stage
+                self.state.step += n_steps - self.state.step_in_stage
+                self.state.step_in_stage = n_steps
             if stop.requested:
                 self.save_checkpoint(method, data, opt, sched)
                 bar.close()
                 raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}")
         bar.close()
-        del t_log
         return last
+
+    @staticmethod
+    def _lbfgs_iters(opt) -> int:
+        st = opt.state.get(opt.param_groups[0]["params"][0], {})
+        return int(st.get("n_iter", 0))
+
+    def _guard(self, total: float, terms, si: int, stage: Stage) -> None:
+        if not math.isfinite(total):
+            raise TrainingDiverged(
+                f"loss became {total} at stage {si} ({stage.optimizer}), step {self.state.step}; "
+                f"terms: { {k: float(v) for k, v in terms.items()} }. Lower the learning rate, enable "
+                f"clip_grad, or use dtype: float64. Last checkpoint: {self._ckpt_path()}")
+        if self._first_loss is None:
+            self._first_loss = total
+        elif total > self.cfg.divergence_factor * max(self._first_loss, 1e-30):
+            raise TrainingDiverged(
+                f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
+                f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}")
 
     def _evaluate(self, method, data) -> dict[str, float]:
         method.eval()
