@@ -76,7 +76,7 @@ class PINN(AbstractMethod):
         return {"rel_l2": float(np.linalg.norm(err) / np.linalg.norm(ref.values)),
                 "max_abs": float(np.abs(err).max())}
 
-    def predict(self, data=None) -> list[tuple[str, Field]]:
+    def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
         u = self._predict_values(ref)
         names = tuple(ref.names)

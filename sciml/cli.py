@@ -52,8 +52,8 @@ def cmd_run(args) -> int:
     try:
         run_dir, metrics = run(case, resume=args.resume, progress=False if args.quiet else None)
     except Interrupted as exc:
-        print(f"interrupted: {exc}\nresume with: sciml run --resume {Path(str(exc).split('checkpoint: ')[-1]).parent.parent}",
-              file=sys.stderr)
+        hint = f"\nresume with: sciml run --resume {exc.checkpoint.parent.parent}" if exc.checkpoint else ""
+        print(f"interrupted: {exc}{hint}", file=sys.stderr)
         return 130
     if run_dir is not None:  # rank 0
         print(f"run directory: {run_dir.path}")

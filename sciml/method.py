@@ -44,8 +44,11 @@ class AbstractMethod(nn.Module, ABC):
         """Metrics against the reference (relative L2...), computed without gradients."""
 
     @abstractmethod
-    def predict(self, data: Any) -> list[tuple[str, Field]]:
-        """Named output fields (prediction, reference and error channels) ready for writers."""
+    def predict(self, data: Any, n_samples: int = 4) -> list[tuple[str, Field]]:
+        """Named output fields (prediction, reference and error channels) ready for writers.
+
+        Dataset methods write their first ``n_samples`` test samples; others ignore it.
+        """
 
     def after_step(self, state: TrainState, data: Any) -> None:
         """Hook after every optimizer step (resampling, multiplier updates...). Default: nothing."""

@@ -38,8 +38,7 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     from .plots import plot_comparison, plot_losses
 
     written = []
-    kwargs = {"n_samples": case.output.n_samples} if "n_samples" in built.method.predict.__code__.co_varnames else {}
-    for stem, field in built.method.predict(built.data, **kwargs):
+    for stem, field in built.method.predict(built.data, n_samples=case.output.n_samples):
         formats = list(case.output.formats)
         if field.times is not None and "vtu" in formats:  # a time series goes to PVD instead of one VTU
             formats = [f for f in formats if f != "vtu"] + (["pvd"] if "pvd" not in formats else [])

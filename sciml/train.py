@@ -30,7 +30,11 @@ class TrainingDiverged(RuntimeError):
 
 
 class Interrupted(RuntimeError):
-    """Training was stopped by SIGINT/SIGTERM after a checkpoint was written."""
+    """Training was stopped by SIGINT/SIGTERM after a checkpoint was written to ``checkpoint``."""
+
+    def __init__(self, message: str, checkpoint: Path | None = None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 def seed_everything(seed: int) -> None:
@@ -301,7 +305,8 @@ class Trainer:
             if stop.requested:
                 self.save_checkpoint(method, data, opt, sched)
                 bar.close()
-                raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}")
+                raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}",
+                                  self._ckpt_path())
         bar.close()
         return last
 

@@ -160,3 +160,12 @@ def test_operator_minibatches_resume_exactly(tmp_path):
     torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-6, atol=1e-7)
     # the y-normalizer travels with the method's state dict (so eval/export can decode)
     assert any(k.startswith("y_normalizer") for k in built.method.state_dict())
+
+
+def test_gradient_clipping_bounds_the_update(case_file):
+    case = load_case(case_file, ["train.stages=[{optimizer: sgd, lr: 1.0, steps: 1, clip_grad: 1.0e-6}]"])
+    built = build(case)
+    before = params(built.method).clone()
+    Trainer(case.train, seed=case.seed, dtype=case.dtype).fit(built.method, built.data)
+    step = (params(built.method) - before).norm()
+    assert 0 < step <= 1e-6 * (1 + 1e-9)
