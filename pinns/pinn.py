@@ -12,13 +12,23 @@ import torch
 
 from sciml.fields import Field
 from sciml.method import AbstractMethod
+from sciml.ops import Derivatives
 from sciml.registry import METHODS
 
 
 class PINN(AbstractMethod):
-    """Physics-informed network: loss terms named after the problem's equations and conditions."""
+    """Physics-informed network: loss terms named after the problem's equations and conditions.
 
-    def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None):
+    Parameters
+    ----------
+    problem, model : the problem and a point-wise network ``(n, n_in) -> (n, n_out)``
+    weights : loss-term name -> weight (unnamed terms weigh 1)
+    derivatives : ``"auto"`` uses Taylor-mode jets when the model has them (MLP with a smooth
+        activation) and autograd otherwise; ``"autograd"`` or ``"jet"`` force one.
+    """
+
+    def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None,
+                 derivatives: str = "auto"):
         super().__init__()
         self.problem, self.model = problem, model
         names = set(problem.equations) | set(problem.conditions)
@@ -27,24 +37,68 @@ class PINN(AbstractMethod):
         if unknown:
             raise ValueError(f"method.weights: no loss term {unknown[0]!r}; the terms of "
                              f"{problem.name!r} are: {', '.join(sorted(names))}")
+        if derivatives not in ("auto", "autograd", "jet"):
+            raise ValueError(f"method.derivatives must be auto, autograd or jet, got {derivatives!r}")
+        has_jet = getattr(model, "supports_jet", lambda: False)()
+        if derivatives == "jet" and not has_jet:
+            raise ValueError(f"method.derivatives: jet needs a model with Taylor-mode jets (an MLP with "
+                             f"tanh/sin/softplus/silu/relu); {type(model).__name__} has none")
+        self.use_jet = has_jet and derivatives != "autograd"
         self.weights = {k: float(v) for k, v in weights.items()}
+        # point set -> residuals evaluated on it: equations on the interior, each condition on its own
+        self.groups: dict[str, dict] = {}
+        if problem.equations:
+            self.groups["interior"] = dict(problem.equations)
+        for name, cond in problem.conditions.items():
+            self.groups[name] = {name: cond.residual}
+        self._requests: dict[str, set] = {}
         self._reference: Field | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def derivatives(self, group: str, x: torch.Tensor) -> Derivatives:
+        """The derivative accessor for the residuals of ``group`` at points ``x``."""
+        io = (self.problem.inputs, self.problem.outputs)
+        if not self.use_jet:
+            x = x.detach().requires_grad_(True)
+            return Derivatives(self.model(x), x, *io)
+        if group not in self._requests:  # learn which derivatives the residuals ask for, on 2 points
+            xs = x[:2].detach().requires_grad_(True)
+            probe = Derivatives(self.model(xs), xs, *io)
+            for residual in self.groups[group].values():
+                residual(probe, self.problem.params)
+            if any(len(a) > 2 for _, a in probe.requested):
+                self.use_jet = False  # third or higher order: autograd for everything
+                return self.derivatives(group, x)
+            self._requests[group] = {a for _, a in probe.requested}
+        known = self.model.jet(x, self._requests[group])
+        u = torch.stack([known[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
+        return Derivatives(u, x, *io, known=known)
+
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         p = self.problem.params
         terms = {}
-        if self.problem.equations:
-            x = batch["interior"].detach().requires_grad_(True)
-            u = self.model(x)
-            for name, residual in self.problem.equations.items():
-                terms[name] = residual(u, x, p).square().mean()
-        for name, cond in self.problem.conditions.items():
-            x = batch[name].detach().requires_grad_(True)
-            terms[name] = cond.residual(self.model(x), x, p).square().mean()
+        for group, du in self._all_derivatives(batch).items():
+            for name, residual in self.groups[group].items():
+                terms[name] = residual(du, p).square().mean()
         return terms
+
+    def _all_derivatives(self, batch) -> dict[str, Derivatives]:
+        if not self.use_jet or any(g not in self._requests for g in self.groups):
+            return {g: self.derivatives(g, batch[g]) for g in self.groups}
+        # jets: every point set in one pass through the network (fewer, larger kernels)
+        xs = [batch[g] for g in self.groups]
+        known = self.model.jet(torch.cat(xs), set().union(*self._requests.values()))
+        io = (self.problem.inputs, self.problem.outputs)
+        out, start = {}, 0
+        for g, x in zip(self.groups, xs):
+            sl = slice(start, start + len(x))
+            start += len(x)
+            kg = {k: v[sl] for k, v in known.items() if k[1] in self._requests[g]}
+            u = torch.stack([kg[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
+            out[g] = Derivatives(u, x, *io, known=kg)
+        return out
 
     # --- evaluation against the reference field ---
     def reference(self) -> Field:
@@ -87,6 +141,6 @@ class PINN(AbstractMethod):
 
 
 @METHODS.register("pinn")
-def pinn(*, problem, model, data=None, weights: dict | None = None) -> PINN:
+def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto") -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
-    return PINN(problem, model, weights)
+    return PINN(problem, model, weights, derivatives)

@@ -109,6 +109,7 @@ class Train:
     progress: bool = True
     divergence_factor: float = 1e6
     amp: bool = False
+    compile: bool = False
 
 
 @dataclass

@@ -57,3 +57,66 @@ def hessian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Hessian ``∂²u/∂x_i∂x_j``: (n, d, d)."""
     g = grad(u, x)
     return torch.stack([grad(g[:, i], x) for i in range(x.shape[1])], dim=1)
+
+
+class Derivatives:
+    """Lazy, cached derivatives of a network's outputs at points ``x`` — what residuals see.
+
+    ``du()`` is output 0; ``du("x")`` is ∂u/∂x, ``du("x", "x")`` is ∂²u/∂x², ``du("t", out="v")``
+    another output; axes are coordinate names or indices. ``du.coord("x")`` is the coordinate
+    itself, ``du.x`` all coordinates ``(n, d)`` and ``du.u`` all outputs ``(n, c)``.
+
+    Derivatives come from ``known`` (precomputed, e.g. by :meth:`sciml.nn.MLP.jet`, Taylor-mode
+    forward propagation) where available, else from autograd on ``u(x)``; both are cached, so a
+    residual may ask for the same derivative twice at no cost. ``requested`` records every
+    ``(out, axes)`` asked for, so a method can learn what to precompute.
+    """
+
+    def __init__(self, u: torch.Tensor, x: torch.Tensor, inputs: tuple[str, ...], outputs: tuple[str, ...],
+                 known: dict[tuple[int, tuple[int, ...]], torch.Tensor] | None = None):
+        self.u, self.x, self.inputs, self.outputs = u, x, tuple(inputs), tuple(outputs)
+        self._cache = dict(known or {})
+        self.requested: set[tuple[int, tuple[int, ...]]] = set()
+
+    def _axis(self, a) -> int:
+        if isinstance(a, int):
+            return a
+        try:
+            return self.inputs.index(a)
+        except ValueError:
+            raise KeyError(f"no coordinate {a!r}; coordinates are {self.inputs}") from None
+
+    def _out(self, o) -> int:
+        if isinstance(o, int):
+            return o
+        try:
+            return self.outputs.index(o)
+        except ValueError:
+            raise KeyError(f"no output {o!r}; outputs are {self.outputs}") from None
+
+    def coord(self, name) -> torch.Tensor:
+        return self.x[:, self._axis(name)]
+
+    def __call__(self, *axes, out=0) -> torch.Tensor:
+        o = self._out(out)
+        key = (o, tuple(sorted(self._axis(a) for a in axes)))
+        self.requested.add(key)
+        return self._get(key)
+
+    def _get(self, key) -> torch.Tensor:
+        if key in self._cache:
+            return self._cache[key]
+        o, ax = key
+        if ax and not self.x.requires_grad:
+            raise RuntimeError(f"derivative {ax} of output {self.outputs[o]!r} was not precomputed and x does "
+                               "not require grad: residuals must ask for the same derivatives at every call")
+        if not ax:
+            val = self.u[:, o]
+        else:  # differentiate the next-lower derivative along the last axis; all axes at once
+            lower = self._get((o, ax[:-1]))
+            g = grad(lower, self.x)
+            for j in range(self.x.shape[1]):
+                self._cache.setdefault((o, tuple(sorted(ax[:-1] + (j,)))), g[:, j])
+            val = self._cache[key]
+        self._cache[key] = val
+        return val

@@ -66,10 +66,12 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
 
 def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
+    # one fused kernel instead of ~10 small ops per tensor: measurable on small PINN networks
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params)
     if stage.optimizer == "adam":
-        return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)
+        return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay, fused=fused)
     if stage.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay, fused=fused)
     if stage.optimizer == "sgd":
         return torch.optim.SGD(params, lr=stage.lr, weight_decay=stage.weight_decay, momentum=0.9)
     if stage.optimizer == "lbfgs":
@@ -97,6 +99,14 @@ def make_scheduler(stage: Stage, opt, n_steps: int):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=float(cfg.get("factor", 0.5)),
                                                           patience=int(cfg.get("patience", 100)))
     raise ValueError(f"unknown scheduler {kind!r}")
+
+
+def _peek(data):
+    """A batch without advancing the data iterator (so compiling does not change the run)."""
+    state = data.state_dict()
+    batch = data.next_batch(0)
+    data.load_state_dict(state)
+    return batch
 
 
 class _StopFlag:
@@ -200,7 +210,7 @@ class Trainer:
         def closure():
             opt.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-                terms = method.loss(batch)
+                terms = self._loss(batch)
                 total = method.total(terms)
             total.backward()
             self._sync_grads(method)
@@ -232,6 +242,12 @@ class Trainer:
             for p in method.state_dict().values():
                 dist.broadcast(p, 0)
         self._first_loss = None
+        self._loss = method.loss
+        if self.cfg.compile:
+            # one eager call first: methods may set themselves up on their first batch (PINN probes
+            # which derivatives its residuals need); then the loss graph is compiled once
+            method.loss(_peek(data))
+            self._loss = torch.compile(method.loss, dynamic=False)
         blob = None
         if resume is not None:
             blob = self._load_checkpoint(Path(resume), method, data)

@@ -1,8 +1,11 @@
 """The declarative Problem: domain, named fields, parameters, equations, conditions, reference.
 
 A Problem knows nothing about training. Equations and conditions are plain functions
-``residual(u, x, params) -> Tensor`` built from :mod:`sciml.ops`; a PINN turns each into a
-named loss term, an operator method ignores them and uses the problem's dataset generator.
+``residual(du, params) -> Tensor`` of a :class:`sciml.ops.Derivatives` accessor
+(``du()`` = u, ``du("x")`` = ∂u/∂x, ``du("x", "x")``, ``du.coord("x")``...), so they read like
+the math and the method chooses how derivatives are computed (autograd, or Taylor-mode jets
+for MLPs). A PINN turns each into a named loss term; an operator method ignores them and uses
+the problem's dataset generator.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from ..fields import Field
 
-Residual = Callable[..., Any]  # (u, x, params) -> Tensor
+Residual = Callable[..., Any]  # (du: sciml.ops.Derivatives, params) -> Tensor
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Condition:
     """A condition imposed on part of the domain.
 
     ``where`` is ``"initial"``, ``"boundary"`` (all of it) or ``"boundary:<name>"``;
-    ``residual(u, x, params)`` vanishes where the condition holds.
+    ``residual(du, params)`` vanishes where the condition holds.
     """
 
     where: str

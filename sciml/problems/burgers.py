@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import ops
 from ..fields import Field
 from ..geometry import Domain, dde
 from ..mesh import Grid
@@ -18,12 +17,9 @@ from .base import Condition, Param, Problem, resolve_params
 PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
 
 
-def burgers_residual(u, x, p):
-    """u_t + u u_x - ν u_xx with x = (x, t)."""
-    g = ops.grad(u, x)
-    u_x, u_t = g[:, 0], g[:, 1]
-    u_xx = ops.grad(u_x, x)[:, 0]
-    return u_t + u[:, 0] * u_x - p["nu"] * u_xx
+def burgers_residual(du, p):
+    """u_t + u u_x - ν u_xx."""
+    return du("t") + du() * du("x") - p["nu"] * du("x", "x")
 
 
 @PROBLEMS.register("burgers1d")
@@ -55,8 +51,8 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         domain=domain,
         equations={"pde": burgers_residual},
         conditions={
-            "initial": Condition("initial", lambda u, x, p: u[:, 0] + torch.sin(np.pi * x[:, 0])),
-            "boundary": Condition("boundary", lambda u, x, p: u[:, 0]),
+            "initial": Condition("initial", lambda du, p: du() + torch.sin(np.pi * du.coord("x"))),
+            "boundary": Condition("boundary", lambda du, p: du()),
         },
         reference=reference,
         exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
