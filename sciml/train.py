@@ -206,11 +206,15 @@ class Trainer:
     def _step(self, method: AbstractMethod, batch, opt, stage: Stage):
         terms_out: dict[str, torch.Tensor] = {}
         use_amp = self.cfg.amp and self.device.type == "cuda"
+        # compiled loss for first-order optimizers only: L-BFGS's line search needs loss and gradient
+        # consistent to the last bit, and inductor's fused kernels made it stall (no progress at all)
+        # on one of three Burgers seeds; the eager loss never did
+        loss_fn = method.loss if isinstance(opt, torch.optim.LBFGS) else self._loss
 
         def closure():
             opt.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-                terms = self._loss(batch)
+                terms = loss_fn(batch)
                 total = method.total(terms)
             total.backward()
             self._sync_grads(method)

@@ -66,3 +66,25 @@ def test_pinn_loss_and_training_identical_with_jets_and_autograd(tmp_path):
         results[d] = torch.cat([q.detach().flatten() for q in built.method.parameters()])
     assert built.method._requests == {}  # autograd run never probes
     torch.testing.assert_close(results["jet"], results["autograd"], rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_loss_trains_like_the_eager_one(tmp_path):
+    """train.compile: the jet loss compiles and follows the eager Adam trajectory to rounding.
+
+    (L-BFGS stages use the eager loss; its line search turns rounding-level differences into
+    different step choices, so only its progress is checked.)
+    """
+    from sciml.train import Trainer
+
+    results, history = {}, {}
+    for comp in ("false", "true"):
+        p = tmp_path / f"c{comp}.yaml"
+        p.write_text(CASE.replace("DERIV", "auto").replace("dtype: float64", "dtype: float32"))
+        case = load_case(p, [f"train.compile={comp}", "train.log_every=1",
+                             "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 5}, {optimizer: lbfgs, steps: 3}]"])
+        built = build(case)
+        tr = Trainer(case.train, seed=case.seed, dtype=case.dtype)
+        tr.fit(built.method, built.data)
+        history[comp] = [r["loss"] for r in tr.history if "loss" in r]
+    assert history["true"][:5] == pytest.approx(history["false"][:5], rel=1e-5)
+    assert history["true"][-1] < history["true"][4]
