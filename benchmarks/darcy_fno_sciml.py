@@ -45,20 +45,11 @@ from pathlib import Path
 
 import torch
 
+from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 CASE = ROOT / "cases" / "darcy_fno.yaml"
-
-
-def provenance() -> dict:
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "HEAD"),
-            "modified": git("status", "--porcelain", "--untracked-files=no").splitlines()}
 
 
 def main() -> None:

@@ -75,6 +75,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT))  # `operators` is importable from the repository root
@@ -245,17 +247,6 @@ def table(rows: list[dict]) -> str:
                          f"{mean['test_rel_l2_16']:.4f} ± {std['test_rel_l2_16']:.4f} | "
                          f"{mean['test_rel_l2_32']:.4f} ± {std['test_rel_l2_32']:.4f} | |")
     return "\n".join(lines)
-
-
-def provenance() -> dict:
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "HEAD"),
-            "modified": git("status", "--porcelain", "--untracked-files=no").splitlines()}
 
 
 def main() -> None:

@@ -81,6 +81,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _provenance import provenance as _provenance  # benchmarks/ is on sys.path as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 NU = 0.01 / np.pi
@@ -237,18 +239,7 @@ def run_sciml(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lb
 
 # ---------------------------------------------------------------- driver
 def provenance() -> dict:
-    """Commit, modified files and hashes of the sciml sources that shape the timing (the tree may be dirty)."""
-    import hashlib
-
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    files = ["sciml/train.py", "pinns/pinn.py", "sciml/nn.py", "sciml/data/collocation.py"]
-    return {"commit": git("rev-parse", "HEAD"), "modified": git("status", "--porcelain", "--untracked-files=no").splitlines(),
-            "sha256": {f: hashlib.sha256((ROOT / f).read_bytes()).hexdigest()[:16] for f in files if (ROOT / f).exists()}}
+    return _provenance(("sciml/train.py", "pinns/pinn.py", "sciml/nn.py", "sciml/data/collocation.py"))
 
 
 def child(args) -> None:

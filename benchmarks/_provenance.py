@@ -1,0 +1,25 @@
+"""Where a benchmark number came from: the git commit and the files modified in the work tree."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def provenance(hashed: tuple[str, ...] = ()) -> dict:
+    """Commit, modified tracked files, and short hashes of ``hashed`` source files (repo-relative)."""
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    out = {"commit": git("rev-parse", "HEAD"),
+           "modified": git("status", "--porcelain", "--untracked-files=no").splitlines()}
+    if hashed:
+        out["sha256"] = {f: hashlib.sha256((ROOT / f).read_bytes()).hexdigest()[:16] for f in hashed
+                         if (ROOT / f).exists()}
+    return out
