@@ -26,6 +26,7 @@ class IOSpec:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     ndim: int  # spatial(-temporal) dimension of the support
+    bounds: tuple[tuple[float, float], ...] | None = None  # input ranges (point-wise problems), for input scaling
 
     @property
     def n_in(self) -> int:
@@ -97,7 +98,10 @@ class Problem:
             outs = tuple(c for f, r in self.dataset.roles.items() if r == "output" for c in self.dataset.channels[f])
             ndim = len(self.dataset.settings.get("shape", ())) or 0
             return IOSpec(ins, outs, ndim)
-        return IOSpec(self.inputs, self.outputs, len(self.inputs))
+        bounds = None
+        if self.domain is not None and len(self.domain.bounds) == len(self.inputs):
+            bounds = tuple((float(lo), float(hi)) for lo, hi in self.domain.bounds)
+        return IOSpec(self.inputs, self.outputs, len(self.inputs), bounds)
 
 
 def resolve_params(problem: str, spec: dict[str, Param], given: dict[str, Any] | None) -> dict[str, float]:
