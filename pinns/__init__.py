@@ -1,5 +1,6 @@
 """PINN methods and their parts. Importing registers them."""
 from .kan import KAN, KANLayer, bspline_basis
+from .lpinn import LPINN
 from .pinn import PINN
 
-__all__ = ["KAN", "KANLayer", "PINN", "bspline_basis"]
+__all__ = ["KAN", "KANLayer", "LPINN", "PINN", "bspline_basis"]

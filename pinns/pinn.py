@@ -95,7 +95,7 @@ class PINN(AbstractMethod):
         for g, x in zip(self.groups, xs):
             sl = slice(start, start + len(x))
             start += len(x)
-            kg = {k: v[sl] for k, v in known.items() if k[1] in self._requests[g]}
+            kg = {k: v[sl] for k, v in known.items() if k[1] == () or k[1] in self._requests[g]}
             u = torch.stack([kg[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
             out[g] = Derivatives(u, x, *io, known=kg)
         return out

@@ -91,6 +91,9 @@ class Problem:
     reference: Callable[[], Field] | None = None  # reference solution on an evaluation support
     exact: Callable[[np.ndarray], np.ndarray] | None = None  # u(x) where a closed form exists
     dataset: DatasetSpec | None = None  # operator-learning data from the classical solver
+    periodic: dict[str, float] = field(default_factory=dict)  # coordinate name -> period
+    # characteristic form u_t + a(u) u_x = ν u_xx for Lagrangian methods: {"speed": a(u, params), "nu": ν}
+    lagrangian: dict[str, Any] | None = None
 
     def io_spec(self) -> IOSpec:
         if self.dataset is not None:
