@@ -1,6 +1,7 @@
 """PINN methods and their parts. Importing registers them."""
+from .energy import EnergyMethod
 from .kan import KAN, KANLayer, bspline_basis
 from .lpinn import LPINN
 from .pinn import PINN
 
-__all__ = ["KAN", "KANLayer", "LPINN", "PINN", "bspline_basis"]
+__all__ = ["KAN", "EnergyMethod", "KANLayer", "LPINN", "PINN", "bspline_basis"]

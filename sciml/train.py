@@ -343,7 +343,7 @@ class Trainer:
                 f"clip_grad, or use dtype: float64. Last checkpoint: {self._ckpt_path()}")
         if self._first_loss is None:
             self._first_loss = total
-        elif total > self.cfg.divergence_factor * max(self._first_loss, 1e-30):
+        elif total > self.cfg.divergence_factor * max(abs(self._first_loss), 1e-30):  # energies may be negative
             raise TrainingDiverged(
                 f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
                 f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}")

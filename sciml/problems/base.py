@@ -77,6 +77,24 @@ class DatasetSpec:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EnergyForm:
+    """The energy description of a steady problem, for energy-form methods (deep energy method).
+
+    Attributes
+    ----------
+    density : ``ψ(u, grad_u, x, params) -> (n,)``; ``u`` is (n,) and ``grad_u`` (n, d) for one
+        output, (n, c) and (n, c, d) for c outputs; the method minimizes ∫ ψ dΩ by quadrature
+    distance : ``φ(x) -> (n,)``, zero on the Dirichlet boundary, nonzero inside
+    lift : ``g(x) -> (n,)`` (or (n, c)), equal to the Dirichlet data on that boundary;
+        the trial function is u = g + φ · N(x), so essential conditions hold exactly
+    """
+
+    density: Callable[..., Any]
+    distance: Callable[..., Any]
+    lift: Callable[..., Any]
+
+
 @dataclass
 class Problem:
     """A PDE benchmark, declared once and shared by every method that can solve it."""
@@ -94,6 +112,7 @@ class Problem:
     periodic: dict[str, float] = field(default_factory=dict)  # coordinate name -> period
     # characteristic form u_t + a(u) u_x = ν u_xx for Lagrangian methods: {"speed": a(u, params), "nu": ν}
     lagrangian: dict[str, Any] | None = None
+    energy: EnergyForm | None = None  # potential-energy form, for energy-form methods
 
     def io_spec(self) -> IOSpec:
         if self.dataset is not None:

@@ -1,0 +1,90 @@
+"""Quadrature points and weights for energy-form methods (deep energy method).
+
+The batch is ``{"points": (n, d), "weights": (n,)}`` with :math:`\\sum_i w_i f(x_i) \\approx
+\\int_\\Omega f\\,dx`: composite Gauss–Legendre on a box domain, or a per-cell rule on the mesh
+of a :class:`~sciml.geometry.MeshDomain`. The rule is deterministic, so there is no generator
+state to checkpoint.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..quadrature import gauss_legendre_grid, mesh_quadrature
+from ..registry import DATA
+
+
+def domain_quadrature(domain, n_cells: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """(points, weights) over a steady domain: Gauss–Legendre on a box, cell rules on a mesh.
+
+    ``order`` is the number of Gauss points per cell and axis on boxes and 1D meshes, and the
+    degree of exactness on triangles; ``n_cells`` is cells per axis on boxes (unused on meshes).
+    """
+    if getattr(domain, "time", None):
+        raise ValueError("quadrature data needs a steady domain (no time axis)")
+    if hasattr(domain, "mesh"):
+        return mesh_quadrature(domain.mesh, order)
+    if not domain._is_box():
+        raise ValueError(f"quadrature data needs a box ({type(domain.geometry).__name__} is not one) "
+                         "or a MeshDomain; mesh other shapes with gmsh (meshes/)")
+    return gauss_legendre_grid(domain.bounds[: domain.dim], n_cells, order)
+
+
+class QuadratureData:
+    """A fixed quadrature rule on the problem's domain (full batch).
+
+    Parameters
+    ----------
+    problem : a steady Problem with a box ``Domain`` or a ``MeshDomain``
+    n_cells : cells per axis (box domains)
+    order : Gauss points per cell and axis (boxes, lines) or degree of the triangle rule
+    """
+
+    def __init__(self, problem, n_cells: int, order: int):
+        if problem.domain is None:
+            raise ValueError(f"problem {problem.name!r} has no domain; quadrature data needs a point-wise problem")
+        if n_cells < 1 or order < 1:
+            raise ValueError(f"quadrature n_cells and order must be >= 1, got {n_cells}, {order}")
+        self.problem = problem
+        self.points, self.weights = domain_quadrature(problem.domain, n_cells, order)
+        self.dtype, self.device = torch.float32, torch.device("cpu")
+        self.shard_of = (0, 1)
+        self._batch = None
+
+    # --- Trainer interface ---
+    def to(self, device=None, dtype=None):
+        self.device = torch.device(device) if device is not None else self.device
+        self.dtype = dtype or self.dtype
+        self._batch = None
+        return self
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep every ``world``-th point from ``rank``, weights × ``world``: the ranks' mean energy
+        (what data-parallel gradient averaging sees) is then the full integral."""
+        self.shard_of = (rank, world)
+        self._batch = None
+
+    def steps_per_epoch(self, batch_size: int = 0) -> int:
+        return 1
+
+    def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
+        if self._batch is None:
+            r, w = self.shard_of
+            self._batch = {"points": torch.as_tensor(self.points[r::w], dtype=self.dtype, device=self.device),
+                           "weights": torch.as_tensor(self.weights[r::w] * w, dtype=self.dtype, device=self.device)}
+        return self._batch
+
+    def after_step(self, state) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+@DATA.register("quadrature")
+def quadrature(*, problem, seed: int = 0, n_cells: int = 64, order: int = 4) -> QuadratureData:
+    """Quadrature points and weights on the problem's domain (box: Gauss–Legendre; mesh: cell rules)."""
+    return QuadratureData(problem, n_cells, order)
