@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sciml.fields import Field
+from sciml.fields import Field, comparison, error_metrics
 from sciml.method import AbstractMethod
 from sciml.problems.base import EnergyForm
 from sciml.ops import grad, jacobian
@@ -78,7 +78,6 @@ class EnergyMethod(AbstractMethod):
         if set(weights) - {"energy"}:
             raise ValueError(f"method.weights: the energy method has one loss term 'energy', got {sorted(weights)}")
         self.weights = {k: float(v) for k, v in weights.items()}
-        self._reference: Field | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return constrained(self.form, self.model, x)
@@ -88,11 +87,7 @@ class EnergyMethod(AbstractMethod):
 
     # --- evaluation against the reference field (steady: no times) ---
     def reference(self) -> Field:
-        if self._reference is None:
-            if self.problem.reference is None:
-                raise ValueError(f"problem {self.problem.name!r} has no reference solution to evaluate against")
-            self._reference = self.problem.reference()
-        return self._reference
+        return self.problem.reference_field()
 
     @torch.no_grad()
     def _predict_values(self, ref: Field) -> np.ndarray:
@@ -103,18 +98,11 @@ class EnergyMethod(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        err = self._predict_values(ref) - ref.values
-        return {"rel_l2": float(np.linalg.norm(err) / np.linalg.norm(ref.values)),
-                "max_abs": float(np.abs(err).max())}
+        return error_metrics(self._predict_values(ref), ref.values)
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
-        u = self._predict_values(ref)
-        names = tuple(ref.names)
-        values = np.concatenate([u, ref.values, u - ref.values], axis=-1)
-        return [("solution", Field(values, ref.support,
-                                   names + tuple(f"{n}_ref" for n in names) + tuple(f"{n}_error" for n in names),
-                                   ref.times))]
+        return [("solution", comparison(self._predict_values(ref), ref))]
 
 
 @METHODS.register("energy")

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sciml.fields import Field
+from sciml.fields import Field, comparison, error_metrics
 from sciml.mesh import Grid
 from sciml.method import AbstractMethod
 from sciml.ops import Derivatives
@@ -171,7 +171,6 @@ class LPINN(AbstractMethod):
         self.u_net = None if u_net is None else PeriodicEmbedding(u_net, self.period)
         self.weights = {k: float(v) for k, v in (weights or {}).items()}
         self.chain_rule, self.n_labels = bool(chain_rule), int(n_labels)
-        self._reference: Field | None = None
 
     def positions_states(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Characteristic positions X and states u, each ``(n,)``, at labels and times ``z = (x0, t)``."""
@@ -203,11 +202,7 @@ class LPINN(AbstractMethod):
 
     # --- back to the Eulerian grid of the reference ---
     def reference(self) -> Field:
-        if self._reference is None:
-            if self.problem.reference is None:
-                raise ValueError(f"problem {self.problem.name!r} has no reference solution to evaluate against")
-            self._reference = self.problem.reference()
-        return self._reference
+        return self.problem.reference_field()
 
     @torch.no_grad()
     def lagrangian(self, x0: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,18 +221,12 @@ class LPINN(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        err = self._eulerian(ref) - ref.values
-        return {"rel_l2": float(np.linalg.norm(err) / np.linalg.norm(ref.values)),
-                "max_abs": float(np.abs(err).max())}
+        return error_metrics(self._eulerian(ref), ref.values)
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         """``solution`` (u, u_ref, u_error on the reference grid) and ``characteristics`` (X, u per label)."""
         ref = self.reference()
-        u = self._eulerian(ref)
-        names = tuple(ref.names)
-        values = np.concatenate([u, ref.values, u - ref.values], axis=-1)
-        solution = Field(values, ref.support, names + tuple(f"{n}_ref" for n in names)
-                         + tuple(f"{n}_error" for n in names), ref.times)
+        solution = comparison(self._eulerian(ref), ref)
         n = ref.values.shape[1]
         labels = Grid((n,), ((self.lo, self.lo + self.period),), periodic=(True,))
         X, ul = self.lagrangian(labels.axes()[0], ref.times)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sciml.fields import Field
+from sciml.fields import Field, comparison, error_metrics
 from sciml.method import AbstractMethod
 from sciml.ops import Derivatives
 from sciml.registry import METHODS
@@ -52,7 +52,6 @@ class PINN(AbstractMethod):
         for name, cond in problem.conditions.items():
             self.groups[name] = {name: cond.residual}
         self._requests: dict[str, set] = {}
-        self._reference: Field | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -102,11 +101,7 @@ class PINN(AbstractMethod):
 
     # --- evaluation against the reference field ---
     def reference(self) -> Field:
-        if self._reference is None:
-            if self.problem.reference is None:
-                raise ValueError(f"problem {self.problem.name!r} has no reference solution to evaluate against")
-            self._reference = self.problem.reference()
-        return self._reference
+        return self.problem.reference_field()
 
     def _points(self, ref: Field) -> np.ndarray:
         """Space(-time) query points matching ``ref.point_values()`` order."""
@@ -125,19 +120,11 @@ class PINN(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        u = self._predict_values(ref)
-        err = u - ref.values
-        return {"rel_l2": float(np.linalg.norm(err) / np.linalg.norm(ref.values)),
-                "max_abs": float(np.abs(err).max())}
+        return error_metrics(self._predict_values(ref), ref.values)
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
-        u = self._predict_values(ref)
-        names = tuple(ref.names)
-        values = np.concatenate([u, ref.values, u - ref.values], axis=-1)
-        return [("solution", Field(values, ref.support,
-                                   names + tuple(f"{n}_ref" for n in names) + tuple(f"{n}_error" for n in names),
-                                   ref.times))]
+        return [("solution", comparison(self._predict_values(ref), ref))]
 
 
 @METHODS.register("pinn")

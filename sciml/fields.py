@@ -111,3 +111,19 @@ class Field:
             np.concatenate([self.values, other.values], axis=-1),
             self.names + tuple(n + suffix for n in other.names),
         )
+
+
+def error_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """``rel_l2`` = ‖pred − ref‖₂ / ‖ref‖₂ over all entries, and ``max_abs`` = max |pred − ref|."""
+    err = np.asarray(pred, dtype=np.float64) - np.asarray(ref, dtype=np.float64)
+    return {"rel_l2": float(np.linalg.norm(err) / np.linalg.norm(ref)), "max_abs": float(np.abs(err).max())}
+
+
+def comparison(pred: np.ndarray, ref: Field) -> Field:
+    """A field with the prediction, the reference and their difference as channels
+    (``u``, ``u_ref``, ``u_error`` for a reference channel ``u``), on the reference's support."""
+    pred = np.asarray(pred, dtype=np.float64).reshape(ref.values.shape)
+    names = tuple(ref.names)
+    values = np.concatenate([pred, ref.values, pred - ref.values], axis=-1)
+    return Field(values, ref.support, names + tuple(f"{n}_ref" for n in names) + tuple(f"{n}_error" for n in names),
+                 ref.times)

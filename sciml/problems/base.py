@@ -114,6 +114,14 @@ class Problem:
     lagrangian: dict[str, Any] | None = None
     energy: EnergyForm | None = None  # potential-energy form, for energy-form methods
 
+    def reference_field(self) -> Field:
+        """The reference solution (computed once, then cached on the problem)."""
+        if self.reference is None:
+            raise ValueError(f"problem {self.name!r} has no reference solution to evaluate against")
+        if "_reference_cache" not in self.__dict__:
+            self.__dict__["_reference_cache"] = self.reference()
+        return self.__dict__["_reference_cache"]
+
     def io_spec(self) -> IOSpec:
         if self.dataset is not None:
             ins = tuple(c for f, r in self.dataset.roles.items() if r == "input" for c in self.dataset.channels[f])
