@@ -26,6 +26,8 @@ from sciml.problems.base import EnergyForm
 from sciml.ops import grad, jacobian
 from sciml.registry import METHODS
 
+from .pinn import predict_on
+
 
 def energy_form_of(problem) -> EnergyForm:
     """The problem's :class:`~sciml.problems.base.EnergyForm` (``Problem.energy``)."""
@@ -89,12 +91,8 @@ class EnergyMethod(AbstractMethod):
     def reference(self) -> Field:
         return self.problem.reference_field()
 
-    @torch.no_grad()
     def _predict_values(self, ref: Field) -> np.ndarray:
-        p = next(self.model.parameters())
-        x = torch.as_tensor(ref.points(), dtype=p.dtype, device=p.device)
-        u = torch.cat([self(c) for c in x.split(65536)]).cpu().numpy().astype(np.float64)
-        return u.reshape(ref.values.shape[:-1] + (u.shape[-1],))
+        return predict_on(self, ref)  # through forward(): the lifted trial function g + φ·N
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()

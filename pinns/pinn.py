@@ -103,20 +103,8 @@ class PINN(AbstractMethod):
     def reference(self) -> Field:
         return self.problem.reference_field()
 
-    def _points(self, ref: Field) -> np.ndarray:
-        """Space(-time) query points matching ``ref.point_values()`` order."""
-        x = ref.points()
-        if ref.times is None:
-            return x
-        nt, nx = len(ref.times), len(x)
-        return np.hstack([np.tile(x, (nt, 1)), np.repeat(ref.times, nx)[:, None]])
-
-    @torch.no_grad()
     def _predict_values(self, ref: Field) -> np.ndarray:
-        p = next(self.model.parameters())
-        x = torch.as_tensor(self._points(ref), dtype=p.dtype, device=p.device)
-        u = torch.cat([self.model(c) for c in x.split(65536)]).cpu().numpy().astype(np.float64)
-        return u.reshape(ref.values.shape[:-1] + (u.shape[-1],))
+        return predict_on(self.model, ref)
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
@@ -125,6 +113,24 @@ class PINN(AbstractMethod):
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
         return [("solution", comparison(self._predict_values(ref), ref))]
+
+
+def reference_points(ref: Field) -> np.ndarray:
+    """Space(-time) query points in the order of ``ref.point_values()`` (times outermost)."""
+    x = ref.points()
+    if ref.times is None:
+        return x
+    nt, nx = len(ref.times), len(x)
+    return np.hstack([np.tile(x, (nt, 1)), np.repeat(ref.times, nx)[:, None]])
+
+
+@torch.no_grad()
+def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
+    """A point-wise network's values at the reference's points, shaped like ``ref.values``."""
+    p = next(fn.parameters())
+    x = torch.as_tensor(reference_points(ref), dtype=p.dtype, device=p.device)
+    u = torch.cat([fn(c) for c in x.split(65536)]).cpu().numpy().astype(np.float64)
+    return u.reshape(ref.values.shape[:-1] + (u.shape[-1],))
 
 
 @METHODS.register("pinn")
