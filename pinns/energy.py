@@ -1,14 +1,16 @@
-"""Energy form (deep energy method): minimize the potential energy by quadrature.
+r"""Energy form (deep energy method): minimize the potential energy by quadrature.
 
-.. math:: \\Pi[u] = \\int_\\Omega \\psi(u, \\nabla u, x)\\,d\\Omega
-          \\approx \\Pi_h[u] = \\sum_i w_i\\, \\psi(u(x_i), \\nabla u(x_i), x_i),
-          \\qquad u(x) = g(x) + \\varphi(x)\\, N_\\theta(x)
+.. math:: \Pi[u] = \int_\Omega \psi(u, \nabla u, x)\,d\Omega + \sum_\Gamma \int_\Gamma \psi_\Gamma(u, x)\,ds
+          \approx \sum_i w_i\, \psi(u(x_i), \nabla u(x_i), x_i) + \sum_\Gamma \sum_j w^\Gamma_j\, \psi_\Gamma(u(x_j), x_j),
+          \qquad u(x) = g(x) + \varphi(x)\, N_\theta(x)
 
-e.g. :math:`\\psi = \\tfrac12 a|\\nabla u|^2 - f u` for :math:`-\\nabla\\cdot(a\\nabla u) = f`.
-Essential conditions hold exactly: :math:`\\varphi` vanishes on the Dirichlet boundary and
-:math:`g` extends the boundary data, so the single loss term ``energy`` is :math:`\\Pi_h`
-(it may be negative). Natural (Neumann/traction) terms belong in :math:`\\psi` or a boundary
-rule; only the volume integral is implemented here.
+e.g. :math:`\psi = \tfrac12 a|\nabla u|^2 - f u` for :math:`-\nabla\cdot(a\nabla u) = f`, or
+:math:`\psi = \tfrac12\sigma(u):\varepsilon(u)` and :math:`\psi_\Gamma = -t\cdot u` for linear
+elasticity with a traction :math:`t`. Essential conditions hold exactly through the problem's
+:class:`~sciml.problems.base.HardConstraint` (:math:`\varphi` vanishes where they hold, :math:`g`
+carries the data), so the loss term ``energy`` is :math:`\Pi_h` (it may be negative). Conditions
+no exact constraint can carry (continuity between subdomains, boundary data without a
+finite-energy lift) are listed in ``EnergyForm.penalties`` and add terms mean(residual²).
 
 Reference: Samaniego et al., Comput. Methods Appl. Mech. Engrg. 362 (2020) (DEM);
 Wang et al. 2024 (KINN) compare it with the strong form.
@@ -20,13 +22,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sciml.fields import Field, comparison, error_metrics
+from sciml.fields import Field, comparison
 from sciml.method import AbstractMethod
-from sciml.problems.base import EnergyForm
+from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.ops import grad, jacobian
 from sciml.registry import METHODS
 
-from .pinn import predict_on
+from .pinn import constrained, field_metrics, predict_fields, sided_residual, autograd_derivatives
 
 
 def energy_form_of(problem) -> EnergyForm:
@@ -35,14 +37,6 @@ def energy_form_of(problem) -> EnergyForm:
         raise ValueError(f"problem {problem.name!r} has no energy form (Problem.energy); "
                          "the energy method needs one")
     return problem.energy
-
-
-def constrained(form: EnergyForm, net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """u = g(x) + φ(x)·N(x): (n, c), satisfying the essential conditions for any network N."""
-    n = net(x)
-    g = form.lift(x)
-    g = g[:, None] if g.ndim == 1 else g
-    return g + form.distance(x)[:, None] * n
 
 
 def energy_functional(form: EnergyForm, u_fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
@@ -61,42 +55,78 @@ def energy_functional(form: EnergyForm, u_fn: Callable[[torch.Tensor], torch.Ten
     return (weights * form.density(u, du, x, params)).sum()
 
 
+def boundary_energy(density: Callable, u_fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
+                    weights: torch.Tensor, params: dict) -> torch.Tensor:
+    """Σ_j w_j ψ_Γ(u(x_j), x_j) on one boundary's quadrature points."""
+    u = u_fn(points)
+    u = u.reshape(-1) if u.shape[1] == 1 else u
+    return (weights * density(u, points, params)).sum()
+
+
 class EnergyMethod(AbstractMethod):
-    """Deep energy method: one loss term ``energy`` = Π_h[g + φ N_θ] on quadrature points.
+    """Deep energy method: loss term ``energy`` = Π_h[g + φ N_θ] on quadrature points, plus one
+    penalty term per condition in ``EnergyForm.penalties``.
 
     Parameters
     ----------
     problem : a steady problem with an energy form (:func:`energy_form_of`)
-    model : point-wise network N_θ ``(n, d) -> (n, c)``
-    form : override of the problem's EnergyForm
+    model : point-wise network N_θ ``(n, d) -> (n, c)`` (a SubdomainNet on problems with subdomains)
+    form, constraint : overrides of the problem's EnergyForm and HardConstraint
+    weights : term name -> weight; penalty terms default to the form's weights
     """
 
     def __init__(self, problem, model: torch.nn.Module, form: EnergyForm | None = None,
-                 weights: dict[str, float] | None = None):
+                 constraint: HardConstraint | None = None, weights: dict[str, float] | None = None):
         super().__init__()
         self.problem, self.model = problem, model
         self.form = form or energy_form_of(problem)
+        self.constraint = constraint or problem.constraint
+        unknown = sorted(set(self.form.penalties) - set(problem.conditions))
+        if unknown:
+            raise ValueError(f"energy form of {problem.name!r}: penalty {unknown[0]!r} is not a condition")
+        terms = {"energy", *self.form.penalties}
         weights = dict(weights or {})
-        if set(weights) - {"energy"}:
-            raise ValueError(f"method.weights: the energy method has one loss term 'energy', got {sorted(weights)}")
-        self.weights = {k: float(v) for k, v in weights.items()}
+        if set(weights) - terms:
+            raise ValueError(f"method.weights: no loss term {sorted(set(weights) - terms)[0]!r}; the terms of "
+                             f"the energy method on {problem.name!r} are: {', '.join(sorted(terms))}")
+        self.weights = {**{k: float(v) for k, v in self.form.penalties.items()},
+                        **{k: float(v) for k, v in weights.items()}}
+
+    def net(self, subdomain: str | None = None):
+        """The trial function g + φ·N of one subdomain's network (or of the whole model)."""
+        base = self.model if subdomain is None else self.model.part(subdomain)
+        if self.constraint is None:
+            return base
+        return lambda x: constrained(self.constraint, base, x, subdomain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return constrained(self.form, self.model, x)
+        return self.net()(x)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {"energy": energy_functional(self.form, self, batch["points"], batch["weights"], self.problem.params)}
+        p = self.problem.params
+        e = energy_functional(self.form, self, batch["points"], batch["weights"], p)
+        for tag, density in self.form.boundary.items():
+            e = e + boundary_energy(density, self, batch[f"points:{tag}"], batch[f"weights:{tag}"], p)
+        terms = {"energy": e}
+        for name in self.form.penalties:
+            cond = self.problem.conditions[name]
+            if cond.subdomain is not None:
+                r = sided_residual(self.problem, cond, self.net, batch[name])
+            else:
+                r = cond.residual(autograd_derivatives(self.problem, self.net(), batch[name]), p)
+            terms[name] = r.square().mean()
+        return terms
 
     # --- evaluation against the reference field (steady: no times) ---
     def reference(self) -> Field:
         return self.problem.reference_field()
 
     def _predict_values(self, ref: Field) -> np.ndarray:
-        return predict_on(self, ref)  # through forward(): the lifted trial function g + φ·N
+        return predict_fields(self, self.problem, ref)  # through forward(): the lifted trial function
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return error_metrics(self._predict_values(ref), ref.values)
+        return field_metrics(self._predict_values(ref), ref, len(self.problem.outputs))
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()

@@ -21,17 +21,25 @@ class PINN(AbstractMethod):
 
     Parameters
     ----------
-    problem, model : the problem and a point-wise network ``(n, n_in) -> (n, n_out)``
+    problem, model : the problem and a point-wise network ``(n, n_in) -> (n, n_out)`` (a
+        :class:`~sciml.nn.SubdomainNet` on problems with subdomains)
     weights : loss-term name -> weight (unnamed terms weigh 1)
     derivatives : ``"auto"`` uses Taylor-mode jets when the model has them (MLP with a smooth
         activation) and autograd otherwise; ``"autograd"`` or ``"jet"`` force one.
+    hard_constraints : impose the problem's :class:`~sciml.problems.base.HardConstraint`
+        exactly (u = g + φ·N) and drop the loss terms of the conditions it covers
     """
 
     def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None,
-                 derivatives: str = "auto"):
+                 derivatives: str = "auto", hard_constraints: bool = False):
         super().__init__()
         self.problem, self.model = problem, model
-        names = set(problem.equations) | set(problem.conditions)
+        if hard_constraints and problem.constraint is None:
+            raise ValueError(f"method.hard_constraints: problem {problem.name!r} declares no hard constraint")
+        self.constraint = problem.constraint if hard_constraints else None
+        covered = set(self.constraint.covers) if self.constraint else set()
+        conditions = {k: c for k, c in problem.conditions.items() if k not in covered}
+        names = set(problem.equations) | set(conditions)
         weights = dict(weights or {})
         unknown = sorted(set(weights) - names)
         if unknown:
@@ -39,29 +47,39 @@ class PINN(AbstractMethod):
                              f"{problem.name!r} are: {', '.join(sorted(names))}")
         if derivatives not in ("auto", "autograd", "jet"):
             raise ValueError(f"method.derivatives must be auto, autograd or jet, got {derivatives!r}")
-        has_jet = getattr(model, "supports_jet", lambda: False)()
+        has_jet = getattr(model, "supports_jet", lambda: False)() and self.constraint is None
         if derivatives == "jet" and not has_jet:
             raise ValueError(f"method.derivatives: jet needs a model with Taylor-mode jets (an MLP with "
-                             f"tanh/sin/softplus/silu/relu); {type(model).__name__} has none")
+                             f"tanh/sin/softplus/silu/relu) and no hard constraint; {type(model).__name__} has none")
         self.use_jet = has_jet and derivatives != "autograd"
         self.weights = {k: float(v) for k, v in weights.items()}
         # point set -> residuals evaluated on it: equations on the interior, each condition on its own
         self.groups: dict[str, dict] = {}
         if problem.equations:
             self.groups["interior"] = dict(problem.equations)
-        for name, cond in problem.conditions.items():
-            self.groups[name] = {name: cond.residual}
+        self.sided: dict[str, object] = {}  # conditions bound to a subdomain's network (or a pair of them)
+        for name, cond in conditions.items():
+            if cond.subdomain is not None:
+                self.sided[name] = cond
+            else:
+                self.groups[name] = {name: cond.residual}
         self._requests: dict[str, set] = {}
 
+    def net(self, subdomain: str | None = None):
+        """The trial function (through the hard constraint if any) of one subdomain, or of all."""
+        base = self.model if subdomain is None else self.model.part(subdomain)
+        if self.constraint is None:
+            return base
+        return lambda x: constrained(self.constraint, base, x, subdomain)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.net()(x)
 
     def derivatives(self, group: str, x: torch.Tensor) -> Derivatives:
         """The derivative accessor for the residuals of ``group`` at points ``x``."""
-        io = (self.problem.inputs, self.problem.outputs)
         if not self.use_jet:
-            x = x.detach().requires_grad_(True)
-            return Derivatives(self.model(x), x, *io)
+            return autograd_derivatives(self.problem, self.net(), x)
+        io = (self.problem.inputs, self.problem.outputs)
         if group not in self._requests:  # learn which derivatives the residuals ask for, on 2 points
             xs = x[:2].detach().requires_grad_(True)
             probe = Derivatives(self.model(xs), xs, *io)
@@ -81,6 +99,8 @@ class PINN(AbstractMethod):
         for group, du in self._all_derivatives(batch).items():
             for name, residual in self.groups[group].items():
                 terms[name] = residual(du, p).square().mean()
+        for name, cond in self.sided.items():
+            terms[name] = sided_residual(self.problem, cond, self.net, batch[name]).square().mean()
         return terms
 
     def _all_derivatives(self, batch) -> dict[str, Derivatives]:
@@ -104,15 +124,73 @@ class PINN(AbstractMethod):
         return self.problem.reference_field()
 
     def _predict_values(self, ref: Field) -> np.ndarray:
-        return predict_on(self.model, ref)
+        return predict_fields(self, self.problem, ref)
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return error_metrics(self._predict_values(ref), ref.values)
+        return field_metrics(self._predict_values(ref), ref, len(self.problem.outputs))
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
         return [("solution", comparison(self._predict_values(ref), ref))]
+
+
+def autograd_derivatives(problem, fn, x: torch.Tensor) -> Derivatives:
+    """A derivative accessor for ``fn`` at ``x`` by autograd."""
+    x = x.detach().requires_grad_(True)
+    return Derivatives(fn(x), x, problem.inputs, problem.outputs)
+
+
+def sided_residual(problem, cond, net_of, x: torch.Tensor) -> torch.Tensor:
+    """Residual of a condition bound to one subdomain's network (``net_of(name)``), or of an
+    interface condition ``residual(du_a, du_b, params)`` between two."""
+    if cond.is_interface:
+        a, b = cond.subdomain
+        return cond.residual(autograd_derivatives(problem, net_of(a), x),
+                             autograd_derivatives(problem, net_of(b), x), problem.params)
+    return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x), problem.params)
+
+
+def constrained(constraint, net, x: torch.Tensor, subdomain: str | None = None) -> torch.Tensor:
+    """u = g(x) + φ(x)·N(x): (n, c), satisfying the constraint's conditions for any network N
+    (``subdomain``: the side being evaluated, for a sided constraint)."""
+    n = net(x)
+    side = (subdomain,) if constraint.sided else ()
+    g = constraint.lift(x, *side)
+    g = g[:, None] if g.ndim == 1 else g
+    phi = constraint.distance(x, *side)
+    return g + (phi[:, None] if phi.ndim == 1 else phi) * n
+
+
+def field_metrics(pred: np.ndarray, ref: Field, n_outputs: int) -> dict[str, float]:
+    """``rel_l2``/``max_abs`` over the solution's channels, and ``rel_l2_<name>`` for each derived
+    channel after them (e.g. von Mises stress), each against its own reference norm."""
+    out = error_metrics(pred[..., :n_outputs], ref.values[..., :n_outputs])
+    for k, name in enumerate(ref.names[n_outputs:], start=n_outputs):
+        out[f"rel_l2_{name}"] = error_metrics(pred[..., k], ref.values[..., k])["rel_l2"]
+    return out
+
+
+def predict_fields(fn, problem, ref: Field) -> np.ndarray:
+    """The network's outputs at the reference points, plus the problem's derived quantities
+    (``problem.derived`` from u and ∇u by autograd) when the reference carries them."""
+    if ref.values.shape[-1] == len(problem.outputs):
+        return predict_on(fn, ref)
+    if problem.derived is None or tuple(ref.names[len(problem.outputs):]) != tuple(problem.derived_names):
+        raise ValueError(f"reference channels {ref.names} are not the outputs {problem.outputs} followed by "
+                         f"the derived quantities {problem.derived_names}")
+    p = next(fn.parameters())
+    x_all = torch.as_tensor(reference_points(ref), dtype=p.dtype, device=p.device)
+    chunks = []
+    for x in x_all.split(16384):
+        x = x.detach().requires_grad_(True)
+        u = fn(x)
+        g = torch.stack([torch.autograd.grad(u[:, c].sum(), x, retain_graph=True)[0]
+                         for c in range(u.shape[1])], dim=1)
+        d = problem.derived(u.detach(), g.detach(), x.detach(), problem.params)
+        chunks.append(torch.cat([u.detach()] + [d[n].reshape(-1, 1) for n in problem.derived_names], 1))
+    v = torch.cat(chunks).cpu().numpy().astype(np.float64)
+    return v.reshape(ref.values.shape)
 
 
 def reference_points(ref: Field) -> np.ndarray:
@@ -134,6 +212,7 @@ def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
 
 
 @METHODS.register("pinn")
-def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto") -> PINN:
+def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto",
+         hard_constraints: bool = False) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
-    return PINN(problem, model, weights, derivatives)
+    return PINN(problem, model, weights, derivatives, hard_constraints)

@@ -229,9 +229,10 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     if not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
         c.fail(("device",), f"must be auto, cpu, cuda or cuda:N, got {dev!r}")
     c.component(("problem",), raw["problem"], PROBLEMS)
+    problem = None
     try:  # problems are cheap to build: parameter names and ranges are checked here, before any work
-        PROBLEMS.build(raw["problem"]["type"], {k: v for k, v in raw["problem"].items() if k != "type"})
-    except (ValueError, TypeError) as exc:
+        problem = PROBLEMS.build(raw["problem"]["type"], {k: v for k, v in raw["problem"].items() if k != "type"})
+    except (ValueError, TypeError, FileNotFoundError) as exc:
         c.fail(("problem", "params") if "parameter" in str(exc) else ("problem",), str(exc))
     c.component(("data",), raw["data"], DATA)
     c.component(("model",), raw["model"], MODELS)
@@ -264,6 +265,12 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     for i, f in enumerate(out.formats):
         if f not in FORMATS:
             c.fail(("output", "formats", i), f"unknown format {f!r}; choose from: {', '.join(FORMATS)}")
+    if problem is not None and out.fields:
+        io = problem.io_spec()
+        known = (*io.inputs, *io.outputs, *problem.derived_names)
+        for i, f in enumerate(out.fields):
+            if f not in known:
+                c.fail(("output", "fields", i), f"unknown field {f!r}; {problem.name!r} has: {', '.join(known)}")
     return Case(name=raw["name"], problem=raw["problem"], data=raw["data"], model=raw["model"],
                 method=raw["method"], train=train, output=out, seed=raw.get("seed", 0),
                 dtype=raw.get("dtype", "float32"), device=raw.get("device", "auto"),

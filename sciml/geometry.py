@@ -84,6 +84,45 @@ def unit_samples(n: int, d: int, method: str, rng: np.random.Generator) -> np.nd
     raise ValueError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
 
 
+Segment = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def _check_segments(segments: dict | None, dim: int) -> dict[str, np.ndarray]:
+    """name -> (k, 2, dim) array of straight pieces, from one (a, b) pair or a list of them."""
+    out = {}
+    for name, pieces in (segments or {}).items():
+        arr = np.asarray(pieces, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape[1:] != (2, dim):
+            raise ValueError(f"segment {name!r} must be a pair of {dim}-D end points or a list of pairs, "
+                             f"got shape {np.shape(pieces)}")
+        if np.any(np.linalg.norm(arr[:, 1] - arr[:, 0], axis=-1) == 0):
+            raise ValueError(f"segment {name!r} has a piece of zero length")
+        out[name] = arr
+    return out
+
+
+def segment_points(pieces: np.ndarray, n: int, method: str, rng) -> np.ndarray:
+    """``n`` points on straight pieces ``(k, 2, d)``, spread in proportion to length.
+
+    ``"uniform"``: evenly spaced cell midpoints (deterministic); otherwise pseudo-random.
+    """
+    length = np.linalg.norm(pieces[:, 1] - pieces[:, 0], axis=-1)
+    if method == "uniform":
+        share = n * length / length.sum()
+        counts = np.floor(share).astype(int)
+        counts[np.argsort(counts - share)[: n - counts.sum()]] += 1  # largest remainders
+        ts = [(np.arange(c) + 0.5) / c for c in counts]
+        idx = np.concatenate([np.full(c, i) for i, c in enumerate(counts)]).astype(int)
+        t = np.concatenate(ts)
+    else:
+        idx = rng.choice(len(pieces), size=n, p=length / length.sum())
+        t = rng.random(n)
+    a, b = pieces[idx, 0], pieces[idx, 1]
+    return a + t[:, None] * (b - a)
+
+
 class Domain:
     """A spatial geometry (deepxde), optionally times ``[t0, t1]``, with named boundaries.
 
@@ -93,12 +132,16 @@ class Domain:
     boundaries : name -> predicate ``f(x) -> bool array`` on spatial boundary points
     time : (t0, t1) or None for steady problems
     names : coordinate names, e.g. ("x", "t")
+    segments : name -> straight internal curve (a crack, an interface between subdomains), one
+        ``(a, b)`` pair of end points or a list of them; conditions reach them as ``boundary:<name>``
     """
 
     def __init__(self, geometry, boundaries: dict[str, Callable] | None = None,
-                 time: tuple[float, float] | None = None, names: tuple[str, ...] | None = None):
+                 time: tuple[float, float] | None = None, names: tuple[str, ...] | None = None,
+                 segments: dict[str, Segment | list[Segment]] | None = None):
         self.geometry = geometry
         self.boundaries = dict(boundaries or {})
+        self.segments = _check_segments(segments, geometry.dim)
         self.time = None if time is None else (float(time[0]), float(time[1]))
         d = geometry.dim
         default = ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))
@@ -157,10 +200,14 @@ class Domain:
         return t0 + unit_samples(n, 1, method, rng) * (t1 - t0)
 
     def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
-        """(n, ndim) points on the spatial boundary (named ``tag``, or all of it) × time."""
+        """(n, ndim) points on the spatial boundary (named ``tag``, or all of it) or on the internal
+        segment ``tag``, × time."""
         rng = np.random.default_rng(rng)
+        if tag in self.segments:
+            x = segment_points(self.segments[tag], n, method, rng)
+            return np.hstack([x, self._times(n, "pseudo", rng)]) if self.time else x
         if tag is not None and tag not in self.boundaries:
-            raise KeyError(f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries)}")
+            raise KeyError(f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries) + sorted(self.segments)}")
         out, m = [], n
         for _ in range(100):
             with _global_np_seed(rng):
@@ -209,9 +256,11 @@ class Domain:
 
 
 class MeshDomain:
-    """A domain given by a simplex mesh: uniform sampling in cells, boundaries from point tags."""
+    """A domain given by a simplex mesh: uniform sampling in cells, boundaries from point tags,
+    optional internal ``segments`` as in :class:`Domain`."""
 
-    def __init__(self, mesh: Mesh, time: tuple[float, float] | None = None):
+    def __init__(self, mesh: Mesh, time: tuple[float, float] | None = None,
+                 segments: dict[str, Segment | list[Segment]] | None = None):
         if not mesh.cells_of_dim(mesh.dim) or mesh.cells_of_dim(mesh.dim)[0][0] not in ("line", "triangle", "tetra"):
             raise ValueError("MeshDomain needs a simplex mesh (lines, triangles or tetrahedra) of full dimension")
         self.mesh = mesh
@@ -220,6 +269,7 @@ class MeshDomain:
         _, self._measures = mesh.cell_measures()
         self._facets = self._boundary_facets()
         self.boundaries = {name: None for name in mesh.point_tags}
+        self.segments = _check_segments(segments, mesh.dim)
         self.names = ("x", "y", "z")[: mesh.dim] + (("t",) if self.time else ())
 
     @property
@@ -242,6 +292,17 @@ class MeshDomain:
         uniq, counts = np.unique(key, axis=0, return_counts=True)
         return uniq[counts == 1]
 
+    def boundary_facets(self, tag: str | None = None) -> np.ndarray:
+        """(m, d) point indices of the boundary facets (all, or those whose points carry ``tag``)."""
+        if tag is None:
+            return self._facets
+        if tag not in self.mesh.point_tags:
+            raise KeyError(f"unknown boundary {tag!r}; this mesh has {sorted(self.mesh.point_tags)}")
+        facets = self._facets[np.isin(self._facets, self.mesh.point_tags[tag]).all(axis=1)]
+        if not len(facets):
+            raise ValueError(f"boundary tag {tag!r} marks no boundary facet")
+        return facets
+
     def _simplex_points(self, simplices: np.ndarray, weights: np.ndarray, n: int, rng) -> np.ndarray:
         idx = rng.choice(len(simplices), size=n, p=weights / weights.sum())
         lam = rng.dirichlet(np.ones(simplices.shape[1]), size=n)  # uniform barycentric coordinates
@@ -258,13 +319,9 @@ class MeshDomain:
 
     def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
         rng = np.random.default_rng(rng)
-        facets = self._facets
-        if tag is not None:
-            if tag not in self.mesh.point_tags:
-                raise KeyError(f"unknown boundary {tag!r}; this mesh has {sorted(self.mesh.point_tags)}")
-            facets = facets[np.isin(facets, self.mesh.point_tags[tag]).all(axis=1)]
-            if not len(facets):
-                raise ValueError(f"boundary tag {tag!r} marks no boundary facet")
+        if tag in self.segments:
+            return self._with_time(segment_points(self.segments[tag], n, method, rng), rng)
+        facets = self.boundary_facets(tag)
         p = self.mesh.points[facets]
         w = np.linalg.norm(p[:, -1] - p[:, 0], axis=-1) if facets.shape[1] == 2 else np.ones(len(facets))
         return self._with_time(self._simplex_points(facets, w, n, rng), rng)

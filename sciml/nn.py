@@ -166,3 +166,52 @@ def build_mlp(*, io, width: int = 64, depth: int = 4, activation: str = "tanh", 
               fourier_features: int = 0, fourier_scale: float = 1.0) -> MLP:
     """Multilayer perceptron (point-wise PINN network)."""
     return MLP(io.n_in, io.n_out, width, depth, activation, init, fourier_features, fourier_scale)
+
+
+class SubdomainNet(nn.Module):
+    """One network per subdomain; each point is evaluated by the network of the subdomain that owns it.
+
+    Parameters
+    ----------
+    nets : subdomain name -> point-wise network ``(n, d) -> (n, c)``
+    predicates : subdomain name -> ``f(x) -> bool mask`` on torch points; the first subdomain
+        (in order) whose predicate holds owns a point, so shared interfaces are unambiguous
+
+    ``part(name)`` is one subdomain's network, for conditions that must use a given side
+    (crack faces, interface continuity); derivatives go through autograd (indexing keeps the
+    graph), so each residual sees the derivatives of the network that owns the point.
+    """
+
+    def __init__(self, nets: dict[str, nn.Module], predicates: dict):
+        super().__init__()
+        if list(nets) != list(predicates):
+            raise ValueError(f"subdomain networks {list(nets)} and predicates {list(predicates)} differ")
+        self.nets = nn.ModuleDict(nets)
+        self.predicates = dict(predicates)
+
+    def part(self, name: str) -> nn.Module:
+        if name not in self.nets:
+            raise KeyError(f"unknown subdomain {name!r}; subdomains: {', '.join(self.nets)}")
+        return self.nets[name]
+
+    def owner(self, x: torch.Tensor) -> torch.Tensor:
+        """(n,) index of the owning subdomain per point; -1 where none claims it."""
+        own = torch.full((len(x),), -1, dtype=torch.long, device=x.device)
+        for k, pred in enumerate(self.predicates.values()):
+            m = torch.as_tensor(pred(x), device=x.device) & (own < 0)
+            own[m] = k
+        return own
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        own = self.owner(x.detach())
+        if bool((own < 0).any()):
+            bad = x[own < 0][0].tolist()
+            raise ValueError(f"point {bad} belongs to no subdomain ({', '.join(self.nets)})")
+        out = None
+        for k, net in enumerate(self.nets.values()):
+            idx = (own == k).nonzero().squeeze(1)
+            if not len(idx):
+                continue
+            y = net(x.index_select(0, idx))
+            out = (x.new_zeros(len(x), y.shape[1]) if out is None else out).index_copy(0, idx, y)
+        return out

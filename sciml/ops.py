@@ -18,9 +18,13 @@ def _scalar(u: torch.Tensor) -> torch.Tensor:
 
 
 def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Gradient ``∂u/∂x_j`` of a scalar field: (n, d)."""
+    """Gradient ``∂u/∂x_j`` of a scalar field: (n, d); zeros where ``u`` does not depend on ``x``
+    (e.g. the second derivative of a field that is linear in x)."""
     u = _scalar(u)
-    (g,) = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True)
+    if not u.requires_grad:
+        return torch.zeros_like(x)
+    (g,) = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True, allow_unused=True,
+                               materialize_grads=True)
     return g
 
 

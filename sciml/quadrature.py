@@ -113,3 +113,18 @@ def mesh_quadrature(mesh: Mesh, order: int = 2) -> tuple[np.ndarray, np.ndarray]
     if mesh.tdim == 1:
         return line_quadrature(mesh, order)
     return triangle_quadrature(mesh, order)
+
+
+def segment_quadrature(pieces: np.ndarray, order: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``order``-point Gauss–Legendre on straight pieces ``(k, 2, d)`` (boundary edges, segments).
+
+    Returns points ``(k · order, d)`` and weights with :math:`\\sum w = \\sum_k |b_k - a_k|`.
+    """
+    if order < 1:
+        raise ValueError(f"segment_quadrature: order must be >= 1, got {order}")
+    t, w = np.polynomial.legendre.leggauss(order)
+    a, b = pieces[:, 0], pieces[:, 1]
+    length = np.linalg.norm(b - a, axis=-1)
+    s = 0.5 * (t + 1.0)
+    pts = a[:, None, :] + s[None, :, None] * (b - a)[:, None, :]
+    return pts.reshape(-1, pieces.shape[-1]), (0.5 * length[:, None] * w[None, :]).ravel()

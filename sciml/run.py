@@ -23,12 +23,24 @@ class Built:
     method: Any
 
 
+def build_model(section: dict, problem) -> Any:
+    """The case's model for ``problem``: one network, or one per subdomain (a SubdomainNet,
+    each built from the same section, initialised one after the other from the seeded RNG)."""
+    io = problem.io_spec()
+    if not problem.subdomains:
+        return MODELS.build(section["type"], _opts(section), io=io)
+    from .nn import SubdomainNet
+
+    nets = {name: MODELS.build(section["type"], _opts(section), io=io) for name in problem.subdomains}
+    return SubdomainNet(nets, problem.subdomains)
+
+
 def build(case: Case) -> Built:
     """Build the problem, data, model and method of a validated case (seeded, so weights are reproducible)."""
     seed_everything(case.seed)
     problem = PROBLEMS.build(case.problem["type"], _opts(case.problem))
     data = DATA.build(case.data["type"], _opts(case.data), problem=problem, seed=case.seed)
-    model = MODELS.build(case.model["type"], _opts(case.model), io=problem.io_spec())
+    model = build_model(case.model, problem)
     method = METHODS.build(case.method["type"], _opts(case.method), problem=problem, model=model, data=data)
     return Built(problem, data, model, method)
 
@@ -45,6 +57,8 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
         written += run_dir.write_fields(field, stem, [f for f in formats if f != "png"])
         if "png" in formats:
             outs = [n for n in field.names if n + "_ref" in field.names]
+            if case.output.fields:  # plot only the requested channels (VTU/XDMF keep them all)
+                outs = [n for n in outs if n in case.output.fields]
             for name in outs:
                 pred = field.with_values(field.values[..., [field.names.index(name)]], (name,))
                 ref = field.with_values(field.values[..., [field.names.index(name + "_ref")]], (name,))

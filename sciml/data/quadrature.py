@@ -2,15 +2,17 @@
 
 The batch is ``{"points": (n, d), "weights": (n,)}`` with :math:`\\sum_i w_i f(x_i) \\approx
 \\int_\\Omega f\\,dx`: composite Gauss–Legendre on a box domain, or a per-cell rule on the mesh
-of a :class:`~sciml.geometry.MeshDomain`. The rule is deterministic, so there is no generator
-state to checkpoint.
+of a :class:`~sciml.geometry.MeshDomain`; plus ``"points:<tag>"``/``"weights:<tag>"`` (a
+Gauss rule on the boundary edges or internal segment ``tag``) for each boundary term of the
+problem's energy form, and ``"<condition>"`` points for each penalty condition. The rules are
+deterministic, so there is no generator state to checkpoint.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..quadrature import gauss_legendre_grid, mesh_quadrature
+from ..quadrature import gauss_legendre_grid, mesh_quadrature, segment_quadrature
 from ..registry import DATA
 
 
@@ -30,23 +32,49 @@ def domain_quadrature(domain, n_cells: int, order: int) -> tuple[np.ndarray, np.
     return gauss_legendre_grid(domain.bounds[: domain.dim], n_cells, order)
 
 
+def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """(points, weights) on boundary ``tag``: Gauss–Legendre on the mesh's boundary edges with that
+    tag, or on an internal segment split into ``n_cells`` pieces."""
+    if tag in getattr(domain, "segments", {}):
+        pieces = domain.segments[tag]
+        t = np.linspace(0.0, 1.0, n_cells + 1)[None, :, None]
+        pts = pieces[:, None, 0] + t * (pieces[:, None, 1] - pieces[:, None, 0])  # (k, n_cells + 1, d)
+        sub = np.stack([pts[:, :-1], pts[:, 1:]], axis=2).reshape(-1, 2, pts.shape[-1])
+        return segment_quadrature(sub, order)
+    if hasattr(domain, "boundary_facets") and domain.dim == 2:
+        return segment_quadrature(domain.mesh.points[domain.boundary_facets(tag)][..., :2], order)
+    raise ValueError(f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag or an internal segment")
+
+
 class QuadratureData:
     """A fixed quadrature rule on the problem's domain (full batch).
 
     Parameters
     ----------
     problem : a steady Problem with a box ``Domain`` or a ``MeshDomain``
-    n_cells : cells per axis (box domains)
-    order : Gauss points per cell and axis (boxes, lines) or degree of the triangle rule
+    n_cells : cells per axis (box domains; pieces per internal segment)
+    order : Gauss points per cell and axis (boxes, lines, edges) or degree of the triangle rule
+    n_boundary : points per penalty condition of the energy form
     """
 
-    def __init__(self, problem, n_cells: int, order: int):
+    def __init__(self, problem, n_cells: int, order: int, n_boundary: int = 256, seed: int = 0):
         if problem.domain is None:
             raise ValueError(f"problem {problem.name!r} has no domain; quadrature data needs a point-wise problem")
         if n_cells < 1 or order < 1:
             raise ValueError(f"quadrature n_cells and order must be >= 1, got {n_cells}, {order}")
         self.problem = problem
         self.points, self.weights = domain_quadrature(problem.domain, n_cells, order)
+        form = problem.energy
+        self.extra: dict[str, np.ndarray] = {}  # boundary rules and penalty points, keyed as in the batch
+        for tag in (form.boundary if form else {}):
+            self.extra[f"points:{tag}"], self.extra[f"weights:{tag}"] = boundary_quadrature(
+                problem.domain, tag, n_cells, order)
+        rng = np.random.default_rng(seed)
+        for name in (form.penalties if form else {}):
+            cond = problem.conditions[name]
+            if not cond.where.startswith("boundary"):
+                raise ValueError(f"penalty condition {name!r} must live on a boundary or segment, not {cond.where!r}")
+            self.extra[name] = problem.domain.sample_boundary(n_boundary, cond.boundary_tag, "uniform", rng)
         self.dtype, self.device = torch.float32, torch.device("cpu")
         self.shard_of = (0, 1)
         self._batch = None
@@ -70,8 +98,9 @@ class QuadratureData:
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
         if self._batch is None:
             r, w = self.shard_of
-            self._batch = {"points": torch.as_tensor(self.points[r::w], dtype=self.dtype, device=self.device),
-                           "weights": torch.as_tensor(self.weights[r::w] * w, dtype=self.dtype, device=self.device)}
+            arrays = {"points": self.points, "weights": self.weights, **self.extra}
+            self._batch = {k: torch.as_tensor(v[r::w] * (w if k.startswith("weights") else 1),
+                                              dtype=self.dtype, device=self.device) for k, v in arrays.items()}
         return self._batch
 
     def after_step(self, state) -> None:
@@ -85,6 +114,6 @@ class QuadratureData:
 
 
 @DATA.register("quadrature")
-def quadrature(*, problem, seed: int = 0, n_cells: int = 64, order: int = 4) -> QuadratureData:
+def quadrature(*, problem, seed: int = 0, n_cells: int = 64, order: int = 4, n_boundary: int = 256) -> QuadratureData:
     """Quadrature points and weights on the problem's domain (box: Gauss–Legendre; mesh: cell rules)."""
-    return QuadratureData(problem, n_cells, order)
+    return QuadratureData(problem, n_cells, order, n_boundary, seed)

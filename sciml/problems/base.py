@@ -41,12 +41,20 @@ class IOSpec:
 class Condition:
     """A condition imposed on part of the domain.
 
-    ``where`` is ``"initial"``, ``"boundary"`` (all of it) or ``"boundary:<name>"``;
-    ``residual(du, params)`` vanishes where the condition holds.
+    ``where`` is ``"initial"``, ``"boundary"`` (all of it) or ``"boundary:<name>"`` (a named
+    boundary or internal segment of the domain); ``residual(du, params)`` vanishes where the
+    condition holds. On a problem with :attr:`Problem.subdomains`, ``subdomain`` names the
+    subdomain whose network is evaluated (e.g. one face of a crack), and a pair ``(a, b)`` makes
+    an interface condition ``residual(du_a, du_b, params)`` between two subdomains' networks.
     """
 
     where: str
     residual: Residual
+    subdomain: str | tuple[str, str] | None = None
+
+    @property
+    def is_interface(self) -> bool:
+        return isinstance(self.subdomain, tuple)
 
     @property
     def boundary_tag(self) -> str | None:
@@ -78,21 +86,46 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class HardConstraint:
+    """Essential conditions imposed exactly: the trial function is u = g(x) + φ(x) · N(x).
+
+    Attributes
+    ----------
+    distance : ``φ(x) -> (n,)`` or ``(n, c)`` (one per output), zero where the conditions hold
+    lift : ``g(x) -> (n,)`` or ``(n, c)``, equal to the prescribed values there
+    covers : names of the problem's conditions that the constraint satisfies exactly (a method
+        using the constraint drops their loss terms)
+    sided : ``lift`` and ``distance`` take a second argument, the subdomain whose network is
+        evaluated (``None``: the owner of each point), for data that differ on the two sides of
+        an internal boundary (the faces of a crack)
+    """
+
+    distance: Callable[..., Any]
+    lift: Callable[..., Any]
+    covers: tuple[str, ...] = ()
+    sided: bool = False
+
+
+@dataclass(frozen=True)
 class EnergyForm:
     """The energy description of a steady problem, for energy-form methods (deep energy method).
+
+    The method minimizes Π[u] = ∫_Ω ψ dΩ + Σ_Γ ∫_Γ ψ_Γ ds by quadrature, over trial functions
+    that satisfy :attr:`Problem.constraint` exactly.
 
     Attributes
     ----------
     density : ``ψ(u, grad_u, x, params) -> (n,)``; ``u`` is (n,) and ``grad_u`` (n, d) for one
-        output, (n, c) and (n, c, d) for c outputs; the method minimizes ∫ ψ dΩ by quadrature
-    distance : ``φ(x) -> (n,)``, zero on the Dirichlet boundary, nonzero inside
-    lift : ``g(x) -> (n,)`` (or (n, c)), equal to the Dirichlet data on that boundary;
-        the trial function is u = g + φ · N(x), so essential conditions hold exactly
+        output, (n, c) and (n, c, d) for c outputs
+    boundary : boundary tag -> ``ψ_Γ(u, x, params) -> (n,)``, e.g. −t·u for a traction t
+    penalties : condition name -> default weight, for conditions an exact constraint cannot
+        carry (interface continuity, data with no finite-energy lift); each becomes a loss
+        term mean(residual²) next to ``energy``
     """
 
     density: Callable[..., Any]
-    distance: Callable[..., Any]
-    lift: Callable[..., Any]
+    boundary: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    penalties: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,6 +146,13 @@ class Problem:
     # characteristic form u_t + a(u) u_x = ν u_xx for Lagrangian methods: {"speed": a(u, params), "nu": ν}
     lagrangian: dict[str, Any] | None = None
     energy: EnergyForm | None = None  # potential-energy form, for energy-form methods
+    constraint: HardConstraint | None = None  # exact essential conditions u = g + φ·N
+    # name -> predicate(x) -> bool mask (numpy or torch): one network per subdomain, first match owns a point
+    subdomains: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # quantities derived from the solution, written and evaluated next to the outputs (e.g. stresses):
+    # derived(u (n, c), grad_u (n, c, d), x (n, d), params) -> {name: (n,)}, names as in ``derived_names``
+    derived: Callable[..., dict[str, Any]] | None = None
+    derived_names: tuple[str, ...] = ()
 
     def reference_field(self) -> Field:
         """The reference solution (computed once, then cached on the problem)."""

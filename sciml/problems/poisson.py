@@ -19,7 +19,7 @@ from ..fields import Field
 from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
-from .base import Condition, EnergyForm, Param, Problem, resolve_params
+from .base import Condition, EnergyForm, HardConstraint, Param, Problem, resolve_params
 
 PARAMS = {"freq": Param(10.0, 0.0, 1000.0, "integer frequency k of the fine scale 0.1 sin(kπx)")}
 
@@ -96,5 +96,6 @@ def poisson1d_multiscale(*, params: dict | None = None, n_x: int = 512) -> Probl
         conditions={"boundary": Condition("boundary", lambda du, p: du())},
         reference=reference,
         exact=lambda x: exact(np.asarray(x)[:, :1], p["freq"]),
-        energy=EnergyForm(energy_density, distance, lift),
+        energy=EnergyForm(energy_density),
+        constraint=HardConstraint(distance, lift, covers=("boundary",)),
     )

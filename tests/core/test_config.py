@@ -53,6 +53,7 @@ def test_overrides_reach_nested_lists(tmp_path):
         ("lr: 1.0e-3, steps: 3", "lr: 1.0e-3", ["train.stages.0", "exactly one of 'steps' or 'epochs'"]),
         ("lr: 1.0e-3,", "lr: -1.0,", ["train.stages.0.lr", "positive"]),
         ("formats: [pvd, png]", "formats: [pvd, vtk]", ["output.formats.1", "unknown format 'vtk'", "vtu, pvd, xdmf, png"]),
+        ("formats: [pvd, png]", "formats: [pvd, png], fields: [u, v]", ["output.fields.1", "unknown field 'v'", "x, t, u"]),
         ("seed: 3", "seed: three", ["case.yaml:2", "seed", "expected int"]),
         ("name: tiny\n", "name: tiny\nsolver: fast\n", ["case.yaml:2", "solver", "unknown section", "problem"]),
         ("sampler: hammersley", "sampler: hammersley, n_points: 3", ["data.n_points", "unknown option", "n_interior"]),
