@@ -126,7 +126,7 @@ class EnergyMethod(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return field_metrics(self._predict_values(ref), ref, len(self.problem.outputs))
+        return field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()

@@ -128,7 +128,7 @@ class PINN(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return field_metrics(self._predict_values(ref), ref, len(self.problem.outputs))
+        return field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
@@ -162,12 +162,15 @@ def constrained(constraint, net, x: torch.Tensor, subdomain: str | None = None) 
     return g + (phi[:, None] if phi.ndim == 1 else phi) * n
 
 
-def field_metrics(pred: np.ndarray, ref: Field, n_outputs: int) -> dict[str, float]:
-    """``rel_l2``/``max_abs`` over the solution's channels, and ``rel_l2_<name>`` for each derived
-    channel after them (e.g. von Mises stress), each against its own reference norm."""
-    out = error_metrics(pred[..., :n_outputs], ref.values[..., :n_outputs])
-    for k, name in enumerate(ref.names[n_outputs:], start=n_outputs):
-        out[f"rel_l2_{name}"] = error_metrics(pred[..., k], ref.values[..., k])["rel_l2"]
+def field_metrics(pred: np.ndarray, ref: Field, primary: tuple[str, ...]) -> dict[str, float]:
+    """``rel_l2``/``max_abs`` over the ``primary`` channels (the solution), and ``rel_l2_<name>``
+    for every other channel (derived quantities such as von Mises stress, auxiliary outputs such
+    as the stresses of a mixed formulation), each against its own reference norm."""
+    idx = [ref.names.index(n) for n in primary]
+    out = error_metrics(pred[..., idx], ref.values[..., idx])
+    for k, name in enumerate(ref.names):
+        if name not in primary:
+            out[f"rel_l2_{name}"] = error_metrics(pred[..., k], ref.values[..., k])["rel_l2"]
     return out
 
 

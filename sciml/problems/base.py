@@ -153,6 +153,7 @@ class Problem:
     # derived(u (n, c), grad_u (n, c, d), x (n, d), params) -> {name: (n,)}, names as in ``derived_names``
     derived: Callable[..., dict[str, Any]] | None = None
     derived_names: tuple[str, ...] = ()
+    primary: tuple[str, ...] = ()  # outputs scored as ``rel_l2`` (default all); others get rel_l2_<name>
 
     def reference_field(self) -> Field:
         """The reference solution (computed once, then cached on the problem)."""

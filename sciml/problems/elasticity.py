@@ -14,8 +14,13 @@ self-equilibrated, so the rigid-body motion is fixed by the plate's two mirror s
 on internal segments, or exactly through the hard constraint
 :math:`u = (T/E)\,(x - \tfrac12,\ y - \tfrac12)\odot N`).
 
-Strong form (``pinn``): equations ``equilibrium_x``/``equilibrium_y`` and the traction
-conditions, all divided by T. Energy form (``energy``): :math:`\Pi = \int_\Omega \tfrac12\sigma:\varepsilon
+Strong form (``pinn``), ``formulation: displacement`` (default): equations
+``equilibrium_x``/``equilibrium_y`` in displacements (Navier, second order) and the traction
+conditions, all divided by T. ``formulation: mixed``: the network also outputs the stresses
+(``ux, uy, sxx, syy, sxy``); equilibrium is first order in σ, ``constitutive`` ties σ to ε(u),
+and tractions act on σ directly — better conditioned, as mixed PINNs for elasticity report
+(Rezaei et al. 2022); its hard constraint also scales σ by T. Both score ``rel_l2`` on the
+displacements and ``rel_l2_<name>`` on each stress. Energy form (``energy``): :math:`\Pi = \int_\Omega \tfrac12\sigma:\varepsilon
 \,d\Omega - \int_{\Gamma_t} t\cdot u\,ds` with the symmetry constraint exact. Derived fields
 ``sxx, syy, sxy, von_mises`` are written and scored next to ``ux, uy``. Reference: P2 finite
 elements on the same mesh (:func:`sciml.solvers.elasticity.plate_with_hole_reference`),
@@ -85,10 +90,25 @@ def _equilibrium(axis: int):
     return residual
 
 
-def _traction(normal, load: tuple[float, float] = (0.0, 0.0)):
+def _stress_outputs(du, p):
+    return du(out="sxx"), du(out="syy"), du(out="sxy")
+
+
+def _mixed_equilibrium(du, p):
+    """(∂x σxx + ∂y σxy, ∂x σxy + ∂y σyy) / T on the stress outputs."""
+    return torch.stack([du("x", out="sxx") + du("y", out="sxy"), du("x", out="sxy") + du("y", out="syy")], 1) / p["traction"]
+
+
+def _constitutive(du, p):
+    """(σ − C:ε(u)) / T, three components."""
+    s = stress(_grad(du), p)
+    return torch.stack([du(out=n) - c for n, c in zip(("sxx", "syy", "sxy"), s)], 1) / p["traction"]
+
+
+def _traction(normal, load: tuple[float, float] = (0.0, 0.0), sigma=_sigma):
     """σ·n − t, divided by T; ``normal(x) -> (n, 2)``, ``load`` in units of T."""
     def residual(du, p):
-        sxx, syy, sxy = _sigma(du, p)
+        sxx, syy, sxy = sigma(du, p)
         n = normal(du.x)
         tx = sxx * n[:, 0] + sxy * n[:, 1] - load[0] * p["traction"]
         ty = sxy * n[:, 0] + syy * n[:, 1] - load[1] * p["traction"]
@@ -114,9 +134,13 @@ def _read_mesh(path: str) -> Mesh:
 
 
 @PROBLEMS.register("plate_hole")
-def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order: int = 2) -> Problem:
+def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order: int = 2,
+               formulation: str = "displacement") -> Problem:
     """Plane-stress plate with a circular hole under tension (gmsh mesh, FE reference, von Mises)."""
     p = resolve_params("plate_hole", PARAMS, params)
+    if formulation not in ("displacement", "mixed"):
+        raise ValueError(f"plate_hole: formulation must be 'displacement' or 'mixed', got {formulation!r}")
+    mixed = formulation == "mixed"
     if fe_order not in (1, 2):
         raise ValueError(f"plate_hole: fe_order must be 1 or 2, got {fe_order}")
     m = _read_mesh(mesh)
@@ -144,6 +168,8 @@ def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order
         return 0.5 * (sxx * grad_u[:, 0, 0] + syy * grad_u[:, 1, 1] + sxy * exy2)
 
     def derived(u, grad_u, x, p):
+        if mixed:  # the stresses are outputs; von Mises from them
+            return {"von_mises": von_mises(u[:, 2], u[:, 3], u[:, 4])}
         sxx, syy, sxy = stress(grad_u, p)
         return {"sxx": sxx, "syy": syy, "sxy": sxy, "von_mises": von_mises(sxx, syy, sxy)}
 
@@ -156,30 +182,42 @@ def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order
         vals = np.column_stack([disp, res["sigma_xx"], res["sigma_yy"], res["sigma_xy"], res["von_mises"]])
         return Field(vals, m, ("ux", "uy") + STRESSES)
 
+    sig = _stress_outputs if mixed else _sigma
+    if mixed:
+        equations = {"equilibrium": _mixed_equilibrium, "constitutive": _constitutive}
+    else:
+        equations = {"equilibrium_x": _equilibrium(0), "equilibrium_y": _equilibrium(1)}
+    outputs = ("ux", "uy") + (("sxx", "syy", "sxy") if mixed else ())
+    t = p["traction"]
+
+    def distance(x):  # u = (T/E)(x − cx, y − cy)·N_u; mixed: σ = T·N_σ
+        d = [scale * (x[:, 0] - cx), scale * (x[:, 1] - cy)]
+        return torch.stack(d + [torch.full_like(x[:, 0], t)] * (3 if mixed else 0), 1)
+
     return Problem(
         name="plate_hole",
         inputs=("x", "y"),
-        outputs=("ux", "uy"),
+        outputs=outputs,
         params=p,
         domain=domain,
-        equations={"equilibrium_x": _equilibrium(0), "equilibrium_y": _equilibrium(1)},
+        equations=equations,
         conditions={
-            "left": Condition("boundary:left", _traction(_const_normal(-1.0, 0.0), (-1.0, 0.0))),
-            "right": Condition("boundary:right", _traction(_const_normal(1.0, 0.0), (1.0, 0.0))),
-            "top": Condition("boundary:top", _traction(_const_normal(0.0, 1.0))),
-            "bottom": Condition("boundary:bottom", _traction(_const_normal(0.0, -1.0))),
-            "hole": Condition("boundary:hole", _traction(hole_normal)),
+            "left": Condition("boundary:left", _traction(_const_normal(-1.0, 0.0), (-1.0, 0.0), sig)),
+            "right": Condition("boundary:right", _traction(_const_normal(1.0, 0.0), (1.0, 0.0), sig)),
+            "top": Condition("boundary:top", _traction(_const_normal(0.0, 1.0), sigma=sig)),
+            "bottom": Condition("boundary:bottom", _traction(_const_normal(0.0, -1.0), sigma=sig)),
+            "hole": Condition("boundary:hole", _traction(hole_normal, sigma=sig)),
             "symmetry_x": Condition("boundary:mid_x", lambda du, p: du(out="ux") / scale),
             "symmetry_y": Condition("boundary:mid_y", lambda du, p: du(out="uy") / scale),
         },
         reference=reference,
-        energy=EnergyForm(density, boundary={"left": lambda u, x, p: p["traction"] * u[:, 0],
-                                             "right": lambda u, x, p: -p["traction"] * u[:, 0]}),
-        constraint=HardConstraint(
-            distance=lambda x: scale * torch.stack([x[:, 0] - cx, x[:, 1] - cy], 1),
-            lift=lambda x: torch.zeros_like(x),
-            covers=("symmetry_x", "symmetry_y"),
-        ),
+        energy=None if mixed else EnergyForm(
+            density, boundary={"left": lambda u, x, p: p["traction"] * u[:, 0],
+                               "right": lambda u, x, p: -p["traction"] * u[:, 0]}),
+        constraint=HardConstraint(distance=distance, lift=lambda x: torch.zeros(len(x), len(outputs), dtype=x.dtype,
+                                                                                device=x.device),
+                                  covers=("symmetry_x", "symmetry_y")),
         derived=derived,
-        derived_names=STRESSES,
+        derived_names=("von_mises",) if mixed else STRESSES,
+        primary=("ux", "uy"),
     )

@@ -164,3 +164,42 @@ def test_equilibrium_residual_is_the_divergence_of_the_stress(problem):
         assert div.abs().max() > 1e-2 and torch.allclose(navier, div, atol=1e-12)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+class UniaxialMixed(Uniaxial):
+    """The uniaxial state with its stresses as outputs (σxx = T + ``bias``)."""
+
+    def __init__(self, bias: float = 0.0):
+        super().__init__()
+        self.bias = bias
+
+    def forward(self, x):
+        u = super().forward(x)
+        s = torch.zeros(len(x), 3, dtype=x.dtype)
+        s[:, 0] = T + self.bias
+        return torch.cat([u, s], 1)
+
+
+def test_mixed_formulation_residuals_and_scoring():
+    pb = PROBLEMS.build("plate_hole", {"formulation": "mixed"})
+    assert pb.outputs == ("ux", "uy", "sxx", "syy", "sxy") and pb.energy is None
+    torch.set_default_dtype(torch.float64)
+    try:
+        terms = PINN(pb, UniaxialMixed()).loss(batch_for(pb))
+        assert set(terms) >= {"equilibrium", "constitutive", "hole"}
+        for name, v in terms.items():
+            if name != "hole":
+                assert float(v.detach()) < 1e-24, (name, float(v.detach()))
+        bad = PINN(pb, UniaxialMixed(bias=10.0)).loss(batch_for(pb))
+        assert np.isclose(float(bad["constitutive"].detach()), 0.1**2 / 3)  # σxx off by 0.1 T in one of 3
+        ref = pb.reference_field()
+        pred = predict_fields(PINN(pb, UniaxialMixed()), pb, ref)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    from pinns.pinn import field_metrics
+    m = field_metrics(pred, ref, pb.primary)
+    assert set(m) == {"rel_l2", "max_abs", "rel_l2_sxx", "rel_l2_syy", "rel_l2_sxy", "rel_l2_von_mises"}
+    with pytest.raises(ValueError, match="energy form"):
+        EnergyMethod(pb, UniaxialMixed())
+    with pytest.raises(ValueError, match="formulation"):
+        PROBLEMS.build("plate_hole", {"formulation": "weak"})
