@@ -143,10 +143,14 @@ class LPINN(AbstractMethod):
     weights : loss-term name (``characteristic, state, initial_position, initial_state``) -> weight
     chain_rule : differentiate in X (True) or in the label x0 as the released code does (False)
     n_labels : labels x0 per time when mapping back to the Eulerian grid
+    speed_scale : s in X = x0 + s·D: ``"auto"`` takes the largest initial speed max|a(u0)| (at
+        least 1), so D stays O(1) however fast the transport; the characteristic and initial
+        position residuals are divided by s (nondimensional, balanced against the state terms).
+        The output row of D starts at zero (characteristics start as X = x0).
     """
 
     def __init__(self, problem, x_net: nn.Module, u_net: nn.Module | None = None, weights: dict | None = None,
-                 chain_rule: bool = True, n_labels: int = 1024):
+                 chain_rule: bool = True, n_labels: int = 1024, speed_scale: float | str = "auto"):
         super().__init__()
         lag, periodic = problem.lagrangian, problem.periodic
         if lag is None:
@@ -171,12 +175,30 @@ class LPINN(AbstractMethod):
         self.u_net = None if u_net is None else PeriodicEmbedding(u_net, self.period)
         self.weights = {k: float(v) for k, v in (weights or {}).items()}
         self.chain_rule, self.n_labels = bool(chain_rule), int(n_labels)
+        if speed_scale == "auto":
+            speed_scale = self._initial_speed()
+        if isinstance(speed_scale, str) or not speed_scale > 0:
+            raise ValueError(f"method.speed_scale must be 'auto' or a positive number, got {speed_scale!r}")
+        self.speed_scale = float(speed_scale)
+        last = getattr(x_net, "linears", [None])[-1]
+        if isinstance(last, nn.Linear):  # D ≡ 0 at the start: X = x0, J = ∂X/∂x0 = 1 everywhere, so
+            with torch.no_grad():        # the chain rule's 1/J³ starts finite however large s is
+                last.weight[0].zero_()
+                last.bias[0].zero_()
+
+    def _initial_speed(self, n: int = 1024) -> float:
+        """max(1, max |a(u0(x0))|) on n labels; u0 read off the initial condition's residual at u = 0."""
+        x0 = self.lo + self.period * torch.arange(n, dtype=torch.float64) / n
+        z0 = torch.stack([x0, torch.zeros_like(x0)], 1)
+        zero = Derivatives(torch.zeros(n, 1, dtype=torch.float64), z0, self.problem.inputs, self.problem.outputs)
+        u0 = -self.problem.conditions[self.initial].residual(zero, self.problem.params)
+        return max(1.0, float(torch.as_tensor(self.speed(u0, self.problem.params)).abs().max()))
 
     def positions_states(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Characteristic positions X and states u, each ``(n,)``, at labels and times ``z = (x0, t)``."""
         out = self.x_net(z)
         u = out[:, 1] if self.u_net is None else self.u_net(z)[:, 0]
-        return z[:, 0] + out[:, 0], u
+        return z[:, 0] + self.speed_scale * out[:, 0], u
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``(n, 2)`` labels and times ``(x0, t)`` → ``(n, 2)`` characteristic position and state ``(X, u)``."""
@@ -197,8 +219,9 @@ class LPINN(AbstractMethod):
         out0 = self(z0)
         du0 = Derivatives(out0[:, 1:], z0, self.problem.inputs, self.problem.outputs)
         r0 = self.problem.conditions[self.initial].residual(du0, p)
-        return {"characteristic": r_x.square().mean(), "state": r_u.square().mean(),
-                "initial_position": (out0[:, 0] - z0[:, 0]).square().mean(), "initial_state": r0.square().mean()}
+        s = self.speed_scale
+        return {"characteristic": (r_x / s).square().mean(), "state": r_u.square().mean(),
+                "initial_position": ((out0[:, 0] - z0[:, 0]) / s).square().mean(), "initial_state": r0.square().mean()}
 
     # --- back to the Eulerian grid of the reference ---
     def reference(self) -> Field:
@@ -236,9 +259,10 @@ class LPINN(AbstractMethod):
 
 @METHODS.register("lpinn")
 def lpinn(*, problem, model, data=None, weights: dict | None = None, tie_weights: bool = False,
-          chain_rule: bool = True, n_labels: int = 1024) -> LPINN:
+          chain_rule: bool = True, n_labels: int = 1024, speed_scale: float | str = "auto") -> LPINN:
     """Lagrangian PINN: characteristics and state along them, two networks shaped like the model."""
     n_in = len(problem.inputs) + 1  # x0 -> (cos x0, sin x0)
     if tie_weights:
-        return LPINN(problem, network_like(model, n_in, 2), None, weights, chain_rule, n_labels)
-    return LPINN(problem, network_like(model, n_in, 1), network_like(model, n_in, 1), weights, chain_rule, n_labels)
+        return LPINN(problem, network_like(model, n_in, 2), None, weights, chain_rule, n_labels, speed_scale)
+    return LPINN(problem, network_like(model, n_in, 1), network_like(model, n_in, 1), weights, chain_rule, n_labels,
+                 speed_scale)

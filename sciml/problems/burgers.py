@@ -1,6 +1,10 @@
 """1D viscous Burgers: u_t + u u_x = ν u_xx on x ∈ [-1, 1], t ∈ [0, T], u0 = -sin(πx), u(±1, t) = 0.
 
 Reference: the exact Cole–Hopf solution (:func:`sciml.solvers.burgers_cole_hopf`).
+
+The solution is odd about x = ±1, so it is also the solution of the 2-periodic problem: the
+problem declares ``periodic = {"x": 2}`` and its characteristic form (speed a(u) = u, viscosity ν)
+for Lagrangian methods (``lpinn``); the PINN keeps the Dirichlet condition ``boundary``.
 """
 from __future__ import annotations
 
@@ -56,4 +60,6 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         },
         reference=reference,
         exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
+        periodic={"x": 2.0},
+        lagrangian={"speed": lambda u, p: u, "nu": p["nu"]},
     )

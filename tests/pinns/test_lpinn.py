@@ -147,7 +147,7 @@ class ExactNet(nn.Module):
 
 def test_lpinn_with_exact_networks_matches_reference():
     pb = PROBLEMS.build("convection1d", {"params": {"beta": 30.0}})
-    method = LPINN(pb, ExactNet("X"), ExactNet("u")).double()
+    method = LPINN(pb, ExactNet("X"), ExactNet("u"), speed_scale=1.0).double()
     ev = method.evaluate()
     assert ev["rel_l2"] < 1e-5
     data = CollocationData(pb, 128, 8, 32, "hammersley", 0, seed=0).to(dtype=torch.float64)
@@ -175,7 +175,7 @@ def test_builder_options_and_errors():
     with pytest.raises(ValueError, match="no loss term 'pde'"):
         METHODS.build("lpinn", {"weights": {"pde": 1.0}}, problem=pb, model=model)
     with pytest.raises(ValueError, match="Lagrangian form"):
-        METHODS.build("lpinn", {}, problem=PROBLEMS.build("burgers1d", {}), model=model)
+        METHODS.build("lpinn", {}, problem=PROBLEMS.build("poisson1d_multiscale", {}), model=model)
     with pytest.raises(ValueError, match="fourier_features"):
         METHODS.build("lpinn", {}, problem=pb, model=MLP(2, 1, 8, 2, fourier_features=4))
 
@@ -196,3 +196,16 @@ def test_short_training_reduces_loss():
     losses = [r["loss"] for r in trainer.history if "loss" in r]
     assert losses[-1] < 0.05 * losses[0]
     assert metrics["eval/rel_l2"] < 0.5 * before
+
+
+def test_speed_scale_and_identity_start():
+    model = MLP(2, 1, width=8, depth=2)
+    conv = METHODS.build("lpinn", {}, problem=PROBLEMS.build("convection1d", {"params": {"beta": 30.0}}), model=model)
+    assert conv.speed_scale == 30.0  # max |a(u0)| = β
+    burgers = METHODS.build("lpinn", {}, problem=PROBLEMS.build("burgers1d", {}), model=model)
+    assert np.isclose(burgers.speed_scale, 1.0, atol=1e-5)  # max |u0| = max |sin πx| on the labels
+    z = torch.rand(7, 2) * torch.tensor([6.0, 1.0])
+    with torch.no_grad():
+        assert torch.equal(conv(z)[:, 0], z[:, 0])  # characteristics start as X = x0
+    with pytest.raises(ValueError, match="speed_scale"):
+        METHODS.build("lpinn", {"speed_scale": -1.0}, problem=PROBLEMS.build("convection1d", {}), model=model)
