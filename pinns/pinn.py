@@ -28,11 +28,14 @@ class PINN(AbstractMethod):
         activation) and autograd otherwise; ``"autograd"`` or ``"jet"`` force one.
     hard_constraints : impose the problem's :class:`~sciml.problems.base.HardConstraint`
         exactly (u = g + φ·N) and drop the loss terms of the conditions it covers
+    selection : a point selector (:mod:`pinns.selection`) run after every step; it may replace
+        or grow the point sets between steps
     """
 
     def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None,
-                 derivatives: str = "auto", hard_constraints: bool = False):
+                 derivatives: str = "auto", hard_constraints: bool = False, selection=None):
         super().__init__()
+        self.selection, self._bound = selection, False
         self.problem, self.model = problem, model
         if hard_constraints and problem.constraint is None:
             raise ValueError(f"method.hard_constraints: problem {problem.name!r} declares no hard constraint")
@@ -74,6 +77,22 @@ class PINN(AbstractMethod):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net()(x)
+
+    def after_step(self, state, data) -> None:
+        if self.selection is None:
+            return
+        if not self._bound:
+            self.selection.bind(self, data)
+            self._bound = True
+        self.selection(self, data, state.step)
+
+    def get_extra_state(self) -> dict:
+        return {"selection": self.selection.state_dict()} if self.selection is not None else {}
+
+    def set_extra_state(self, state: dict) -> None:
+        if self.selection is not None and "selection" in state:
+            self.selection.load_state_dict(state["selection"])
+            self._bound = True
 
     def derivatives(self, group: str, x: torch.Tensor) -> Derivatives:
         """The derivative accessor for the residuals of ``group`` at points ``x``."""
@@ -216,6 +235,16 @@ def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
 
 @METHODS.register("pinn")
 def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto",
-         hard_constraints: bool = False) -> PINN:
+         hard_constraints: bool = False, selection: dict | None = None) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
-    return PINN(problem, model, weights, derivatives, hard_constraints)
+    selector = None
+    if selection:
+        from sciml.registry import SAMPLERS
+
+        from . import selection as _selection  # noqa: F401  (registers the selectors)
+
+        opts = dict(selection)
+        if "type" not in opts:
+            raise ValueError(f"method.selection needs a type; one of: {', '.join(SAMPLERS.names())}")
+        selector = SAMPLERS.build(opts.pop("type"), opts)
+    return PINN(problem, model, weights, derivatives, hard_constraints, selector)

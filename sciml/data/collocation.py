@@ -41,14 +41,34 @@ class CollocationData:
         self.rng = np.random.default_rng(seed)
         self.dtype, self.device = torch.float32, torch.device("cpu")
         self.shard_of = (0, 1)
-        self.points: dict[str, np.ndarray] = {"interior": self.domain.sample_interior(n_interior, sampler, self.rng)}
         for name, cond in problem.conditions.items():
-            if cond.where == "initial":
-                self.points[name] = self.domain.sample_initial(n_initial, sampler, self.rng)
-            elif cond.where.startswith("boundary"):
-                self.points[name] = self.domain.sample_boundary(n_boundary, cond.boundary_tag, "pseudo", self.rng)
-            else:
+            if cond.where != "initial" and not cond.where.startswith("boundary"):
                 raise ValueError(f"condition {name!r}: unknown location {cond.where!r}")
+        self.points: dict[str, np.ndarray] = {"interior": self.sample("interior", n_interior, sampler)}
+        for name, cond in problem.conditions.items():
+            size = n_initial if cond.where == "initial" else n_boundary
+            self.points[name] = self.sample(name, size, sampler if cond.where == "initial" else "pseudo")
+        self._batch = None
+
+    def sample(self, name: str, n: int, method: str = "pseudo") -> np.ndarray:
+        """``n`` fresh points for point set ``name`` (``"interior"`` or a condition), from the data's generator."""
+        if name == "interior":
+            return self.domain.sample_interior(n, method, self.rng)
+        if name not in self.problem.conditions:
+            raise KeyError(f"no point set {name!r}; point sets: interior, {', '.join(self.problem.conditions)}")
+        cond = self.problem.conditions[name]
+        if cond.where == "initial":
+            return self.domain.sample_initial(n, method, self.rng)
+        return self.domain.sample_boundary(n, cond.boundary_tag, method, self.rng)
+
+    def set_points(self, name: str, x: np.ndarray) -> None:
+        """Replace point set ``name`` (point selection between steps); checkpointed with the data."""
+        if name not in self.points:
+            raise KeyError(f"no point set {name!r}; point sets: {', '.join(self.points)}")
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.points[name].shape[1] or not len(x):
+            raise ValueError(f"point set {name!r} needs a non-empty (n, {self.points[name].shape[1]}) array, got {x.shape}")
+        self.points[name] = x
         self._batch = None
 
     # --- Trainer interface ---
@@ -75,7 +95,7 @@ class CollocationData:
 
     def after_step(self, state) -> None:
         if self.resample_every and state.step % self.resample_every == 0:
-            self.points["interior"] = self.domain.sample_interior(self.sizes["interior"], "pseudo", self.rng)
+            self.points["interior"] = self.sample("interior", len(self.points["interior"]), "pseudo")
             self._batch = None
 
     def state_dict(self) -> dict:
