@@ -30,19 +30,32 @@ class PINN(AbstractMethod):
         exactly (u = g + φ·N) and drop the loss terms of the conditions it covers
     selection : a point selector (:mod:`pinns.selection`) run after every step; it may replace
         or grow the point sets between steps
+    trainable_params : parameter name -> initial guess: unknown PDE coefficients learned with the
+        network (inverse problems, usually with observations); ``evaluate`` reports each value and
+        its error relative to the problem's (true) value
+
+    With observations in the data (point set ``"observations"``, rows (x, y)), the loss gains the
+    term ``observations`` = mean |u(x) − y|².
     """
 
     def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None,
-                 derivatives: str = "auto", hard_constraints: bool = False, selection=None):
+                 derivatives: str = "auto", hard_constraints: bool = False, selection=None,
+                 trainable_params: dict[str, float] | None = None):
         super().__init__()
         self.selection, self._bound = selection, False
+        unknown = sorted(set(trainable_params or {}) - set(problem.params))
+        if unknown:
+            raise ValueError(f"method.trainable_params: {problem.name!r} has no parameter {unknown[0]!r}; "
+                             f"its parameters are: {', '.join(problem.params) or '(none)'}")
+        self.unknowns = torch.nn.ParameterDict(
+            {k: torch.nn.Parameter(torch.tensor(float(v))) for k, v in (trainable_params or {}).items()})
         self.problem, self.model = problem, model
         if hard_constraints and problem.constraint is None:
             raise ValueError(f"method.hard_constraints: problem {problem.name!r} declares no hard constraint")
         self.constraint = problem.constraint if hard_constraints else None
         covered = set(self.constraint.covers) if self.constraint else set()
         conditions = {k: c for k, c in problem.conditions.items() if k not in covered}
-        names = set(problem.equations) | set(conditions)
+        names = set(problem.equations) | set(conditions) | {"observations"}
         weights = dict(weights or {})
         unknown = sorted(set(weights) - names)
         if unknown:
@@ -67,6 +80,10 @@ class PINN(AbstractMethod):
             else:
                 self.groups[name] = {name: cond.residual}
         self._requests: dict[str, set] = {}
+
+    def params(self) -> dict:
+        """The problem's parameters, with the trainable ones as tensors (in the autograd graph)."""
+        return {**self.problem.params, **dict(self.unknowns.items())}
 
     def net(self, subdomain: str | None = None):
         """The trial function (through the hard constraint if any) of one subdomain, or of all."""
@@ -103,7 +120,7 @@ class PINN(AbstractMethod):
             xs = x[:2].detach().requires_grad_(True)
             probe = Derivatives(self.model(xs), xs, *io)
             for residual in self.groups[group].values():
-                residual(probe, self.problem.params)
+                residual(probe, self.params())
             if any(len(a) > 2 for _, a in probe.requested):
                 self.use_jet = False  # third or higher order: autograd for everything
                 return self.derivatives(group, x)
@@ -113,16 +130,23 @@ class PINN(AbstractMethod):
         return Derivatives(u, x, *io, known=known)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        p = self.problem.params
+        p = self.params()
         terms = {}
         for group, du in self._all_derivatives(batch).items():
             for name, residual in self.groups[group].items():
                 terms[name] = residual(du, p).square().mean()
         for name, cond in self.sided.items():
-            terms[name] = sided_residual(self.problem, cond, self.net, batch[name]).square().mean()
+            terms[name] = sided_residual(self.problem, cond, self.net, batch[name], p).square().mean()
+        if "observations" in batch:
+            terms["observations"] = self.observation_misfit(batch["observations"]).square().mean()
         return terms
 
-    def _all_derivatives(self, batch) -> dict[str, Derivatives]:
+    def observation_misfit(self, xy: torch.Tensor) -> torch.Tensor:
+        """u(x) − y at observation rows ``(x, y)``: (n, c)."""
+        d = len(self.problem.inputs)
+        return self.net()(xy[:, :d]) - xy[:, d:]
+
+    def _all_derivatives(self, batch) -> dict[str, Derivatives]:  # the equation/condition groups only
         if not self.use_jet or any(g not in self._requests for g in self.groups):
             return {g: self.derivatives(g, batch[g]) for g in self.groups}
         # jets: every point set in one pass through the network (fewer, larger kernels)
@@ -147,7 +171,12 @@ class PINN(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
+        out = field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
+        for k, v in self.unknowns.items():  # recovered coefficients against the problem's true values
+            true = self.problem.params[k]
+            out[f"param/{k}"] = float(v.detach())
+            out[f"param/{k}_rel_error"] = abs(float(v.detach()) - true) / abs(true) if true else abs(float(v.detach()))
+        return out
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
@@ -160,14 +189,15 @@ def autograd_derivatives(problem, fn, x: torch.Tensor) -> Derivatives:
     return Derivatives(fn(x), x, problem.inputs, problem.outputs)
 
 
-def sided_residual(problem, cond, net_of, x: torch.Tensor) -> torch.Tensor:
+def sided_residual(problem, cond, net_of, x: torch.Tensor, params: dict | None = None) -> torch.Tensor:
     """Residual of a condition bound to one subdomain's network (``net_of(name)``), or of an
     interface condition ``residual(du_a, du_b, params)`` between two."""
+    p = problem.params if params is None else params
     if cond.is_interface:
         a, b = cond.subdomain
         return cond.residual(autograd_derivatives(problem, net_of(a), x),
-                             autograd_derivatives(problem, net_of(b), x), problem.params)
-    return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x), problem.params)
+                             autograd_derivatives(problem, net_of(b), x), p)
+    return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x), p)
 
 
 def constrained(constraint, net, x: torch.Tensor, subdomain: str | None = None) -> torch.Tensor:
@@ -235,7 +265,8 @@ def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
 
 @METHODS.register("pinn")
 def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto",
-         hard_constraints: bool = False, selection: dict | None = None) -> PINN:
+         hard_constraints: bool = False, selection: dict | None = None,
+         trainable_params: dict | None = None) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
     selector = None
     if selection:
@@ -247,4 +278,4 @@ def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives:
         if "type" not in opts:
             raise ValueError(f"method.selection needs a type; one of: {', '.join(SAMPLERS.names())}")
         selector = SAMPLERS.build(opts.pop("type"), opts)
-    return PINN(problem, model, weights, derivatives, hard_constraints, selector)
+    return PINN(problem, model, weights, derivatives, hard_constraints, selector, trainable_params)

@@ -53,7 +53,7 @@ class PointSelector:
     # --- wiring ---
     def bind(self, method, data) -> None:
         """Check the selector against the method's point sets and the data (first call)."""
-        names = list(method.groups)
+        names = list(method.groups) + (["observations"] if "observations" in getattr(data, "points", {}) else [])
         unknown = sorted(set(self.types or []) - set(names))
         if unknown:
             raise ValueError(f"selection.types: no point set {unknown[0]!r}; point sets: {', '.join(names)}")
@@ -102,14 +102,24 @@ class PointSelector:
 
 
 def residual_magnitude(method, name: str, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """|r| at points ``x`` for point set ``name``: √(Σ_terms Σ_components r²), float64 numpy."""
+    """|r| at points ``x`` for point set ``name``: √(Σ_terms Σ_components r²), float64 numpy
+    (for ``"observations"`` rows (x, y): |u(x) − y|)."""
     p = next(method.parameters())
     out = []
     for c in torch.as_tensor(x, dtype=p.dtype, device=p.device).split(chunk):
-        du = method.derivatives(name, c)
-        rs = [r(du, method.problem.params).reshape(len(c), -1) for r in method.groups[name].values()]
-        out.append(torch.cat(rs, 1).detach().square().sum(1).sqrt().double().cpu())
+        if name == "observations":
+            r = method.observation_misfit(c)
+        else:
+            du = method.derivatives(name, c)
+            r = torch.cat([f(du, method.params()).reshape(len(c), -1) for f in method.groups[name].values()], 1)
+        out.append(r.detach().square().sum(1).sqrt().double().cpu())
     return torch.cat(out).numpy()
+
+
+def candidates(data, name: str, n: int) -> np.ndarray:
+    """A candidate pool of point set ``name``: ``n`` fresh pseudo-random points, or the whole
+    (finite) pool for ``"observations"``."""
+    return data.observation_pool if name == "observations" else data.sample(name, n, "pseudo")
 
 
 def residual_density(r: np.ndarray, k: float, c: float) -> np.ndarray:
@@ -123,7 +133,7 @@ class RandomSelector(PointSelector):
     """Redraw every type's points pseudo-randomly (same sizes)."""
 
     def select(self, method, data, step):
-        return {t: data.sample(t, len(data.points[t]), "pseudo") for t in self.types}
+        return {t: data.sample(t, len(data.points[t]), "pseudo") for t in self.types}  # observations: a new subset
 
 
 class RAD(PointSelector):
@@ -139,7 +149,7 @@ class RAD(PointSelector):
         out = {}
         for t in self.types:
             n = len(data.points[t])
-            pool = data.sample(t, self.pool_factor * n, "pseudo")
+            pool = candidates(data, t, self.pool_factor * n)
             prob = residual_density(residual_magnitude(method, t, pool), self.k, self.c)
             out[t] = pool[data.rng.choice(len(pool), size=n, replace=False, p=prob)]
         return out
@@ -160,7 +170,13 @@ class RARD(RAD):
             m = min(self.n_add, room)
             if m <= 0:
                 break
-            pool = data.sample(t, self.pool_factor * m, "pseudo")
+            pool = candidates(data, t, self.pool_factor * m)
+            if t == "observations":  # the pool minus the points already in use
+                used = {r.tobytes() for r in data.points[t]}
+                pool = pool[[r.tobytes() not in used for r in pool]]
+                m = min(m, len(pool))
+                if m <= 0:
+                    continue
             prob = residual_density(residual_magnitude(method, t, pool), self.k, self.c)
             out[t] = np.concatenate([data.points[t], pool[data.rng.choice(len(pool), size=m, replace=False, p=prob)]])
             room -= m

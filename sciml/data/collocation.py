@@ -24,10 +24,17 @@ class CollocationData:
     sampler : interior/initial sampler (``uniform, pseudo, hammersley, halton, sobol, lhs``)
     resample_every : redraw the interior points (pseudo-random) every this many steps (0 = never)
     seed : seed of the point generator
+    n_observations : size of a pool of experimental observations (values of the exact solution at
+        pseudo-random interior points, plus noise); 0 = none. The active set is the point set
+        ``"observations"``, rows ``(x, y)`` with the outputs' values after the coordinates
+    observation_noise : Gaussian noise, standard deviation relative to the pool's RMS value
+    n_observations_active : observations trained on at the start (a selector may change them);
+        None = all of the pool
     """
 
     def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int, sampler: str,
-                 resample_every: int, seed: int):
+                 resample_every: int, seed: int, n_observations: int = 0, observation_noise: float = 0.0,
+                 n_observations_active: int | None = None):
         if problem.domain is None:
             raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem")
         if sampler not in SAMPLERS:
@@ -48,12 +55,35 @@ class CollocationData:
         for name, cond in problem.conditions.items():
             size = n_initial if cond.where == "initial" else n_boundary
             self.points[name] = self.sample(name, size, sampler if cond.where == "initial" else "pseudo")
+        self.observation_pool = None
+        if n_observations:
+            self.observation_pool = self._observe(n_observations, observation_noise)
+            active = n_observations if n_observations_active is None else n_observations_active
+            if not 1 <= active <= n_observations:
+                raise ValueError(f"collocation n_observations_active must be in [1, {n_observations}], got {active}")
+            self.points["observations"] = self.sample("observations", active)
         self._batch = None
+
+    def _observe(self, n: int, noise: float) -> np.ndarray:
+        if self.problem.exact is None:
+            raise ValueError(f"problem {self.problem.name!r} has no exact solution to draw observations from")
+        if n < 1 or noise < 0:
+            raise ValueError(f"collocation n_observations must be >= 1 and observation_noise >= 0, got {n}, {noise}")
+        x = self.domain.sample_interior(n, "pseudo", self.rng)
+        y = np.asarray(self.problem.exact(x), dtype=np.float64).reshape(n, -1)
+        y = y + noise * np.sqrt(np.mean(y**2)) * self.rng.standard_normal(y.shape)
+        return np.hstack([x, y])
 
     def sample(self, name: str, n: int, method: str = "pseudo") -> np.ndarray:
         """``n`` fresh points for point set ``name`` (``"interior"`` or a condition), from the data's generator."""
         if name == "interior":
             return self.domain.sample_interior(n, method, self.rng)
+        if name == "observations":
+            if self.observation_pool is None:
+                raise KeyError("no observations: set collocation n_observations")
+            if n > len(self.observation_pool):
+                raise ValueError(f"asked for {n} observations from a pool of {len(self.observation_pool)}")
+            return self.observation_pool[self.rng.choice(len(self.observation_pool), size=n, replace=False)]
         if name not in self.problem.conditions:
             raise KeyError(f"no point set {name!r}; point sets: interior, {', '.join(self.problem.conditions)}")
         cond = self.problem.conditions[name]
@@ -99,16 +129,20 @@ class CollocationData:
             self._batch = None
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "points": {k: v.copy() for k, v in self.points.items()}}
+        return {"rng": self.rng.bit_generator.state, "points": {k: v.copy() for k, v in self.points.items()},
+                "observation_pool": self.observation_pool}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.points = {k: np.asarray(v) for k, v in state["points"].items()}
+        self.observation_pool = state.get("observation_pool")
         self._batch = None
 
 
 @DATA.register("collocation")
 def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = 100,
-                sampler: str = "hammersley", resample_every: int = 0) -> CollocationData:
-    """Collocation points in the problem's domain (interior, each boundary condition, initial)."""
-    return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed)
+                sampler: str = "hammersley", resample_every: int = 0, n_observations: int = 0,
+                observation_noise: float = 0.0, n_observations_active: int | None = None) -> CollocationData:
+    """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
+    return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed,
+                           n_observations, observation_noise, n_observations_active)
