@@ -3,6 +3,6 @@ from .energy import EnergyMethod
 from .kan import KAN, KANLayer, bspline_basis
 from .lpinn import LPINN
 from .pinn import PINN
-from . import selection  # noqa: F401  (registers the point selectors)
+from . import pinnacle, selection  # noqa: F401  (registers the point selectors)
 
 __all__ = ["KAN", "EnergyMethod", "KANLayer", "LPINN", "PINN", "bspline_basis"]

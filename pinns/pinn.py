@@ -272,7 +272,7 @@ def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives:
     if selection:
         from sciml.registry import SAMPLERS
 
-        from . import selection as _selection  # noqa: F401  (registers the selectors)
+        import pinns.pinnacle  # noqa: F401  (registers the selectors, with pinns.selection)
 
         opts = dict(selection)
         if "type" not in opts:
