@@ -53,10 +53,13 @@ class PointSelector:
     # --- wiring ---
     def bind(self, method, data) -> None:
         """Check the selector against the method's point sets and the data (first call)."""
-        names = list(method.groups) + (["observations"] if "observations" in getattr(data, "points", {}) else [])
+        conds = method.problem.conditions
+        names = [g for g in method.groups if g not in conds or conds[g].pointwise]
+        names += ["observations"] if "observations" in getattr(data, "points", {}) else []
         unknown = sorted(set(self.types or []) - set(names))
         if unknown:
-            raise ValueError(f"selection.types: no point set {unknown[0]!r}; point sets: {', '.join(names)}")
+            raise ValueError(f"selection.types: no selectable point set {unknown[0]!r} (conditions coupling points, "
+                             f"such as periodic pairs, stay fixed); selectable: {', '.join(names)}")
         if self.types is None:
             self.types = names
         if not hasattr(data, "set_points"):

@@ -46,11 +46,14 @@ class Condition:
     condition holds. On a problem with :attr:`Problem.subdomains`, ``subdomain`` names the
     subdomain whose network is evaluated (e.g. one face of a crack), and a pair ``(a, b)`` makes
     an interface condition ``residual(du_a, du_b, params)`` between two subdomains' networks.
+    ``pointwise=False`` marks a residual that couples points (periodic pairs), which point
+    selection must leave alone.
     """
 
     where: str
     residual: Residual
     subdomain: str | tuple[str, str] | None = None
+    pointwise: bool = True
 
     @property
     def is_interface(self) -> bool:

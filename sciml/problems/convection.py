@@ -130,7 +130,8 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
         equations={"pde": residual},
         conditions={
             "initial": Condition("initial", initial_residual),
-            "periodic": Condition("boundary:periodic", lambda du, q: periodic_pairs(du, q, derivative=nu > 0)),
+            "periodic": Condition("boundary:periodic", lambda du, q: periodic_pairs(du, q, derivative=nu > 0),
+                                  pointwise=False),
         },
         reference=reference,
         exact=exact,

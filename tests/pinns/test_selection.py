@@ -93,7 +93,7 @@ def test_builder_errors_and_resume_state(setup, tmp_path):
     with pytest.raises(ValueError, match="budget"):
         METHODS.build("pinn", {"selection": {"type": "rar_d"}}, problem=pb, model=model)
     method = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5}}, problem=pb, model=model)
-    with pytest.raises(ValueError, match="no point set 'edge'"):
+    with pytest.raises(ValueError, match="no selectable point set 'edge'"):
         METHODS.build("pinn", {"selection": {"type": "rad", "types": ["edge"]}}, problem=pb,
                       model=model).after_step(type("S", (), {"step": 1})(), data)
     trainer = Trainer(Train(stages=[Stage("adam", 1e-3, steps=12)], log_every=4, eval_every=100, progress=False))
@@ -102,3 +102,14 @@ def test_builder_errors_and_resume_state(setup, tmp_path):
     fresh = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5}}, problem=pb, model=MLP(1, 1, width=8, depth=2))
     fresh.load_state_dict(method.state_dict())
     assert fresh.selection.rounds == 2
+
+
+def test_coupled_conditions_stay_fixed():
+    pb = PROBLEMS.build("convection1d", {"params": {"beta": 1.0}})
+    data = CollocationData(pb, 64, 8, 16, "pseudo", 0, seed=0)
+    method = PINN(pb, MLP(2, 1, width=8, depth=2))
+    sel = RandomSelector(every=1)
+    sel.bind(method, data)
+    assert sel.types == ["interior", "initial"]  # the periodic pairs are not selectable
+    with pytest.raises(ValueError, match="periodic pairs"):
+        RandomSelector(every=1, types=["periodic"]).bind(method, data)
