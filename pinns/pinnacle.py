@@ -176,6 +176,10 @@ class Pinnacle(PointSelector):
         for i, t in enumerate(self.types):
             old = data.points[t] if self.memory else data.points[t][:0]
             kept = old[rng.random(len(old)) < keep] if keep < 1 else old
+            cap = self.maximum(t)
+            if cap is not None and len(kept) + len(new[t]) > cap:  # over the type's cap: new points first
+                new[t] = new[t][:cap]
+                kept = kept[rng.permutation(len(kept))[: cap - len(new[t])]]
             x = np.concatenate([kept, new[t]]) if len(new[t]) else kept
             need = self.minimum(t) - len(x)
             if need > 0:  # per-type minimum: the type's best remaining candidates
@@ -222,20 +226,22 @@ def _build(variant: str, every, budget, min_points, types, **kw) -> Pinnacle:
 
 
 @SAMPLERS.register("pinnacle_k")
-def pinnacle_k(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None,
-               n_select: int | None = None, pool: int = 500, k: int = 50, n_train_max: int = 1000,
-               memory: bool = True, drift: float = 0.5, check_every: int = 100, n_check: int = 64,
-               eig_method: str = "randomized") -> Pinnacle:
+def pinnacle_k(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
+               types: list | None = None, max_points: dict | None = None, n_select: int | None = None,
+               pool: int = 500, k: int = 50, n_train_max: int = 1000, memory: bool = True, drift: float = 0.5,
+               check_every: int = 100, n_check: int = 64, eig_method: str = "randomized") -> Pinnacle:
     """PINNACLE-K: joint selection of every point type by k-means++ in eNTK space (Lau et al. 2024)."""
-    return _build("k", every, budget, min_points, types, n_select=n_select, pool=pool, k=k, n_train_max=n_train_max,
-                  memory=memory, drift=drift, check_every=check_every, n_check=n_check, eig_method=eig_method)
+    return _build("k", every, budget, min_points, types, max_points=max_points, n_select=n_select, pool=pool,
+                  k=k, n_train_max=n_train_max, memory=memory, drift=drift, check_every=check_every,
+                  n_check=n_check, eig_method=eig_method)
 
 
 @SAMPLERS.register("pinnacle_s")
-def pinnacle_s(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None,
-               n_select: int | None = None, pool: int = 500, k: int = 50, n_train_max: int = 1000,
-               memory: bool = True, drift: float = 0.5, check_every: int = 100, n_check: int = 64,
-               eig_method: str = "randomized") -> Pinnacle:
+def pinnacle_s(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
+               types: list | None = None, max_points: dict | None = None, n_select: int | None = None,
+               pool: int = 500, k: int = 50, n_train_max: int = 1000, memory: bool = True, drift: float = 0.5,
+               check_every: int = 100, n_check: int = 64, eig_method: str = "randomized") -> Pinnacle:
     """PINNACLE-S: joint selection of every point type by sampling ∝ convergence degree (Lau et al. 2024)."""
-    return _build("s", every, budget, min_points, types, n_select=n_select, pool=pool, k=k, n_train_max=n_train_max,
-                  memory=memory, drift=drift, check_every=check_every, n_check=n_check, eig_method=eig_method)
+    return _build("s", every, budget, min_points, types, max_points=max_points, n_select=n_select, pool=pool,
+                  k=k, n_train_max=n_train_max, memory=memory, drift=drift, check_every=check_every,
+                  n_check=n_check, eig_method=eig_method)

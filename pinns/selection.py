@@ -36,17 +36,23 @@ class PointSelector:
     every : select after every ``every`` optimizer steps (0 = never)
     budget : total points over all selected types (None: the initial total)
     min_points : minimum points per type (an int for all, or type -> int)
-    types : the point sets it may change (None: all of the method's)
+    types : the point sets it may change (None: all of the method's that do not couple points)
+    max_points : type -> cap (e.g. how many observations may be used at once)
     """
 
     def __init__(self, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
-                 types: list[str] | None = None):
+                 types: list[str] | None = None, max_points: dict | None = None):
         if every < 0:
             raise ValueError(f"selection.every must be >= 0, got {every}")
         if budget is not None and budget < 1:
             raise ValueError(f"selection.budget must be >= 1, got {budget}")
         self.every, self.budget, self.min_points = int(every), budget, min_points
         self.types = None if types is None else list(types)
+        self.max_points = dict(max_points or {})
+        bad = [t for t, m in self.max_points.items() if m < (min_points.get(t, 1) if isinstance(min_points, dict)
+                                                              else min_points)]
+        if bad:
+            raise ValueError(f"selection.max_points of {bad[0]!r} is below its min_points")
         self.overhead_s = 0.0
         self.rounds = 0
 
@@ -56,7 +62,7 @@ class PointSelector:
         conds = method.problem.conditions
         names = [g for g in method.groups if g not in conds or conds[g].pointwise]
         names += ["observations"] if "observations" in getattr(data, "points", {}) else []
-        unknown = sorted(set(self.types or []) - set(names))
+        unknown = sorted((set(self.types or []) | set(self.max_points)) - set(names))
         if unknown:
             raise ValueError(f"selection.types: no selectable point set {unknown[0]!r} (conditions coupling points, "
                              f"such as periodic pairs, stay fixed); selectable: {', '.join(names)}")
@@ -77,6 +83,9 @@ class PointSelector:
     def minimum(self, name: str) -> int:
         m = self.min_points.get(name, 1) if isinstance(self.min_points, dict) else self.min_points
         return int(m)
+
+    def maximum(self, name: str) -> int | None:
+        return self.max_points.get(name)
 
     def due(self, step: int) -> bool:
         return self.every > 0 and step > 0 and step % self.every == 0
@@ -170,9 +179,10 @@ class RARD(RAD):
     def select(self, method, data, step):
         out, room = {}, self.budget - sum(len(data.points[t]) for t in self.types)
         for t in self.types:
-            m = min(self.n_add, room)
+            cap = self.maximum(t)
+            m = min(self.n_add, room, (cap - len(data.points[t])) if cap is not None else room)
             if m <= 0:
-                break
+                continue
             pool = candidates(data, t, self.pool_factor * m)
             if t == "observations":  # the pool minus the points already in use
                 used = {r.tobytes() for r in data.points[t]}
@@ -203,9 +213,9 @@ def rad(*, every: int = 1000, budget: int | None = None, min_points: int | dict 
 
 @SAMPLERS.register("rar_d")
 def rar_d(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None,
-          k: float = 2.0, c: float = 0.0, pool_factor: int = 5, n_add: int = 100) -> RARD:
+          k: float = 2.0, c: float = 0.0, pool_factor: int = 5, n_add: int = 100, max_points: dict | None = None) -> RARD:
     """RAR-D: add points ∝ |r|^k/mean|r|^k + c each round, up to the budget (Wu et al. 2023)."""
     if budget is None:
         raise ValueError("rar_d grows the point sets: give selection.budget (total points)")
     return RARD(n_add=n_add, k=k, c=c, pool_factor=pool_factor, every=every, budget=budget,
-                min_points=min_points, types=types or ["interior"])
+                min_points=min_points, types=types or ["interior"], max_points=max_points)
