@@ -23,3 +23,15 @@ def provenance(hashed: tuple[str, ...] = ()) -> dict:
         out["sha256"] = {f: hashlib.sha256((ROOT / f).read_bytes()).hexdigest()[:16] for f in hashed
                          if (ROOT / f).exists()}
     return out
+
+
+def write_results(path: str | Path, settings: dict, rows: list[dict], table_markdown: str) -> Path:
+    """The benchmark's JSON record: settings, provenance, every run and the printed table."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"settings": settings, "provenance": provenance(), "runs": rows,
+                                "table_markdown": table_markdown}, indent=1))
+    print(f"\nwrote {path}")
+    return path

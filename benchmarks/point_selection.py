@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
+from _provenance import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -127,11 +127,7 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))
-    out = Path(args.out or OUT / f"point_selection_{'_'.join(args.problems)}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"settings": vars(args), "provenance": provenance(), "runs": rows,
-                               "table_markdown": table(rows)}, indent=1))
-    print(f"\nwrote {out}")
+    write_results(args.out or OUT / f"point_selection_{'_'.join(args.problems)}.json", vars(args), rows, table(rows))
 
 
 if __name__ == "__main__":
