@@ -25,13 +25,18 @@ def provenance(hashed: tuple[str, ...] = ()) -> dict:
     return out
 
 
-def write_results(path: str | Path, settings: dict, rows: list[dict], table_markdown: str) -> Path:
-    """The benchmark's JSON record: settings, provenance, every run and the printed table."""
+def write_results(path: str | Path, settings: dict, rows: list[dict], table_markdown: str,
+                  started: dict | None = None) -> Path:
+    """The benchmark's JSON record: settings, provenance, every run and the printed table.
+
+    ``started`` is :func:`provenance` taken when the benchmark started (the code it ran); the
+    work tree may have moved on by the time it finishes.
+    """
     import json
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"settings": settings, "provenance": provenance(), "runs": rows,
+    path.write_text(json.dumps({"settings": settings, "provenance": started or provenance(), "runs": rows,
                                 "table_markdown": table_markdown}, indent=1))
     print(f"\nwrote {path}")
     return path

@@ -66,7 +66,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _provenance import write_results  # benchmarks/ is on sys.path when run as a script
+from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSON output (default benchmarks/out/kan_vs_mlp_<problems>.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    started = provenance()
     rows = []
     for problem in args.problems:
         adam = args.adam if args.adam is not None else SETUPS[problem]["budget"][0]
@@ -146,7 +147,8 @@ def main() -> None:
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))
-    write_results(args.out or OUT / f"kan_vs_mlp_{'_'.join(args.problems)}.json", vars(args), rows, table(rows))
+    out = args.out or OUT / f"kan_vs_mlp_{'_'.join(args.problems)}.json"
+    write_results(out, vars(args), rows, table(rows), started)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _provenance import write_results  # benchmarks/ is on sys.path when run as a script
+from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -119,6 +119,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    started = provenance()
     rows = []
     for problem in args.problems:
         for seed in args.seeds:
@@ -127,7 +128,8 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))
-    write_results(args.out or OUT / f"point_selection_{'_'.join(args.problems)}.json", vars(args), rows, table(rows))
+    out = args.out or OUT / f"point_selection_{'_'.join(args.problems)}.json"
+    write_results(out, vars(args), rows, table(rows), started)
 
 
 if __name__ == "__main__":
