@@ -56,6 +56,8 @@ def overrides(problem: str, sampler: str, case, every: int | None = None) -> lis
         grow = budget - (sum(case.data[k] for k in ("n_interior", "n_initial")) - case.data["n_interior"] + n0)
         if problem != "advection":
             grow -= case.data["n_boundary"]
+        if inverse:
+            grow -= case.data["n_observations_active"]
         steps = max(1, case.train.stages[0].steps // every)  # rounds at every, 2·every, ..., the last step
         return [f"data.n_interior={n0}",
                 f"method.selection={{type: rar_d, every: {every}, budget: {budget}, n_add: {max(1, grow // steps)}, "
