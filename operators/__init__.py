@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from .fno import FNO, fno_param_count
 from .layers import SpectralConv
+from .losses import relative_h1
+from .mgno import MgNO, mgno_param_count
 from .supervised import SupervisedOperator, relative_l2
 
-__all__ = ["FNO", "SpectralConv", "SupervisedOperator", "fno_param_count", "relative_l2"]
+__all__ = ["FNO", "MgNO", "SpectralConv", "SupervisedOperator", "fno_param_count", "mgno_param_count",
+           "relative_h1", "relative_l2"]
