@@ -74,6 +74,12 @@ class Pinnacle(PointSelector):
         self.triggers = {"periodic": 0, "drift": 0}
         self.counts: list[dict[str, int]] = []  # points per type after each round
 
+    def bind(self, method, data) -> None:
+        if method.problem.subdomains:
+            raise NotImplementedError("pinnacle scores one network's eNTK; problems with subdomains "
+                                      f"({', '.join(method.problem.subdomains)}) are not supported")
+        super().bind(method, data)
+
     # --- the operator of each type, as pure functions of the network's parameters ---
     def _fn(self, method, name: str):
         if name not in self._fns:

@@ -203,6 +203,8 @@ class SubdomainNet(nn.Module):
         return own
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not len(x):
+            return next(iter(self.nets.values()))(x)
         own = self.owner(x.detach())
         if bool((own < 0).any()):
             bad = x[own < 0][0].tolist()
