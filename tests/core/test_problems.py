@@ -1,5 +1,6 @@
 """Problems: residuals vanish on exact solutions; references agree with independent solvers."""
 import numpy as np
+import pytest
 import torch
 
 from sciml.registry import PROBLEMS
@@ -62,3 +63,23 @@ def test_darcy_dataset_generator_is_seeded_and_consistent():
     assert np.all(f1["u"][:, 0] == 0) and np.all(f1["u"][:, 1:-1, 1:-1] > 0)
     io = problem.io_spec()
     assert (io.n_in, io.n_out, io.ndim) == (1, 1, 2)
+
+
+def test_darcy_solved_fine_stored_coarse_and_lognormal():
+    coarse = PROBLEMS.build("darcy2d", {"resolution": 17, "solve_factor": 2})
+    fine = PROBLEMS.build("darcy2d", {"resolution": 33})
+    fc, grid = coarse.dataset.generate(2, np.random.default_rng(4))
+    ff, _ = fine.dataset.generate(2, np.random.default_rng(4))
+    assert fc["u"].shape == (2, 17, 17, 1) and grid.shape == (17, 17)
+    np.testing.assert_array_equal(fc["u"], ff["u"][:, ::2, ::2])  # the same fine solve, every other node
+    np.testing.assert_array_equal(fc["a"], ff["a"][:, ::2, ::2])
+    smooth = PROBLEMS.build("darcy2d", {"resolution": 17, "coefficient": "lognormal", "params": {"log_scale": 0.5}})
+    fs, _ = smooth.dataset.generate(3, np.random.default_rng(0))
+    log_a = np.log(fs["a"][..., 0])
+    assert np.all(fs["a"] > 0) and len(np.unique(fs["a"])) > 100
+    assert np.allclose(log_a.std(axis=(1, 2)), 0.5, rtol=1e-6)
+    assert np.all(fs["u"][:, 1:-1, 1:-1] > 0)
+    with pytest.raises(ValueError, match="coefficient"):
+        PROBLEMS.build("darcy2d", {"coefficient": "smooth"})
+    with pytest.raises(ValueError, match="solve_factor"):
+        PROBLEMS.build("darcy2d", {"solve_factor": 0})
