@@ -1,4 +1,4 @@
-"""Supervised operator learning: minimize the relative L2 error of predicted output fields.
+"""Supervised operator learning: minimize the relative L2 (or H1) error of predicted output fields.
 
 .. math:: \\mathcal L = \\frac1B \\sum_b \\frac{\\|G_\\theta(a_b) - u_b\\|_2}{\\|u_b\\|_2}
 
@@ -11,10 +11,12 @@ import numpy as np
 import torch
 
 from sciml.fields import Field
+from sciml.mesh import Grid
 from sciml.method import AbstractMethod
 from sciml.registry import METHODS, MODELS
 
 from .fno import FNO
+from .losses import relative_h1
 
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -28,8 +30,14 @@ class SupervisedOperator(AbstractMethod):
 
     def __init__(self, problem, model: torch.nn.Module, data, loss: str = "rel_l2", eval_batch: int = 50):
         super().__init__()
-        if loss not in ("rel_l2", "mse"):
-            raise ValueError(f"unknown operator loss {loss!r}; choose rel_l2 or mse")
+        if loss not in ("rel_l2", "rel_h1", "mse"):
+            raise ValueError(f"unknown operator loss {loss!r}; choose rel_l2, rel_h1 or mse")
+        grid = getattr(data, "support", None)
+        self.h1_periodic = None  # H1 needs a 2D grid: periodic or not (one-sided differences at the edges)
+        if isinstance(grid, Grid) and len(grid.shape) == 2:
+            self.h1_periodic = all(grid.periodic)
+        if loss == "rel_h1" and self.h1_periodic is None:
+            raise ValueError("operator loss rel_h1 needs data on a 2D grid")
         self.problem, self.model, self.kind, self.eval_batch = problem, model, loss, eval_batch
         self.y_normalizer = data.y_normalizer  # part of the state dict: checkpoints carry it
         self.weights = {}
@@ -42,6 +50,8 @@ class SupervisedOperator(AbstractMethod):
         pred = self(batch["x"])
         if self.kind == "mse":
             return {"data": (pred - batch["y"]).square().mean()}
+        if self.kind == "rel_h1":
+            return {"data": relative_h1(pred, batch["y"], periodic=self.h1_periodic).mean()}
         return {"data": relative_l2(pred, batch["y"]).mean()}
 
     @torch.no_grad()
@@ -50,7 +60,10 @@ class SupervisedOperator(AbstractMethod):
 
     def evaluate(self, data) -> dict[str, float]:
         pred = self._predict(data.x["test"])
-        return {"rel_l2": float(relative_l2(pred, data.y["test"]).mean())}
+        out = {"rel_l2": float(relative_l2(pred, data.y["test"]).mean())}
+        if self.h1_periodic is not None:
+            out["rel_h1"] = float(relative_h1(pred, data.y["test"], periodic=self.h1_periodic).mean())
+        return out
 
     def predict(self, data, n_samples: int = 4) -> list[tuple[str, Field]]:
         n = min(n_samples, len(data.x["test"]))
@@ -68,7 +81,7 @@ class SupervisedOperator(AbstractMethod):
 
 @METHODS.register("supervised")
 def supervised(*, problem, model, data, loss: str = "rel_l2", eval_batch: int = 50) -> SupervisedOperator:
-    """Supervised operator learning with the mean relative L2 loss."""
+    """Supervised operator learning: mean relative L2 (or H1 on 2D grids, or MSE) loss."""
     return SupervisedOperator(problem, model, data, loss, eval_batch)
 
 

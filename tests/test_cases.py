@@ -14,8 +14,8 @@ def smoke_overrides(case, tmp_path) -> list[str]:
             "train.progress=false", f"output.dir={tmp_path / 'runs'}"]
     if case.data["type"] == "hdf5":
         over += [f"data.path={tmp_path / 'data.h5'}", "data.n_train=4", "data.n_test=2", "data.batch_size=2"]
-        if "resolution" in case.problem:
-            over.append("problem.resolution=17")
+        if "resolution" in case.problem:  # MgNO needs sizes divisible by 2^(levels - 1)
+            over.append("problem.resolution=32" if case.model["type"] == "mgno" else "problem.resolution=17")
     if case.data["type"] == "collocation":
         over += ["data.n_interior=64", "data.n_boundary=8", "data.n_initial=8"]
     if case.problem["type"] == "burgers1d":
