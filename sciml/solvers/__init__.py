@@ -3,15 +3,27 @@
 - :func:`burgers_cole_hopf` -- exact viscous Burgers solution (Cole--Hopf).
 - :func:`solve_darcy` -- finite-difference Darcy flow on the unit square.
 - :func:`gaussian_random_field`, :func:`darcy_coefficient` -- FNO-style inputs.
+- :func:`solve_navier_stokes`, :func:`periodic_grf` -- 2D vorticity on the torus (CN/AB2, dealiased).
+- :func:`solve_burgers_periodic`, :func:`burgers_initial_conditions` -- 1D periodic Burgers (ETDRK4).
 """
 from __future__ import annotations
 
+from .burgers_spectral import burgers_initial_conditions, etdrk4_coefficients, solve_burgers_periodic
 from .cole_hopf import burgers_cole_hopf
 from .darcy import solve_darcy
 from .grf import darcy_coefficient, gaussian_random_field, grf_eigenvalues
+from .navier_stokes import advection_term, fno_forcing, periodic_grf, resample_periodic, solve_navier_stokes
 
 __all__ = [
+    "advection_term",
     "burgers_cole_hopf",
+    "burgers_initial_conditions",
+    "etdrk4_coefficients",
+    "fno_forcing",
+    "periodic_grf",
+    "resample_periodic",
+    "solve_burgers_periodic",
+    "solve_navier_stokes",
     "darcy_coefficient",
     "gaussian_random_field",
     "grf_eigenvalues",
