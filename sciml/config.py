@@ -110,6 +110,7 @@ class Train:
     divergence_factor: float = 1e6
     amp: bool = False
     compile: bool = False
+    time_limit_s: float = 0.0  # stop training (then evaluate and write) after this many seconds; 0 = no limit
 
 
 @dataclass
@@ -258,6 +259,8 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
                 c.fail(("train", "stages", i, "scheduler", k), f"unknown option for scheduler {stype!r}; valid: {', '.join(SCHEDULERS[stype]) or '(none)'}")
         stages.append(s)
     train.stages = stages
+    if train.time_limit_s < 0:
+        c.fail(("train", "time_limit_s"), f"must be >= 0 (0 = no limit), got {train.time_limit_s}")
     for k in ("eval_every", "checkpoint_every", "log_every"):
         if getattr(train, k) < 1:
             c.fail(("train", k), f"must be a positive integer, got {getattr(train, k)}")

@@ -153,6 +153,7 @@ class Trainer:
         self.rank, self.world = init_distributed(self.device)
         self.state = TrainState()
         self.history: list[dict] = []
+        self.time_limited = False  # set when train.time_limit_s ended the run
 
     # ---------------------------------------------------------------- checkpoints
     def _ckpt_path(self) -> Path | None:
@@ -235,6 +236,10 @@ class Trainer:
             opt.step()
         return terms_out
 
+    def _out_of_time(self, t_start: float) -> bool:
+        limit = getattr(self.cfg, "time_limit_s", 0.0)
+        return bool(limit) and time.perf_counter() - t_start >= limit
+
     # ---------------------------------------------------------------- the loop
     def fit(self, method: AbstractMethod, data, resume: str | Path | None = None) -> dict[str, float]:
         """Train ``method`` on ``data`` through every stage; return the final metrics."""
@@ -261,6 +266,8 @@ class Trainer:
         metrics: dict[str, float] = {}
         with _StopFlag() as stop:
             for si in range(self.state.stage, len(self.cfg.stages)):
+                if self._out_of_time(t_start):
+                    break
                 stage = self.cfg.stages[si]
                 n_steps = stage.steps or stage.epochs * data.steps_per_epoch(stage.batch_size)
                 opt = make_optimizer(stage, method.parameters())
@@ -275,6 +282,7 @@ class Trainer:
                 self.save_checkpoint(method, data, None, None)
         metrics = {**metrics, **self._evaluate(method, data)}
         metrics["train_time_s"] = time.perf_counter() - t_start
+        metrics["steps"] = float(self.state.step)
         return metrics
 
     def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop, t_start) -> dict[str, float]:
@@ -322,6 +330,10 @@ class Trainer:
             if lbfgs and k == 0:  # no progress possible (converged or line search failed): end the stage
                 self.state.step += n_steps - self.state.step_in_stage
                 self.state.step_in_stage = n_steps
+            if self._out_of_time(t_start):  # a wall-clock budget (equal-time comparisons): end training here
+                self.time_limited = True
+                self.save_checkpoint(method, data, opt, sched)
+                break
             if stop.requested:
                 self.save_checkpoint(method, data, opt, sched)
                 bar.close()

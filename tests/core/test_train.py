@@ -1,12 +1,14 @@
 """Trainer: stages, exact resume after an interruption, divergence guard, dtype."""
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from sciml import build, load_case
+from sciml.config import CaseError
 from sciml.output import RunDir
 from sciml.train import Interrupted, Trainer, TrainingDiverged
 
@@ -169,3 +171,17 @@ def test_gradient_clipping_bounds_the_update(case_file):
     Trainer(case.train, seed=case.seed, dtype=case.dtype).fit(built.method, built.data)
     step = (params(built.method) - before).norm()
     assert 0 < step <= 1e-6 * (1 + 1e-9)
+
+
+def test_time_limit_ends_training_early_and_still_evaluates(case_file):
+    case = load_case(case_file, ["train.time_limit_s=0.5",
+                                 "train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 1000000}, "
+                                 "{optimizer: lbfgs, lr: 1.0, steps: 1000000}]"])
+    built = build(case)
+    trainer = Trainer(case.train, None, case.seed)
+    t0 = time.perf_counter()
+    metrics = trainer.fit(built.method, built.data)
+    assert trainer.time_limited and time.perf_counter() - t0 < 30
+    assert 0 < metrics["steps"] < 1000000 and "eval/rel_l2" in metrics
+    with pytest.raises(CaseError, match="time_limit_s"):
+        load_case(case_file, ["train.time_limit_s=-1"])
