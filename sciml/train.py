@@ -249,7 +249,8 @@ class Trainer:
         if self.world > 1:
             data.shard(self.rank, self.world)
             for p in method.state_dict().values():
-                dist.broadcast(p, 0)
+                if isinstance(p, torch.Tensor):  # skip extra (non-tensor) state, e.g. a point selector's
+                    dist.broadcast(p, 0)
         self._first_loss = None
         self._loss = method.loss
         if self.cfg.compile:
