@@ -28,7 +28,7 @@ from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.ops import grad, jacobian
 from sciml.registry import METHODS
 
-from .pinn import constrained, field_metrics, predict_fields, sided_residual, autograd_derivatives
+from .pinn import autograd_derivatives, field_metrics, predict_fields, sided_residual, trial_function
 
 
 def energy_form_of(problem) -> EnergyForm:
@@ -94,10 +94,7 @@ class EnergyMethod(AbstractMethod):
 
     def net(self, subdomain: str | None = None):
         """The trial function g + φ·N of one subdomain's network (or of the whole model)."""
-        base = self.model if subdomain is None else self.model.part(subdomain)
-        if self.constraint is None:
-            return base
-        return lambda x: constrained(self.constraint, base, x, subdomain)
+        return trial_function(self.model, self.constraint, subdomain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net()(x)

@@ -87,10 +87,7 @@ class PINN(AbstractMethod):
 
     def net(self, subdomain: str | None = None):
         """The trial function (through the hard constraint if any) of one subdomain, or of all."""
-        base = self.model if subdomain is None else self.model.part(subdomain)
-        if self.constraint is None:
-            return base
-        return lambda x: constrained(self.constraint, base, x, subdomain)
+        return trial_function(self.model, self.constraint, subdomain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net()(x)
@@ -198,6 +195,14 @@ def sided_residual(problem, cond, net_of, x: torch.Tensor, params: dict | None =
         return cond.residual(autograd_derivatives(problem, net_of(a), x),
                              autograd_derivatives(problem, net_of(b), x), p)
     return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x), p)
+
+
+def trial_function(model: torch.nn.Module, constraint=None, subdomain: str | None = None):
+    """``model`` (or one subdomain's network of it), through ``constraint`` (u = g + φ·N) if given."""
+    base = model if subdomain is None else model.part(subdomain)
+    if constraint is None:
+        return base
+    return lambda x: constrained(constraint, base, x, subdomain)
 
 
 def constrained(constraint, net, x: torch.Tensor, subdomain: str | None = None) -> torch.Tensor:

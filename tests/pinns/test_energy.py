@@ -11,7 +11,8 @@ import torch
 import pinns.energy  # noqa: F401  (registers the method until sciml.components imports it)
 import sciml.data.quadrature  # noqa: F401
 import sciml.problems.poisson as poisson
-from pinns.energy import EnergyMethod, constrained, energy_form_of, energy_functional
+from pinns.energy import EnergyMethod, energy_form_of, energy_functional
+from pinns.pinn import constrained
 from sciml.mesh import Mesh
 from sciml.nn import MLP
 from sciml.quadrature import TRIANGLE_RULES, gauss_legendre_grid, triangle_quadrature
