@@ -113,31 +113,30 @@ class Pinnacle(PointSelector):
     def __call__(self, method, data, step: int) -> None:
         periodic = self.due(step)
         drifted = False
-        if not periodic and self.check_every and step > 0 and step % self.check_every == 0 and self._K_last is not None:
+        check = self.check_every and step > 0 and step % self.check_every == 0
+        if not periodic and check and self._K_last is not None:
             t0 = time.perf_counter()
             drifted = self._drift(method) > self.drift
             self.overhead_s += time.perf_counter() - t0
         if periodic or drifted:
             self.triggers["periodic" if periodic else "drift"] += 1
-            t0 = time.perf_counter()
-            for name, x in self.select(method, data, step).items():
-                data.set_points(name, x)
-            self.rounds += 1
-            self.counts.append({t: len(data.points[t]) for t in self.types})
-            self._K_last = self._check_kernel(method, data)
-            self.overhead_s += time.perf_counter() - t0
+            self.round(method, data, step)
 
-    def _check_kernel(self, method, data) -> torch.Tensor:
+    def after_round(self, method, data) -> None:
+        self.counts.append({t: len(data.points[t]) for t in self.types})
+        self._K_last = self._check_kernel(method, data)
+
+    def _check_kernel(self, method, data=None) -> torch.Tensor:
+        """The eNTK on the fixed check points (drawn from ``data`` on the first call)."""
         if self._check_x is None:
             per = max(1, self.n_check // len(self.types))
             self._check_x = {t: data.points[t][data.rng.choice(len(data.points[t]), min(per, len(data.points[t])),
                                                                replace=False)] for t in self.types}
         J = torch.cat([self._jacobian(method, t, x) for t, x in self._check_x.items()])
-        return (J @ J.T).detach()
+        return ntk.entk(J).detach()
 
     def _drift(self, method) -> float:
-        K = torch.cat([self._jacobian(method, t, x) for t, x in self._check_x.items()])
-        K = (K @ K.T).detach()
+        K = self._check_kernel(method)
         return float((K - self._K_last).norm() / self._K_last.norm().clamp_min(1e-300))
 
     # --- what ---

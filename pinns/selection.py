@@ -91,14 +91,20 @@ class PointSelector:
         return self.every > 0 and step > 0 and step % self.every == 0
 
     def __call__(self, method, data, step: int) -> None:
-        if not self.due(step):
-            return
+        if self.due(step):
+            self.round(method, data, step)
+
+    def round(self, method, data, step: int) -> None:
+        """Select, write the new point sets back, count the round and its time."""
         t0 = time.perf_counter()
-        new = self.select(method, data, step)
-        for name, x in new.items():
+        for name, x in self.select(method, data, step).items():
             data.set_points(name, x)
         self.rounds += 1
+        self.after_round(method, data)
         self.overhead_s += time.perf_counter() - t0
+
+    def after_round(self, method, data) -> None:
+        """Hook after the new points are in place (inside the timed round). Default: nothing."""
 
     def select(self, method, data, step: int) -> dict[str, np.ndarray]:
         """New point sets by type (only the types that change)."""
