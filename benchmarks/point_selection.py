@@ -19,6 +19,7 @@ every 500 steps for all adaptive samplers. Reported: relative L2 of u (and the r
 Run from the repository root::
 
     python benchmarks/point_selection.py --problems advection burgers inverse --seeds 0 1 2
+    python benchmarks/point_selection.py --problems burgers --lbfgs 2000   # + L-BFGS on the final sets
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ CASES = {"advection": "advection_pinnacle", "burgers": "burgers_pinnacle", "inve
 SAMPLERS = ["fixed", "hammersley", "random", "rad", "rar_d", "pinnacle_k", "pinnacle_s"]
 
 
-def overrides(problem: str, sampler: str, case, every: int | None = None) -> list[str]:
+def overrides(problem: str, sampler: str, case, every: int | None = None, steps: int | None = None) -> list[str]:
     sel = dict(case.method.get("selection", {}))
     budget, every = sel.get("budget"), every or sel.get("every", 500)
     inverse = problem == "inverse"
@@ -58,7 +59,7 @@ def overrides(problem: str, sampler: str, case, every: int | None = None) -> lis
             grow -= case.data["n_boundary"]
         if inverse:
             grow -= case.data["n_observations_active"]
-        steps = max(1, case.train.stages[0].steps // every)  # rounds at every, 2·every, ..., the last step
+        steps = max(1, (steps or case.train.stages[0].steps) // every)  # rounds at every, 2·every, ..., the last
         # RAR-D's budget counts only the types it grows (the interior): the rest of the total stays fixed
         return [f"data.n_interior={n0}",
                 f"method.selection={{type: rar_d, every: {every}, budget: {n0 + grow}, n_add: {max(1, grow // steps)}, "
@@ -68,15 +69,21 @@ def overrides(problem: str, sampler: str, case, every: int | None = None) -> lis
     raise ValueError(sampler)
 
 
-def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int | None = None) -> dict:
+def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int | None = None,
+            lbfgs: int = 0) -> dict:
     from sciml import build, load_case
     from sciml.train import Trainer
 
     path = ROOT / "cases" / f"{CASES[problem]}.yaml"
     base = load_case(path)
-    over = [f"seed={seed}", "train.progress=false", "train.eval_every=1000000", *overrides(problem, sampler, base, every)]
-    if steps:
-        over.append(f"train.stages=[{{optimizer: adam, lr: 1.0e-3, steps: {steps}}}]")
+    over = [f"seed={seed}", "train.progress=false", "train.eval_every=1000000", *overrides(problem, sampler, base, every, steps)]
+    adam = steps or base.train.stages[0].steps
+    if steps or lbfgs:
+        stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}}}"]
+        stages += [f"{{optimizer: lbfgs, lr: 1.0, steps: {lbfgs}}}"] if lbfgs else []
+        over.append(f"train.stages=[{', '.join(stages)}]")
+    if lbfgs and sampler not in ("fixed", "hammersley"):
+        over.append(f"method.selection.until={adam}")  # select during Adam; L-BFGS refines the final sets
     case = load_case(path, over)
     built = build(case)
     built.problem.reference_field()
@@ -118,6 +125,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=None, help="Adam steps (default: the case's)")
     ap.add_argument("--every", type=int, default=None, help="selection rounds every N steps (default: the case's)")
+    ap.add_argument("--lbfgs", type=int, default=0,
+                    help="add an L-BFGS stage of N iterations after Adam on the final point sets (default: none)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -127,7 +136,7 @@ def main() -> None:
     for problem in args.problems:
         for seed in args.seeds:
             for sampler in args.samplers:
-                rows.append(run_one(problem, sampler, seed, args.steps, args.every))
+                rows.append(run_one(problem, sampler, seed, args.steps, args.every, args.lbfgs))
                 print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))

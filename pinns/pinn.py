@@ -282,5 +282,9 @@ def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives:
         opts = dict(selection)
         if "type" not in opts:
             raise ValueError(f"method.selection needs a type; one of: {', '.join(SAMPLERS.names())}")
+        until = opts.pop("until", None)
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 0):
+            raise ValueError(f"method.selection.until must be a step count >= 0, got {until!r}")
         selector = SAMPLERS.build(opts.pop("type"), opts)
+        selector.until = until
     return PINN(problem, model, weights, derivatives, hard_constraints, selector, trainable_params)

@@ -111,6 +111,8 @@ class Pinnacle(PointSelector):
 
     # --- when ---
     def __call__(self, method, data, step: int) -> None:
+        if not self.active(step):
+            return
         periodic = self.due(step)
         drifted = False
         check = self.check_every and step > 0 and step % self.check_every == 0
@@ -173,27 +175,39 @@ class Pinnacle(PointSelector):
         n_sel = min(n_sel, len(score))
         chosen = self._choose(score, emb, n_sel, rng)
         new = {t: pools[t][local[chosen[owner[chosen] == i]]] for i, t in enumerate(self.types)}
-        # memory: thin the old points so that old + new fit the budget
-        room = self.budget - sum(len(v) for v in new.values())
-        old_total = sum(len(data.points[t]) for t in self.types) if self.memory else 0
-        keep = min(1.0, room / old_total) if old_total else 0.0
-        out = {}
-        for i, t in enumerate(self.types):
-            old = data.points[t] if self.memory else data.points[t][:0]
-            kept = old[rng.random(len(old)) < keep] if keep < 1 else old
+        for i, t in enumerate(self.types):  # over a type's cap: its best-ranked new points first
             cap = self.maximum(t)
-            if cap is not None and len(kept) + len(new[t]) > cap:  # over the type's cap: new points first
+            if cap is not None:
                 new[t] = new[t][:cap]
-                kept = kept[rng.permutation(len(kept))[: cap - len(new[t])]]
-            x = np.concatenate([kept, new[t]]) if len(new[t]) else kept
-            need = self.minimum(t) - len(x)
-            if need > 0:  # per-type minimum: the type's best remaining candidates
-                best = np.argsort(-scores[i])
+        # per-type minimums: top up from the type's best remaining candidates, or (with memory) its old points
+        old = {t: data.points[t] if self.memory else data.points[t][:0] for t in self.types}
+        for i, t in enumerate(self.types):
+            need = self.minimum(t) - len(new[t]) - len(old[t])
+            if need > 0:
                 taken = set(local[chosen[owner[chosen] == i]].tolist())
-                extra = [j for j in best if j not in taken][:need]
-                x = np.concatenate([x, pools[t][extra]])
-            out[t] = x
-        return out
+                extra = [j for j in np.argsort(-scores[i]) if j not in taken][:need]
+                new[t] = np.concatenate([new[t], pools[t][extra]])
+        # then drop new points of types above their minimum (lowest-ranked last) if that overran the budget
+        over = sum(len(v) for v in new.values()) - self.budget
+        for t in sorted(self.types, key=lambda t: -len(new[t])):
+            cut = min(max(over, 0), len(new[t]) - max(self.minimum(t) - len(old[t]), 0))
+            if cut > 0:
+                new[t], over = new[t][: len(new[t]) - cut], over - cut
+        # memory: keep exactly as many old points as fit, each type's deficit to its minimum first,
+        # the rest uniformly at random over all types (old + new = budget)
+        room = self.budget - sum(len(v) for v in new.values())
+        keep = {}
+        for t in self.types:
+            cap = self.maximum(t)
+            limit = len(old[t]) if cap is None else max(0, min(len(old[t]), cap - len(new[t])))
+            must = min(limit, max(0, self.minimum(t) - len(new[t])))
+            order = rng.permutation(len(old[t]))
+            keep[t], room = list(order[:must]), room - must
+            keep[t + "/rest"] = list(order[must:limit])
+        rest = [(t, j) for t in self.types for j in keep.pop(t + "/rest")]
+        for k in rng.permutation(len(rest))[: max(room, 0)]:
+            keep[rest[k][0]].append(rest[k][1])
+        return {t: np.concatenate([old[t][np.sort(np.asarray(keep[t], dtype=np.int64))], new[t]]) for t in self.types}
 
     def _choose(self, score: np.ndarray, emb: np.ndarray, n: int, rng) -> np.ndarray:
         if self.variant == "s":

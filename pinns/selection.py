@@ -38,6 +38,8 @@ class PointSelector:
     min_points : minimum points per type (an int for all, or type -> int)
     types : the point sets it may change (None: all of the method's that do not couple points)
     max_points : type -> cap (e.g. how many observations may be used at once)
+    until : no rounds after this global step (e.g. select during Adam, then refine the final
+        sets with L-BFGS, whose curvature memory a change of points would invalidate); None = always
     """
 
     def __init__(self, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
@@ -55,6 +57,7 @@ class PointSelector:
             raise ValueError(f"selection.max_points of {bad[0]!r} is below its min_points")
         self.overhead_s = 0.0
         self.rounds = 0
+        self.until: int | None = None
 
     # --- wiring ---
     def bind(self, method, data) -> None:
@@ -87,8 +90,11 @@ class PointSelector:
     def maximum(self, name: str) -> int | None:
         return self.max_points.get(name)
 
+    def active(self, step: int) -> bool:
+        return self.until is None or step <= self.until
+
     def due(self, step: int) -> bool:
-        return self.every > 0 and step > 0 and step % self.every == 0
+        return self.every > 0 and step > 0 and step % self.every == 0 and self.active(step)
 
     def __call__(self, method, data, step: int) -> None:
         if self.due(step):

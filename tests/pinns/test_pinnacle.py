@@ -28,10 +28,11 @@ def test_round_respects_budget_and_minimums(burgers, variant):
     pb, data, method = burgers
     sel = Pinnacle(variant=variant, every=10, budget=200, n_select=60, pool=80, k=20, min_points=15)
     sel.bind(method, data)
-    sel(method, data, 10)
-    sizes = {t: len(data.points[t]) for t in sel.types}
-    assert sel.rounds == 1 and sum(sizes.values()) <= 200 + 3 * 15  # top-ups may exceed by the minimums
-    assert all(n >= 15 for n in sizes.values()) and sel.counts[-1] == sizes
+    for r, step in enumerate((10, 20, 30), 1):  # memory thinning is exact: old + new = budget every round
+        sel(method, data, step)
+        sizes = {t: len(data.points[t]) for t in sel.types}
+        assert sel.rounds == r and sum(sizes.values()) == 200
+        assert all(n >= 15 for n in sizes.values()) and sel.counts[-1] == sizes
     assert sel.overhead_s > 0 and sel._K_last is not None
     for t, x in data.points.items():  # every point of a type lies where that type lives
         if t == "initial":

@@ -113,3 +113,16 @@ def test_coupled_conditions_stay_fixed():
     assert sel.types == ["interior", "initial"]  # the periodic pairs are not selectable
     with pytest.raises(ValueError, match="periodic pairs"):
         RandomSelector(every=1, types=["periodic"]).bind(method, data)
+
+
+def test_until_stops_rounds_after_the_adam_stage(setup):
+    """``until``: rounds during the first 10 steps only; an L-BFGS stage then trains on fixed sets."""
+    pb, data = setup
+    model = MLP(1, 1, width=8, depth=2)
+    with pytest.raises(ValueError, match="until"):
+        METHODS.build("pinn", {"selection": {"type": "rad", "until": -1}}, problem=pb, model=model)
+    method = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5, "until": 10}}, problem=pb, model=model)
+    trainer = Trainer(Train(stages=[Stage("adam", 1e-3, steps=10), Stage("lbfgs", 1.0, steps=10)],
+                            log_every=5, eval_every=100, progress=False))
+    trainer.fit(method, data)
+    assert method.selection.rounds == 2  # steps 5 and 10, none in the L-BFGS stage (steps 15, 20)
