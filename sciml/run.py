@@ -23,10 +23,11 @@ class Built:
     method: Any
 
 
-def build_model(section: dict, problem) -> Any:
+def build_model(section: dict, problem, data=None) -> Any:
     """The case's model for ``problem``: one network, or one per subdomain (a SubdomainNet,
-    each built from the same section, initialised one after the other from the seeded RNG)."""
-    io = problem.io_spec()
+    each built from the same section, initialised one after the other from the seeded RNG).
+    Data that shape the model's inputs themselves (trajectory windows) describe them with ``io_spec``."""
+    io = data.io_spec(problem) if hasattr(data, "io_spec") else problem.io_spec()
     if not problem.subdomains:
         return MODELS.build(section["type"], _opts(section), io=io)
     from .nn import SubdomainNet
@@ -40,7 +41,7 @@ def build(case: Case) -> Built:
     seed_everything(case.seed)
     problem = PROBLEMS.build(case.problem["type"], _opts(case.problem))
     data = DATA.build(case.data["type"], _opts(case.data), problem=problem, seed=case.seed)
-    model = build_model(case.model, problem)
+    model = build_model(case.model, problem, data)
     method = METHODS.build(case.method["type"], _opts(case.method), problem=problem, model=model, data=data)
     return Built(problem, data, model, method)
 

@@ -26,9 +26,14 @@ def generate_problem_dataset(problem, path: str | Path, n_samples: int, seed: in
                  "seed": int(seed), **{k: v for k, v in spec.settings.items() if k != "shape"}}
 
     def generate():
-        fields, support = spec.generate(n_samples, np.random.default_rng(seed))
-        write_dataset(path, fields, spec.roles, support, channels=spec.channels, problem=problem.name,
-                      seed=seed, generator=generator)
+        out = spec.generate(n_samples, np.random.default_rng(seed))
+        fields, support = out[:2]
+        extras = out[2] if len(out) > 2 else {}  # trajectories: {"times": (T,), "params": {name: (N,)}}
+        unknown = set(extras) - {"times", "params"}
+        if unknown:
+            raise ValueError(f"{problem.name}: dataset generator returned unknown extras {sorted(unknown)}")
+        write_dataset(path, fields, spec.roles, support, channels=spec.channels, params=extras.get("params"),
+                      times=extras.get("times"), problem=problem.name, seed=seed, generator=generator)
 
     return ensure_dataset(path, generate, generator)
 

@@ -80,6 +80,9 @@ class DatasetSpec:
 
     ``generate(n_samples, rng, **settings)`` returns ``(fields, support)`` where fields maps a
     name to an ``(N, *space, C)`` array; ``roles`` says which fields are inputs and outputs.
+    A time-dependent problem (trajectories for autoregressive methods) returns
+    ``(fields, support, {"times": (T,), "params": {name: (N,)}})`` with trajectory fields of shape
+    ``(N, T, *space, C)`` (role ``"output"``) and per-sample PDE parameters that the model sees.
     """
 
     generate: Callable[..., tuple[dict[str, np.ndarray], Any]]

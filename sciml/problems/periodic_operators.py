@@ -53,8 +53,15 @@ def burgers_operator(*, params: dict | None = None, resolution: int = 1024, solv
 
 @PROBLEMS.register("ns2d")
 def ns2d(*, params: dict | None = None, resolution: int = 64, solve_factor: int = 1, t_in: int = 10,
-         t_out: int = 10) -> Problem:
-    """2D Navier–Stokes vorticity on the torus, ν = 1e-3, FNO forcing: w(0..t_in] ↦ w(t_in..t_in+t_out]."""
+         t_out: int = 10, layout: str = "channels") -> Problem:
+    """2D Navier–Stokes vorticity on the torus, ν = 1e-3, FNO forcing: w(0..t_in] ↦ w(t_in..t_in+t_out].
+
+    ``layout: channels`` stores the input and output times as channels of two fields (one-shot
+    operators); ``layout: trajectory`` stores one field ``w`` of shape (N, t_in + t_out, n, n, 1)
+    at t = 1, 2, … (autoregressive methods, ``data: {type: trajectories, time_window: t_in}``).
+    """
+    if layout not in ("channels", "trajectory"):
+        raise ValueError(f"ns2d: layout must be 'channels' or 'trajectory', got {layout!r}")
     p = resolve_params("ns2d", NS, params)
     n = _check_int("ns2d", "resolution", resolution, 8)
     k = _check_int("ns2d", "solve_factor", solve_factor, 1)
@@ -65,13 +72,19 @@ def ns2d(*, params: dict | None = None, resolution: int = 64, solve_factor: int 
     def generate(n_samples: int, rng: np.random.Generator):
         w0 = periodic_grf(n_samples, n * k, alpha=2.5, tau=7.0, rng=rng)
         w = solve_navier_stokes(w0, float(steps), p["dt"], nu=p["nu"], n_record=steps, n_out=n)  # (N, T, n, n)
+        if layout == "trajectory":
+            return {"w": w[..., None]}, grid, {"times": np.arange(1, steps + 1, dtype=np.float64)}
         w = np.moveaxis(w, 1, -1)  # channels last: one channel per time
         return {"w_in": w[..., :t_in], "w_out": w[..., t_in:]}, grid
 
+    settings = {"shape": grid.shape, "resolution": n, "solve_factor": k, "t_in": t_in, "t_out": t_out}
+    if layout == "trajectory":
+        settings["layout"] = layout  # (absent for channels: caches written before the option stay valid)
+        return Problem(name="ns2d", inputs=("w",), outputs=("w",), params=p,
+                       dataset=DatasetSpec(generate, {"w": "output"}, {"w": ["w"]}, settings))
     chans = {"w_in": [f"w_t{j}" for j in range(1, t_in + 1)],
              "w_out": [f"w_t{j}" for j in range(t_in + 1, steps + 1)]}
     return Problem(
         name="ns2d", inputs=tuple(chans["w_in"]), outputs=tuple(chans["w_out"]), params=p,
-        dataset=DatasetSpec(generate, {"w_in": "input", "w_out": "output"}, chans,
-                            {"shape": grid.shape, "resolution": n, "solve_factor": k, "t_in": t_in, "t_out": t_out}),
+        dataset=DatasetSpec(generate, {"w_in": "input", "w_out": "output"}, chans, settings),
     )
