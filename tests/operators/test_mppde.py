@@ -113,3 +113,13 @@ def test_grid_stepper_shapes_and_increment_form():
     u = torch.randn(4, 3, 5, 6, 2)
     out = s(u, torch.ones(4), torch.ones(4, 2))
     assert out.shape == (4, 2, 5, 6, 2) and torch.equal(out, u[:, -1:].expand_as(out))
+
+
+def test_node_factored_messages_equal_the_edge_concatenation():
+    rng = np.random.default_rng(1)
+    pos = rng.uniform(0, 1, (15, 2))
+    m = _model(pos, build_graph(pos, k=3))
+    layer = m.processor[0]
+    f, u, th = torch.randn(2, 15, 32), torch.randn(2, 15, 8), torch.randn(2, 1)
+    args = (f, u, m.dx, th, m.src, m.dst, m.inv_degree)
+    assert torch.allclose(layer(*args), layer.reference(*args), atol=1e-5)
