@@ -10,6 +10,9 @@
   von Mises stress of the network, of the P2 finite-element reference, and their difference.
 - ``pinnacle_points.png``: Burgers with PINNACLE-K (``cases/burgers_pinnacle.yaml``): the selected
   points of each type after successive rounds.
+- ``mppde_rollout.png``: MP-PDE on the combined equation E2 at nx = 50 (``cases/ce_mppde.yaml``,
+  300 s of training × the scale): a test rollout against the WENO5 reference in space-time, and on
+  the mesh (``cases/heat_mesh_mppde.yaml``, the same budget) the last step of a heat rollout.
 
 Run from the repository root (a few minutes on 1 core)::
 
@@ -152,17 +155,65 @@ def pinnacle_figure(scale: float) -> Path:
     return out
 
 
+def mppde_figure(scale: float) -> Path:
+    """Space-time rollout of MP-PDE on E2 and the last step of a rollout on the unstructured mesh."""
+    from sciml import build, load_case
+    from sciml.train import Trainer
+
+    budget = 300.0 * scale
+    runs = {}
+    for name in ("ce_mppde", "heat_mesh_mppde"):
+        case = load_case(ROOT / "cases" / f"{name}.yaml", ["train.progress=false", "train.eval_every=1000000",
+                                                           f"train.time_limit_s={budget}"])
+        built = build(case)
+        metrics = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
+        ev = built.method.evaluate(built.data)
+        print(name, {k: round(v, 6) for k, v in ev.items()}, f"{metrics['steps']:.0f} steps", flush=True)
+        runs[name] = (built.method.predict(built.data, n_samples=1)[0][1], ev, metrics)
+    fig = Figure(figsize=(15, 7.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    f, ev, m = runs["ce_mppde"]
+    x, t = f.support.axes()[0], f.times
+    ax = top.subplots(1, 3)
+    lim = float(np.abs(f["u_ref"]).max())
+    for a, key, title in zip(ax, ("u_ref", "u", "u_error"), ("WENO5 reference (200 cells → 50)",
+                                                             "MP-PDE rollout from steps 25–49", "difference")):
+        im = a.pcolormesh(x, t, f[key], cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest")
+        a.axhline(t[50], color="k", lw=0.6, ls="--")
+        a.set(title=title, xlabel="x", ylabel="t")
+        top.colorbar(im, ax=a)
+    top.suptitle(f"combined equation E2, nx = 50 (cases/ce_mppde.yaml, {budget:.0f} s of training, {m['steps']:.0f} "
+                 f"steps): accumulated error {ev['accumulated_error']:.3g}, rel L2 {ev['rel_l2']:.3f}")
+    f, ev, m = runs["heat_mesh_mppde"]
+    tri = Triangulation(f.points()[:, 0], f.points()[:, 1], f.support.cells[0][1])
+    ax = bottom.subplots(1, 3)
+    vmax = float(f["u_ref"][-1].max())
+    for a, key, title in zip(ax, ("u_ref", "u", "u_error"), ("finite elements", "MP-PDE rollout", "difference")):
+        v = f[key][-1]
+        im = a.tripcolor(tri, v, cmap="magma" if key != "u_error" else "RdBu_r",
+                         vmin=0 if key != "u_error" else -vmax / 4, vmax=vmax if key != "u_error" else vmax / 4,
+                         shading="gouraud")
+        a.set(title=f"{title}, t = {f.times[-1]:.2f}", aspect="equal")
+        bottom.colorbar(im, ax=a)
+    bottom.suptitle(f"heat on the plate-with-hole mesh (cases/heat_mesh_mppde.yaml, {m['steps']:.0f} steps): "
+                    f"rollout rel L2 {ev['rel_l2']:.3f}")
+    out = FIGS / "mppde_rollout.png"
+    fig.savefig(out, dpi=80)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", nargs="+", choices=["lpinn", "crack", "plate", "pinnacle"],
-                    default=["lpinn", "crack", "plate", "pinnacle"])
+    ap.add_argument("--only", nargs="+", choices=["lpinn", "crack", "plate", "pinnacle", "mppde"],
+                    default=["lpinn", "crack", "plate", "pinnacle", "mppde"])
     ap.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps (quick look: 0.05)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     FIGS.mkdir(parents=True, exist_ok=True)
     for name in args.only:
-        figure = {"lpinn": lpinn_figure, "crack": crack_figure, "plate": plate_figure, "pinnacle": pinnacle_figure}
+        figure = {"lpinn": lpinn_figure, "crack": crack_figure, "plate": plate_figure, "pinnacle": pinnacle_figure,
+                  "mppde": mppde_figure}
         out = figure[name](args.steps_scale)
         print("wrote", out.relative_to(ROOT), flush=True)
 
