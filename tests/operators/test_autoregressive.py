@@ -140,3 +140,25 @@ def test_training_reduces_the_rollout_error_and_bad_options_fail(ramp):
         TrajectoryData(ds, 8, 4, 4, time_window=15, bundle=6, pushforward=0, seed=0)
     with pytest.raises(ValueError, match="grid's periodicity"):
         TrajectoryData(ds, 8, 4, 4, time_window=3, bundle=3, pushforward=0, seed=0, period=[1.0])
+
+
+def test_mesh_support_takes_the_problems_period(tmp_path):
+    """An irregular 1D point set is a Mesh without periodicity; the problem's ``periodic`` supplies it."""
+    from sciml.mesh import Mesh
+
+    x = np.array([0.2, 1.0, 2.5, 3.0, 5.0, 6.5, 8.0, 9.0, 11.0, 12.5, 14.0, 15.6])
+    mesh = Mesh(x[:, None], [("line", np.stack([np.arange(11), np.arange(1, 12)], 1))])
+    u = np.random.default_rng(1).normal(size=(6, 8, 12, 1))
+    path = write_dataset(tmp_path / "m.h5", {"u": u}, {"u": "output"}, mesh, times=np.arange(8.0))
+    ds = H5Dataset(path)
+    assert TrajectoryData(ds, 4, 2, 2, 2, None, 0, 0).period is None
+    data = TrajectoryData(ds, 4, 2, 2, 2, None, 0, 0, periodic={"x": 16.0})
+    assert data.period == (16.0,) and data.param_names == () and data.params["train"].shape == (4, 0)
+    with pytest.raises(ValueError, match="positive periods"):
+        TrajectoryData(ds, 4, 2, 2, 2, None, 0, 0, period=[16.0, 1.0])
+    model = MODELS.build("mppde", {"hidden": 32, "layers": 1, "k": 2}, io=data.io_spec(None))
+    pairs = list(zip(model.src.tolist(), model.dst.tolist()))
+    assert (11, 0) in pairs  # 15.6 and 0.2 are neighbours across the wrap: x_0 − x_11 = +0.6, not −15.4
+    assert float(model.dx[pairs.index((11, 0)), 0]) == pytest.approx(0.6 / 16.0, abs=1e-6)
+    out = AutoregressiveOperator(None, model, data).evaluate(data)
+    assert np.isfinite(out["accumulated_error"])
