@@ -38,7 +38,44 @@ def generate_problem_dataset(problem, path: str | Path, n_samples: int, seed: in
     return ensure_dataset(path, generate, generator)
 
 
-class OperatorData:
+class EpochBatches:
+    """Per-epoch permutations of ``train_index`` seeded by ``(seed, epoch)``; the position in the
+    epoch is the whole iterator state (checkpointed), so a resumed run sees the same batches."""
+
+    train_index: torch.Tensor
+    batch_size: int
+    seed: int
+    epoch: int = 0
+    pos: int = 0
+
+    def shard(self, rank: int, world: int) -> None:
+        self.train_index = self.train_index[rank::world]
+
+    def steps_per_epoch(self, batch_size: int = 0) -> int:
+        return -(-len(self.train_index) // (batch_size or self.batch_size))
+
+    def next_indices(self, batch_size: int = 0) -> torch.Tensor:
+        """The next batch's training indices; advances the position (and the epoch at its end)."""
+        bs = batch_size or self.batch_size
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        perm = self.train_index[torch.randperm(len(self.train_index), generator=g)]
+        idx = perm[self.pos : self.pos + bs]
+        self.pos += bs
+        if self.pos >= len(perm):
+            self.epoch, self.pos = self.epoch + 1, 0
+        return idx
+
+    def after_step(self, state) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.pos = state["epoch"], state["pos"]
+
+
+class OperatorData(EpochBatches):
     """Train/test tensors ``x`` (inputs, normalized) and ``y`` (outputs, physical units).
 
     Shapes: ``x (N, *space, C_in)``, ``y (N, *space, C_out)``.
@@ -81,33 +118,9 @@ class OperatorData:
         self.y_normalizer.to(device=device, dtype=dtype)
         return self
 
-    def shard(self, rank: int, world: int) -> None:
-        self.train_index = self.train_index[rank::world]
-
-    def _bs(self, batch_size: int) -> int:
-        return batch_size or self.batch_size
-
-    def steps_per_epoch(self, batch_size: int = 0) -> int:
-        return -(-len(self.train_index) // self._bs(batch_size))
-
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
-        bs = self._bs(batch_size)
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        perm = self.train_index[torch.randperm(len(self.train_index), generator=g)]
-        idx = perm[self.pos : self.pos + bs]
-        self.pos += bs
-        if self.pos >= len(perm):
-            self.epoch, self.pos = self.epoch + 1, 0
+        idx = self.next_indices(batch_size)
         return {"x": self.x["train"][idx], "y": self.y["train"][idx]}
-
-    def after_step(self, state) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.pos = state["epoch"], state["pos"]
 
 
 @DATA.register("hdf5")

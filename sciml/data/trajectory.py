@@ -29,7 +29,7 @@ from ..mesh import Grid, Mesh
 from ..problems.base import IOSpec
 from ..registry import DATA
 from .hdf5 import H5Dataset, split_indices
-from .operator import generate_problem_dataset
+from .operator import EpochBatches, generate_problem_dataset
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class WindowIO(IOSpec):
         return s.points() if isinstance(s, Grid) else (s.points if isinstance(s, Mesh) else np.asarray(s))
 
 
-class TrajectoryData:
+class TrajectoryData(EpochBatches):
     """Train/test trajectories in memory, ``(N, T, *space, C)`` float tensors, and window batches."""
 
     def __init__(self, dataset: H5Dataset, n_train: int, n_test: int, batch_size: int, time_window: int,
@@ -125,44 +125,24 @@ class TrajectoryData:
                 d[k] = d[k].to(device=device, dtype=dtype)
         return self
 
-    def shard(self, rank: int, world: int) -> None:
-        self.train_index = self.train_index[rank::world]
-
-    def steps_per_epoch(self, batch_size: int = 0) -> int:
-        return -(-len(self.train_index) // (batch_size or self.batch_size))
-
     def max_unroll(self) -> int:
         """Pushforward steps allowed this epoch: min(epoch, pushforward), and what the trajectory length allows."""
         fit = (len(self.times) - self.window) // self.bundle - 1
         return max(0, min(self.epoch, self.pushforward, fit))
 
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor | int]:
-        bs = batch_size or self.batch_size
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        perm = self.train_index[torch.randperm(len(self.train_index), generator=g)]
-        idx = perm[self.pos : self.pos + bs]
         rng = np.random.default_rng([self.seed, self.epoch, self.pos])
-        n = int(rng.integers(0, self.max_unroll() + 1))
+        n = int(rng.integers(0, self.max_unroll() + 1))  # drawn before the position advances
+        idx = self.next_indices(batch_size)
         K, B, T = self.window, self.bundle, len(self.times)
         last = T - B * (n + 1)  # the start index t may go up to here
         t = torch.as_tensor(rng.integers(K, last + 1, size=len(idx)))
-        self.pos += bs
-        if self.pos >= len(perm):
-            self.epoch, self.pos = self.epoch + 1, 0
         u = self.u["train"]
         rows = idx[:, None]
         past = u[rows, t[:, None] + torch.arange(-K, 0)]
         future = u[rows, t[:, None] + torch.arange(B * (n + 1))]
         return {"u": past, "future": future, "t": t, "params": self.params["train"][idx], "unroll": n}
 
-    def after_step(self, state) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.pos = state["epoch"], state["pos"]
 
 
 def _positive(name: str, v) -> int:
