@@ -8,6 +8,9 @@ data solved with WENO5 on 200 cells and averaged down to nx ∈ {100, 50, 40} ce
 
 - ``MP-PDE``: ``cases/ce_mppde.yaml`` (hidden 128, 6 layers, 3 neighbours per side);
 - ``FNO``: ``cases/ce_fno.yaml`` (FNO-1D, 24 modes, width 64, the paper's FNO-PF);
+- ``MP-PDE-irregular`` (not in the default set): the same MP-PDE on ``nx`` irregularly placed
+  points (a fixed random subset of the 200 fine cells, 6 nearest periodic neighbours;
+  ``cases/ce_irregular_mppde.yaml``), scored on its own points;
 - ``WENO5``: the same solver run directly on the coarse grid from the same initial data and
   forcing (replayed from the dataset's seed), scored against the same filtered fine solution.
 
@@ -35,16 +38,17 @@ from _provenance import provenance, write_results  # benchmarks/ is on sys.path 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 DATA = ROOT / "data"
-CASES = {"MP-PDE": "ce_mppde", "FNO": "ce_fno"}
-MODELS = ["MP-PDE", "FNO", "WENO5"]
+CASES = {"MP-PDE": "ce_mppde", "FNO": "ce_fno", "MP-PDE-irregular": "ce_irregular_mppde"}
+MODELS = ["MP-PDE", "FNO", "WENO5", "MP-PDE-irregular"]
 
 
 def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int):
     from sciml import load_case
 
+    tag = "irr" if model.endswith("irregular") else "nx"
     over = [f"seed={seed}", "train.progress=false", f"train.time_limit_s={budget}", "train.eval_every=100000000",
             f"problem.experiment={experiment}", f"problem.nx={nx}", f"data.n_train={n_train}", f"data.n_test={n_test}",
-            f"data.path={DATA / f'bench_ce_{experiment}_nx{nx}_n{n_train + n_test}_s{seed}.h5'}",
+            f"data.path={DATA / f'bench_ce_{experiment}_{tag}{nx}_n{n_train + n_test}_s{seed}.h5'}",
             "train.stages=[{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000}]"]
     return load_case(ROOT / "cases" / f"{CASES[model]}.yaml", over)
 
@@ -109,7 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--experiments", nargs="+", choices=["E1", "E2", "E3"], default=["E1", "E2", "E3"])
     ap.add_argument("--nx", type=int, nargs="+", default=[100, 50, 40])
-    ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
+    ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS[:3])
     ap.add_argument("--budget-s", type=float, default=300.0, help="training wall time per network")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--n-train", type=int, default=256)
