@@ -61,7 +61,7 @@ class AutoregressiveOperator(AbstractMethod):
     # --- one step of the model on the data's layout (B, K, *space, C) ---
     def step(self, u: torch.Tensor, t: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """The next bundle after window ``u``; ``t`` (B,) is the index of its first step."""
-        t = self.t0 + t.to(u.dtype) * self.dt  # the model sees physical time
+        t = self.t0 + t.to(device=u.device, dtype=u.dtype) * self.dt  # the model sees physical time
         if not self.graph:
             return self.model(u, t, theta)
         B, K, *space, C = u.shape
@@ -102,8 +102,10 @@ class AutoregressiveOperator(AbstractMethod):
         u, theta = data.u[split], data.params[split]
         if n is not None:
             u, theta = u[:n], theta[:n]
+        _sync(u)
         t0 = time.perf_counter()
         pred = torch.cat([self.rollout(a, b) for a, b in zip(u.split(self.eval_batch), theta.split(self.eval_batch))])
+        _sync(u)
         per_traj = (time.perf_counter() - t0) / len(u)
         return pred, u[:, self.gt_windows * self.window:], per_traj
 
@@ -131,6 +133,12 @@ class AutoregressiveOperator(AbstractMethod):
             v = np.concatenate([full[i], ref[i], full[i] - ref[i]], axis=-1).reshape(T, *_space(data), -1)
             outs.append((f"rollout{i:03d}", Field(v, data.support, names, data.times)))
         return outs
+
+
+def _sync(u: torch.Tensor) -> None:
+    """Wait for queued GPU work, so that wall-clock timings measure the work, not the launches."""
+    if u.is_cuda:
+        torch.cuda.synchronize(u.device)
 
 
 def _space(data: TrajectoryData) -> tuple[int, ...]:

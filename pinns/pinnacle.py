@@ -187,10 +187,15 @@ class Pinnacle(PointSelector):
                 taken = set(local[chosen[owner[chosen] == i]].tolist())
                 extra = [j for j in np.argsort(-scores[i]) if j not in taken][:need]
                 new[t] = np.concatenate([new[t], pools[t][extra]])
-        # then drop new points of types above their minimum (lowest-ranked last) if that overran the budget
-        over = sum(len(v) for v in new.values()) - self.budget
+        # then drop new points (lowest-ranked last) while new points plus the old ones that must stay
+        # for the minimums exceed the budget; a type is cut only down to its minimum (below it, old
+        # points would replace the cut ones one for one). bind() checked that the minimums fit.
+        def shortfall(t):
+            return max(0, min(self.minimum(t), len(new[t]) + len(old[t])) - len(new[t]))
+
+        over = sum(len(new[t]) + shortfall(t) for t in self.types) - self.budget
         for t in sorted(self.types, key=lambda t: -len(new[t])):
-            cut = min(max(over, 0), len(new[t]) - max(self.minimum(t) - len(old[t]), 0))
+            cut = min(max(over, 0), max(0, len(new[t]) - self.minimum(t)))
             if cut > 0:
                 new[t], over = new[t][: len(new[t]) - cut], over - cut
         # memory: keep exactly as many old points as fit, each type's deficit to its minimum first,

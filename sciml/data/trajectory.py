@@ -10,7 +10,9 @@ permutation, a start index ``t`` and returns
 - ``t``: the start index (B,), ``params``: (B, P) scaled PDE parameters;
 - ``unroll``: ``n``, the number of pushforward steps the method rolls out without gradient before
   the loss (Brandstetter et al. 2022): drawn uniformly from ``{0, …, min(epoch, pushforward)}``, the
-  curriculum of the MP-PDE paper.
+  curriculum of the MP-PDE paper. An epoch here is one window per trajectory; the paper's code
+  repeats its data loop once per time step in an epoch (~250× more windows), so the curriculum
+  ramps up in far fewer windows here.
 
 Randomness is seeded by ``(seed, epoch, position)``, so a resumed run sees the same batches.
 Parameters are divided by their largest magnitude on the training set (a parameter constant over
@@ -82,8 +84,9 @@ class TrajectoryData(EpochBatches):
             raise ValueError(f"{dataset.path}: no output field with a time axis (N, T, *space, C)")
         K = _positive("time_window", time_window)
         B = K if bundle is None else _positive("bundle", bundle)
-        if pushforward < 0:
-            raise ValueError(f"pushforward must be >= 0, got {pushforward}")
+        _positive("batch_size", batch_size)
+        if isinstance(pushforward, bool) or not isinstance(pushforward, int) or pushforward < 0:
+            raise ValueError(f"pushforward must be an integer >= 0, got {pushforward!r}")
         T = len(times)
         if K + B > T:
             raise ValueError(f"time_window {K} + bundle {B} exceeds the {T} stored times")
@@ -106,7 +109,7 @@ class TrajectoryData(EpochBatches):
         self.params = {k: torch.as_tensor(v / self.param_scale, dtype=self.u[k].dtype) for k, v in raw.items()}
         self.raw_params = raw
         self.batch_size, self.seed = int(batch_size), int(seed)
-        self.epoch, self.pos = 0, 0
+        self.epoch, self.pos, self.rank = 0, 0, 0
         self.train_index = torch.arange(n_train)
 
     # --- description for model builders ---
@@ -125,6 +128,10 @@ class TrajectoryData(EpochBatches):
                 d[k] = d[k].to(device=device, dtype=dtype)
         return self
 
+    def shard(self, rank: int, world: int) -> None:
+        super().shard(rank, world)
+        self.rank = rank  # start times differ between ranks; the unroll count is shared
+
     def max_unroll(self) -> int:
         """Pushforward steps allowed this epoch: min(epoch, pushforward), and what the trajectory length allows."""
         fit = (len(self.times) - self.window) // self.bundle - 1
@@ -133,10 +140,11 @@ class TrajectoryData(EpochBatches):
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor | int]:
         rng = np.random.default_rng([self.seed, self.epoch, self.pos])
         n = int(rng.integers(0, self.max_unroll() + 1))  # drawn before the position advances
+        draw = np.random.default_rng([self.seed, self.epoch, self.pos, self.rank])
         idx = self.next_indices(batch_size)
         K, B, T = self.window, self.bundle, len(self.times)
         last = T - B * (n + 1)  # the start index t may go up to here
-        t = torch.as_tensor(rng.integers(K, last + 1, size=len(idx)))
+        t = torch.as_tensor(draw.integers(K, last + 1, size=len(idx)), device=self.u["train"].device)
         u = self.u["train"]
         rows = idx[:, None]
         past = u[rows, t[:, None] + torch.arange(-K, 0)]

@@ -11,7 +11,9 @@ r"""The MP-PDE "combined equation" trajectories (Brandstetter, Worrall & Welling
 The advective flux is :math:`\alpha u^2` **as written** (α = 1 is :math:`u_t + (u^2)_x = 0`); the
 published MP-PDE generator uses :math:`\alpha u^2/2`, so data made here at α match theirs at 2α
 (E1/E2 here are :math:`u_t + (u^2)_x = \ldots`, characteristic speed 2u); to mimic that code's data,
-pass ``params={"alpha_min": 0.5, "alpha_max": 0.5}`` (E1/E2) or ``{"alpha_max": 1.5}`` (E3).
+pass ``params={"alpha_min": 0.5, "alpha_max": 0.5}`` for E1/E2. For E3 that code draws α ~ U[0, 6]
+with the flux αu²/2, the same as the default α ~ U[0, 3] here, but β ~ U[0.1, 0.4]
+(``params={"beta_min": 0.1}``) and ℓ_j ∈ {1, 2} (fixed to {1, 2, 3} here).
 See :mod:`sciml.solvers.weno` for the scheme.
 
 Experiments (per-sample coefficients drawn uniformly from ``[<name>_min, <name>_max]``, which the

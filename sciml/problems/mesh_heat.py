@@ -138,7 +138,7 @@ def mesh_heat(*, params: dict | None = None, mesh: str = DEFAULT_MESH, nt: int =
     fixed = np.zeros(len(pts), dtype=bool)
     fixed[fixed_idx] = True
     fields = None
-    if flow == "cylinder":
+    if flow == "cylinder" and advection:  # (pure heat needs no flow, nor a hole)
         if "hole" not in m.point_tags:
             raise ValueError(f"mesh_heat: flow 'cylinder' needs a 'hole' point tag; the mesh has {sorted(m.point_tags)}")
         hole = pts[m.point_tags["hole"]]

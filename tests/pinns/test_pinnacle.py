@@ -85,3 +85,20 @@ def test_training_with_pinnacle_and_resumable_state(burgers, tmp_path):
     assert fresh.selection.rounds == 2 and fresh.selection.counts == method.selection.counts
     with pytest.raises(ValueError, match="variant"):
         Pinnacle(variant="x")
+
+
+def test_budget_holds_when_new_points_crowd_out_the_minimums(burgers):
+    """n_select close to the budget: the other types' minimums must still fit (no overrun)."""
+    pb, data, method = burgers
+    sel = Pinnacle(variant="k", every=1, budget=200, n_select=170, pool=80, k=10, min_points=60)
+    sel.bind(method, data)
+    order = {t: i for i, t in enumerate(sel.types)}
+    # force the choice: 80 interior, 80 initial, 10 boundary candidates
+    counts = {"interior": 80, "initial": 80, "boundary": 10}
+    offsets = np.cumsum([0] + [80] * len(sel.types))
+    forced = np.concatenate([offsets[order[t]] + np.arange(counts[t]) for t in sel.types])
+    sel._choose = lambda score, emb, n, rng: forced
+    for step in (1, 2):
+        sel(method, data, step)
+        sizes = {t: len(data.points[t]) for t in sel.types}
+        assert sum(sizes.values()) == 200 and all(n >= 60 for n in sizes.values()), sizes
