@@ -21,7 +21,6 @@ the set, such as α in E1, is seen as a constant input).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..mesh import Grid, Mesh
 from ..problems.base import IOSpec
 from ..registry import DATA
 from .hdf5 import H5Dataset, split_indices
-from .operator import EpochBatches, generate_problem_dataset
+from .operator import EpochBatches, open_problem_dataset
 
 
 @dataclass(frozen=True)
@@ -191,12 +190,6 @@ def trajectory_data(*, problem, seed: int = 0, path: str = "", n_train: int = 25
     windows of ``time_window`` past steps and ``bundle`` (default: the same) future steps, with up to
     ``pushforward`` no-gradient unrolls (curriculum: at most the epoch number). ``period``: per-axis
     periods of a mesh or point-cloud support (default: the problem's ``periodic``)."""
-    if not path:
-        raise ValueError("data.path is required: the HDF5 file to read (and generate on first use)")
-    p = Path(path)
-    if problem.dataset is not None and generate:
-        generate_problem_dataset(problem, p, n_train + n_test, seed)
-    elif not p.exists():
-        raise FileNotFoundError(f"dataset {p} does not exist (and generate is off or the problem has no generator)")
-    return TrajectoryData(H5Dataset(p), n_train, n_test, batch_size, time_window, bundle, pushforward, seed, period,
+    dataset = open_problem_dataset(problem, path, n_train + n_test, seed, generate)
+    return TrajectoryData(dataset, n_train, n_test, batch_size, time_window, bundle, pushforward, seed, period,
                           getattr(problem, "periodic", None))
