@@ -129,8 +129,7 @@ class AutoregressiveOperator(AbstractMethod):
         names += tuple(f"{c}_ref" for c in data.channels) + tuple(f"{c}_error" for c in data.channels)
         outs = []
         for i in range(n):
-            T = ref.shape[1]
-            v = np.concatenate([full[i], ref[i], full[i] - ref[i]], axis=-1).reshape(T, *_space(data), -1)
+            v = np.concatenate([full[i], ref[i], full[i] - ref[i]], axis=-1)  # (T, *space, 3C)
             outs.append((f"rollout{i:03d}", Field(v, data.support, names, data.times)))
         return outs
 
@@ -139,10 +138,6 @@ def _sync(u: torch.Tensor) -> None:
     """Wait for queued GPU work, so that wall-clock timings measure the work, not the launches."""
     if u.is_cuda:
         torch.cuda.synchronize(u.device)
-
-
-def _space(data: TrajectoryData) -> tuple[int, ...]:
-    return tuple(data.u["test"].shape[2:-1])
 
 
 @METHODS.register("autoregressive")

@@ -29,7 +29,7 @@ import torch
 from ..mesh import Grid, Mesh
 from ..problems.base import IOSpec
 from ..registry import DATA
-from .hdf5 import H5Dataset, split_indices
+from .hdf5 import H5Dataset, _space_shape, split_indices
 from .operator import EpochBatches, open_problem_dataset
 
 
@@ -78,7 +78,7 @@ class TrajectoryData(EpochBatches):
         steps = np.diff(times)
         if not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-12):
             raise ValueError(f"{dataset.path}: times are not uniformly spaced (steps {steps.min():g}..{steps.max():g})")
-        names = [f for f in dataset.outputs if len(dataset.shapes[f]) == 2 + len(_space(dataset.support)) + 1]
+        names = [f for f in dataset.outputs if len(dataset.shapes[f]) == 2 + len(_space_shape(dataset.support)) + 1]
         if not names:
             raise ValueError(f"{dataset.path}: no output field with a time axis (N, T, *space, C)")
         K = _positive("time_window", time_window)
@@ -156,12 +156,6 @@ def _positive(name: str, v) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     return v
-
-
-def _space(support) -> tuple[int, ...]:
-    if isinstance(support, Grid):
-        return support.shape
-    return (support.n_points,) if isinstance(support, Mesh) else (len(support),)
 
 
 def _period(support, period, periodic: dict | None = None) -> tuple[float | None, ...] | None:
