@@ -59,10 +59,10 @@ def overrides(problem: str, sampler: str, case, every: int | None = None, steps:
             grow -= case.data["n_boundary"]
         if inverse:
             grow -= case.data["n_observations_active"]
-        steps = max(1, (steps or case.train.stages[0].steps) // every)  # rounds at every, 2·every, ..., the last
+        rounds = max(1, (steps or case.train.stages[0].steps) // every)  # at every, 2·every, ..., the last step
         # RAR-D's budget counts only the types it grows (the interior): the rest of the total stays fixed
         return [f"data.n_interior={n0}",
-                f"method.selection={{type: rar_d, every: {every}, budget: {n0 + grow}, n_add: {max(1, grow // steps)}, "
+                f"method.selection={{type: rar_d, every: {every}, budget: {n0 + grow}, n_add: {max(1, grow // rounds)}, "
                 f"k: 2.0, c: 0.0{obs}}}"]
     if sampler in ("pinnacle_k", "pinnacle_s"):
         return [f"method.selection.type={sampler}", f"method.selection.every={every}"]
