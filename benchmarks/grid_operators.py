@@ -18,7 +18,8 @@ MgNO on relative H1, as in the papers), and the controls ``FNO-H1`` / ``MgNO-L2`
 loss, which separate the architecture from the loss.
 
 Every model trains for ``--budget-s`` seconds of wall time (``train.time_limit_s``; the epoch
-count in the case is only an upper bound) on one thread; Darcy inputs and outputs are normalized
+count in the case is only an upper bound) on one thread, with the case's learning-rate schedule or
+(``--schedule cosine|onecycle``) one that anneals over the time budget; Darcy inputs and outputs are normalized
 per channel (the cases normalize pointwise, which ties a model to its training grid). Reported: parameters, seconds per epoch,
 epochs done, test relative L2 and H1 (2D), and the zero-shot relative L2 on a test set at twice
 the resolution (``--zero-shot N`` samples, 0 to skip; at 2·n points per axis, which MgNO also
@@ -28,6 +29,7 @@ Run from the repository root::
 
     python benchmarks/grid_operators.py --tasks darcy64 darcy128 darcy64_smooth ns burgers --budget-s 600
     python benchmarks/grid_operators.py --tasks darcy64 --models FNO MgNO FNO-H1 MgNO-L2 --seeds 0 1
+    python benchmarks/grid_operators.py --tasks darcy64 --schedule onecycle --budget-s 300
 """
 from __future__ import annotations
 
@@ -59,7 +61,13 @@ TASKS = {
 MODELS = ["FNO", "MgNO", "FNO-H1", "MgNO-L2"]
 
 
-def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test: int):
+# learning-rate schedules over the time budget (``--schedule``); "case" keeps the case's own, whose
+# horizon is its epoch count, so a time-limited run stops wherever the budget cuts the schedule
+SCHEDULES = {"case": None, "cosine": "{type: cosine, horizon: time}",
+             "onecycle": "{type: onecycle, horizon: time, pct_start: 0.1, div_factor: 2, final_div_factor: 100}"}
+
+
+def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test: int, schedule: str = "case"):
     from sciml import load_case
 
     spec = TASKS[task]
@@ -67,6 +75,8 @@ def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test:
     over = [f"seed={seed}", "train.progress=false", f"train.time_limit_s={budget}", "train.eval_every=1000000",
             f"data.path={DATA / f'bench_{task}_n{n_train + n_test}_s{seed}.h5'}", f"data.n_train={n_train}",
             f"data.n_test={n_test}", *spec["over"], *extra]
+    if SCHEDULES[schedule]:
+        over.append(f"train.stages.0.scheduler={SCHEDULES[schedule]}")
     return load_case(ROOT / "cases" / f"{name}.yaml", over)
 
 
@@ -104,11 +114,11 @@ def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
 
 
 def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n_train: int = 1000,
-            n_test: int = 100) -> dict:
+            n_test: int = 100, schedule: str = "case") -> dict:
     from sciml import build
     from sciml.train import Trainer
 
-    case = _case(task, model, seed, budget, n_train, n_test)
+    case = _case(task, model, seed, budget, n_train, n_test, schedule)
     t0 = time.perf_counter()
     built = build(case)  # generates (or reuses) the dataset
     gen_s = time.perf_counter() - t0
@@ -116,7 +126,7 @@ def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n
     m = trainer.fit(built.method, built.data)
     steps_per_epoch = built.data.steps_per_epoch(case.train.stages[0].batch_size)
     epochs = m["steps"] / steps_per_epoch
-    return {"task": task, "model": model, "seed": seed, "params": sum(p.numel() for p in built.model.parameters()),
+    return {"task": task, "model": model, "seed": seed, "schedule": schedule, "params": sum(p.numel() for p in built.model.parameters()),
             "rel_l2": m["eval/rel_l2"], "rel_h1": m.get("eval/rel_h1"), "epochs": epochs,
             "s_per_epoch": m["train_time_s"] / max(epochs, 1e-9), "train_s": m["train_time_s"], "data_s": gen_s,
             "zero_shot_rel_l2": zero_shot(built, case, n_test=n_zero_shot) if n_zero_shot else None}
@@ -139,6 +149,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", choices=MODELS, default=["FNO", "MgNO"])
     ap.add_argument("--budget-s", type=float, default=600.0, help="training wall time per model")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--schedule", choices=list(SCHEDULES), default="case",
+                    help="learning-rate schedule: the case's own, or cosine / one-cycle over the time budget")
     ap.add_argument("--zero-shot", type=int, default=50, help="test samples at 2x resolution (0 = skip)")
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=100)
@@ -152,7 +164,8 @@ def main() -> None:
         for seed in args.seeds:
             for model in args.models:
                 if model in TASKS[task]:
-                    rows.append(run_one(task, model, seed, args.budget_s, args.zero_shot, args.n_train, args.n_test))
+                    rows.append(run_one(task, model, seed, args.budget_s, args.zero_shot, args.n_train, args.n_test,
+                                        args.schedule))
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))

@@ -96,8 +96,10 @@ class Stage:
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
-SCHEDULERS = {"none": (), "step": ("step_size", "gamma"), "cosine": ("t_max", "eta_min"),
+SCHEDULERS = {"none": (), "step": ("step_size", "gamma"), "cosine": ("t_max", "eta_min", "horizon"),
+              "onecycle": ("pct_start", "div_factor", "final_div_factor", "horizon"),
               "exponential": ("gamma",), "plateau": ("factor", "patience")}
+HORIZONS = ("steps", "time")  # what a cosine/one-cycle schedule anneals over
 
 
 @dataclass
@@ -257,6 +259,22 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         for k in sched:
             if k not in SCHEDULERS[stype]:
                 c.fail(("train", "stages", i, "scheduler", k), f"unknown option for scheduler {stype!r}; valid: {', '.join(SCHEDULERS[stype]) or '(none)'}")
+        horizon = sched.get("horizon", "steps")
+        if horizon not in HORIZONS:
+            c.fail(("train", "stages", i, "scheduler", "horizon"), f"must be one of: {', '.join(HORIZONS)}; got {horizon!r}")
+        elif horizon == "time" and not (isinstance(train.time_limit_s, (int, float)) and train.time_limit_s > 0):
+            c.fail(("train", "stages", i, "scheduler", "horizon"),
+                   "'time' anneals over train.time_limit_s, which is not set (give time_limit_s: seconds > 0)")
+        if stype == "cosine" and horizon == "time" and "t_max" in sched:
+            c.fail(("train", "stages", i, "scheduler", "t_max"), "t_max (steps) contradicts horizon: time; give one of them")
+        if stype == "onecycle":
+            pct = sched.get("pct_start", 0.3)
+            if not isinstance(pct, (int, float)) or not 0.0 <= pct < 1.0:
+                c.fail(("train", "stages", i, "scheduler", "pct_start"), f"must be in [0, 1), got {pct!r}")
+            for k in ("div_factor", "final_div_factor"):
+                v = sched.get(k, 1.0)
+                if not isinstance(v, (int, float)) or v < 1.0:
+                    c.fail(("train", "stages", i, "scheduler", k), f"must be a number >= 1, got {v!r}")
         stages.append(s)
     train.stages = stages
     if train.time_limit_s < 0:

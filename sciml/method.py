@@ -18,11 +18,13 @@ from .fields import Field
 
 @dataclass
 class TrainState:
-    """Where training is: stage index, step within the stage, and global step count."""
+    """Where training is: stage index, step within the stage, global step count, and the training
+    seconds spent up to the last checkpoint (so a time budget spans interruptions)."""
 
     stage: int = 0
     step_in_stage: int = 0
     step: int = 0
+    elapsed_s: float = 0.0
 
 
 class AbstractMethod(nn.Module, ABC):

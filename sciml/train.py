@@ -82,17 +82,75 @@ def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {stage.optimizer!r}")
 
 
-def make_scheduler(stage: Stage, opt, n_steps: int):
+class ProgressLR(torch.optim.lr_scheduler.LRScheduler):
+    """Learning rate as a function of training progress p ∈ [0, 1] (cosine or one-cycle shape).
+
+    ``progress`` returns p; without one, p = steps taken / ``n_steps``. The Trainer passes the spent
+    fraction of ``train.time_limit_s`` for ``horizon: time``, so a run limited by wall-clock time
+    anneals to the end of its budget whatever its speed (a steps horizon in a time-limited run
+    leaves the rate wherever the budget cuts it off).
+
+    Shapes (peak rate η = the stage's ``lr``): ``cosine`` η_min + (η − η_min)(1 + cos πp)/2;
+    ``onecycle`` (as ``torch.optim.lr_scheduler.OneCycleLR`` with cosine annealing) rises from
+    η/div_factor to η over p < pct_start, then falls to η/(div_factor·final_div_factor).
+    """
+
+    def __init__(self, optimizer, shape: str, n_steps: int, progress=None, *, eta_min: float = 0.0,
+                 pct_start: float = 0.3, div_factor: float = 25.0, final_div_factor: float = 1e4):
+        if shape not in ("cosine", "onecycle"):
+            raise ValueError(f"unknown schedule shape {shape!r}")
+        self.shape, self.n_steps, self._progress = shape, max(int(n_steps), 1), progress
+        self.eta_min, self.pct_start = float(eta_min), float(pct_start)
+        self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
+        super().__init__(optimizer)
+
+    def progress(self) -> float:
+        p = self._progress() if self._progress is not None else self.last_epoch / self.n_steps
+        return min(max(float(p), 0.0), 1.0)
+
+    def factor(self, p: float, base: float) -> float:
+        """The rate at progress ``p`` for peak rate ``base``."""
+        def cos_between(hi, lo, q):
+            return lo + (hi - lo) * (1.0 + math.cos(math.pi * q)) / 2.0
+
+        if self.shape == "cosine":
+            return cos_between(base, self.eta_min, p)
+        start = base / self.div_factor
+        if p < self.pct_start:
+            return cos_between(base, start, 1.0 - p / self.pct_start)
+        return cos_between(base, start / self.final_div_factor, (p - self.pct_start) / (1.0 - self.pct_start))
+
+    def get_lr(self):
+        p = self.progress()
+        return [self.factor(p, base) for base in self.base_lrs]
+
+    def state_dict(self):  # the progress callback is the Trainer's: not part of the state
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_progress")}
+
+
+def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None):
+    """The stage's scheduler; ``time_progress()`` (the spent fraction of the time budget) serves
+    schedules with ``horizon: time``."""
     cfg = dict(stage.scheduler)
     kind = cfg.pop("type", "none")
+    horizon = cfg.pop("horizon", "steps")
+    if horizon == "time" and time_progress is None:
+        raise ValueError(f"scheduler {kind!r} with horizon: time needs a time budget (train.time_limit_s)")
+    progress = time_progress if horizon == "time" else None
     if kind == "none":
         return None
     if kind == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg.get("step_size", max(1, n_steps // 4))),
                                                gamma=float(cfg.get("gamma", 0.5)))
     if kind == "cosine":
+        if horizon == "time":
+            return ProgressLR(opt, "cosine", n_steps, progress, eta_min=float(cfg.get("eta_min", 0.0)))
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(cfg.get("t_max", n_steps)),
                                                           eta_min=float(cfg.get("eta_min", 0.0)))
+    if kind == "onecycle":
+        return ProgressLR(opt, "onecycle", n_steps, progress, pct_start=float(cfg.get("pct_start", 0.3)),
+                          div_factor=float(cfg.get("div_factor", 25.0)),
+                          final_div_factor=float(cfg.get("final_div_factor", 1e4)))
     if kind == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("gamma", 0.999)))
     if kind == "plateau":
@@ -154,6 +212,7 @@ class Trainer:
         self.state = TrainState()
         self.history: list[dict] = []
         self.time_limited = False  # set when train.time_limit_s ended the run
+        self._elapsed0, self._t_start = 0.0, None  # seconds before this fit() (from a checkpoint), its start
 
     # ---------------------------------------------------------------- checkpoints
     def _ckpt_path(self) -> Path | None:
@@ -165,6 +224,7 @@ class Trainer:
             return
         from .output import atomic_path
 
+        self.state.elapsed_s = self._elapsed()
         blob = {
             "state": vars(self.state).copy(),
             "method": method.state_dict(),
@@ -236,9 +296,18 @@ class Trainer:
             opt.step()
         return terms_out
 
-    def _out_of_time(self, t_start: float) -> bool:
+    def _elapsed(self) -> float:
+        """Training seconds so far, including those before a resume."""
+        return self._elapsed0 + (0.0 if self._t_start is None else time.perf_counter() - self._t_start)
+
+    def _out_of_time(self) -> bool:
         limit = getattr(self.cfg, "time_limit_s", 0.0)
-        return bool(limit) and time.perf_counter() - t_start >= limit
+        return bool(limit) and self._elapsed() >= limit
+
+    def _time_progress(self):
+        """The spent fraction of ``train.time_limit_s`` as a callable, or None without a limit."""
+        limit = getattr(self.cfg, "time_limit_s", 0.0)
+        return (lambda: self._elapsed() / limit) if limit else None
 
     # ---------------------------------------------------------------- the loop
     def fit(self, method: AbstractMethod, data, resume: str | Path | None = None) -> dict[str, float]:
@@ -263,16 +332,18 @@ class Trainer:
             blob = self._load_checkpoint(Path(resume), method, data)
             if self.run_dir is not None and self.rank == 0:
                 self.run_dir.truncate_metrics(self.state.step)
-        t_start = time.perf_counter()
+        self._elapsed0 = self.state.elapsed_s
+        t_start = self._t_start = time.perf_counter()
         metrics: dict[str, float] = {}
         with _StopFlag() as stop:
             for si in range(self.state.stage, len(self.cfg.stages)):
-                if self._out_of_time(t_start):
+                if self._out_of_time():
+                    self.time_limited = True
                     break
                 stage = self.cfg.stages[si]
                 n_steps = stage.steps or stage.epochs * data.steps_per_epoch(stage.batch_size)
                 opt = make_optimizer(stage, method.parameters())
-                sched = make_scheduler(stage, opt, n_steps)
+                sched = make_scheduler(stage, opt, n_steps, self._time_progress())
                 if blob is not None and blob["state"]["stage"] == si:
                     if blob["optimizer"] is not None:
                         opt.load_state_dict(blob["optimizer"])
@@ -331,7 +402,7 @@ class Trainer:
             if lbfgs and k == 0:  # no progress possible (converged or line search failed): end the stage
                 self.state.step += n_steps - self.state.step_in_stage
                 self.state.step_in_stage = n_steps
-            if self._out_of_time(t_start):  # a wall-clock budget (equal-time comparisons): end training here
+            if self._out_of_time():  # a wall-clock budget (equal-time comparisons): end training here
                 self.time_limited = True
                 self.save_checkpoint(method, data, opt, sched)
                 break

@@ -185,3 +185,84 @@ def test_time_limit_ends_training_early_and_still_evaluates(case_file):
     assert 0 < metrics["steps"] < 1000000 and "eval/rel_l2" in metrics
     with pytest.raises(CaseError, match="time_limit_s"):
         load_case(case_file, ["train.time_limit_s=-1"])
+
+
+# ---------------------------------------------------------------- progress schedules
+def _lrs(sched, n):
+    out = []
+    for _ in range(n):
+        out.append(sched.optimizer.param_groups[0]["lr"])
+        sched.optimizer.step()
+        sched.step()
+    return out
+
+
+def _opt(lr=1.0):
+    return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+
+
+def test_onecycle_over_steps_matches_torch_onecycle():
+    from sciml.train import ProgressLR
+
+    n = 40
+    ours = ProgressLR(_opt(0.1), "onecycle", n, pct_start=0.25, div_factor=4.0, final_div_factor=50.0)
+    # torch's warm-up ends at step pct·T − 1 and the annealing at T − 1; ours at p = 0.25 and 1 with
+    # p = step / n: the same boundaries (steps 10 and 40) for T = n + 1 and pct = 11/41
+    ref = torch.optim.lr_scheduler.OneCycleLR(_opt(0.1), max_lr=0.1, total_steps=n + 1, pct_start=11 / 41,
+                                              div_factor=4.0, final_div_factor=50.0, three_phase=False)
+    a, b = _lrs(ours, n + 1), _lrs(ref, n + 1)
+    assert a[0] == pytest.approx(0.1 / 4) and max(a) == pytest.approx(0.1) and a[-1] == pytest.approx(0.1 / 200)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_cosine_over_time_follows_the_spent_fraction_of_the_budget():
+    from sciml.train import ProgressLR
+
+    clock = {"p": 0.0}
+    sched = ProgressLR(_opt(2.0), "cosine", 10, lambda: clock["p"], eta_min=0.5)
+    for p in (0.0, 0.25, 0.5, 1.0, 1.7):  # past the budget it stays at eta_min
+        clock["p"] = p
+        sched.optimizer.step()
+        sched.step()
+        expect = 0.5 + 1.5 * (1 + np.cos(np.pi * min(p, 1.0))) / 2
+        assert sched.optimizer.param_groups[0]["lr"] == pytest.approx(expect, rel=1e-12)
+    assert "_progress" not in sched.state_dict()  # the Trainer's callback is not saved
+
+
+def test_time_horizon_anneals_to_the_end_of_the_budget(case_file):
+    case = load_case(case_file, ["train.time_limit_s=0.6",
+                                 "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
+                                 "scheduler: {type: cosine, horizon: time}}]"])
+    built, tr, metrics = train(case)
+    lrs = [r["lr"] for r in tr.history if "lr" in r]
+    assert tr.time_limited and len(lrs) > 5
+    # the steps horizon (10^6 steps) would have left the rate at 1e-2; the time horizon ends near 0
+    assert lrs[0] > 0.9e-2 and lrs[-1] < 0.1e-2 and all(np.diff(lrs) <= 1e-15)
+
+
+def test_time_budget_spans_a_resume(case_file, tmp_path):
+    over = ["train.time_limit_s=1000", "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 50}]",
+            "train.checkpoint_every=1"]
+    case = load_case(case_file, over)
+    run_dir = RunDir.create(tmp_path / "runs", "tiny")
+    run_dir.save_case(case.to_dict())
+    with pytest.raises(Interrupted):
+        train(case, run_dir, stop_at=5)
+    blob = torch.load(run_dir.checkpoints / "last.pt", weights_only=False)
+    spent = blob["state"]["elapsed_s"]
+    assert spent > 0
+    # a budget already spent before the interruption ends the resumed run at once
+    case2 = load_case(case_file, over[1:] + [f"train.time_limit_s={spent / 2}"])
+    built, tr, metrics = train(case2, run_dir, resume=run_dir.checkpoints / "last.pt")
+    assert tr.time_limited and metrics["steps"] == 5  # no step after the resume
+
+
+@pytest.mark.parametrize("sched, match", [
+    ("{type: cosine, horizon: time}", "time_limit_s"),
+    ("{type: cosine, horizon: epochs}", "horizon"),
+    ("{type: onecycle, pct_start: 1.5}", "pct_start"),
+    ("{type: onecycle, div_factor: 0.5}", "div_factor"),
+])
+def test_schedule_options_are_checked(case_file, sched, match):
+    with pytest.raises(CaseError, match=match):
+        load_case(case_file, [f"train.stages=[{{optimizer: adam, lr: 1.0e-3, steps: 5, scheduler: {sched}}}]"])
