@@ -67,7 +67,8 @@ SCHEDULES = {"case": None, "cosine": "{type: cosine, horizon: time}",
              "onecycle": "{type: onecycle, horizon: time, pct_start: 0.1, div_factor: 2, final_div_factor: 100}"}
 
 
-def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test: int, schedule: str = "case"):
+def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test: int, schedule: str = "case",
+          extra_over: tuple[str, ...] = ()):
     from sciml import load_case
 
     spec = TASKS[task]
@@ -77,7 +78,7 @@ def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test:
             f"data.n_test={n_test}", *spec["over"], *extra]
     if SCHEDULES[schedule]:
         over.append(f"train.stages.0.scheduler={SCHEDULES[schedule]}")
-    return load_case(ROOT / "cases" / f"{name}.yaml", over)
+    return load_case(ROOT / "cases" / f"{name}.yaml", [*over, *extra_over])
 
 
 def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
@@ -114,11 +115,11 @@ def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
 
 
 def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n_train: int = 1000,
-            n_test: int = 100, schedule: str = "case") -> dict:
+            n_test: int = 100, schedule: str = "case", extra_over: tuple[str, ...] = ()) -> dict:
     from sciml import build
     from sciml.train import Trainer
 
-    case = _case(task, model, seed, budget, n_train, n_test, schedule)
+    case = _case(task, model, seed, budget, n_train, n_test, schedule, extra_over)
     t0 = time.perf_counter()
     built = build(case)  # generates (or reuses) the dataset
     gen_s = time.perf_counter() - t0
@@ -126,7 +127,7 @@ def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n
     m = trainer.fit(built.method, built.data)
     steps_per_epoch = built.data.steps_per_epoch(case.train.stages[0].batch_size)
     epochs = m["steps"] / steps_per_epoch
-    return {"task": task, "model": model, "seed": seed, "schedule": schedule, "params": sum(p.numel() for p in built.model.parameters()),
+    return {"task": task, "model": model, "seed": seed, "schedule": schedule, "set": list(extra_over), "params": sum(p.numel() for p in built.model.parameters()),
             "rel_l2": m["eval/rel_l2"], "rel_h1": m.get("eval/rel_h1"), "epochs": epochs,
             "s_per_epoch": m["train_time_s"] / max(epochs, 1e-9), "train_s": m["train_time_s"], "data_s": gen_s,
             "zero_shot_rel_l2": zero_shot(built, case, n_test=n_zero_shot) if n_zero_shot else None}
@@ -151,6 +152,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--schedule", choices=list(SCHEDULES), default="case",
                     help="learning-rate schedule: the case's own, or cosine / one-cycle over the time budget")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a case override applied to every model (e.g. train.stages.0.lr=2.0e-3)")
     ap.add_argument("--zero-shot", type=int, default=50, help="test samples at 2x resolution (0 = skip)")
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=100)
@@ -165,7 +168,7 @@ def main() -> None:
             for model in args.models:
                 if model in TASKS[task]:
                     rows.append(run_one(task, model, seed, args.budget_s, args.zero_shot, args.n_train, args.n_test,
-                                        args.schedule))
+                                        args.schedule, tuple(args.set)))
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))

@@ -14,7 +14,8 @@ data solved with WENO5 on 200 cells and averaged down to nx ∈ {100, 50, 40} ce
 - ``WENO5``: the same solver run directly on the coarse grid from the same initial data and
   forcing (replayed from the dataset's seed), scored against the same filtered fine solution.
 
-Each trained model gets ``--budget-s`` seconds of training wall time on one thread. Reported
+Each trained model gets ``--budget-s`` seconds of training wall time on one thread, at a constant
+learning rate or (``--schedule cosine``) one annealed to zero over that budget. Reported
 (test trajectories, rollout from the second ground-truth window as in the paper): accumulated
 error Σ_{t,x} (û − u)² / n_x over steps 50–249, relative L2 of the rollout, rollout seconds per
 trajectory (batched for the networks, the whole test set at once for WENO5), training seconds.
@@ -42,26 +43,29 @@ CASES = {"MP-PDE": "ce_mppde", "FNO": "ce_fno", "MP-PDE-irregular": "ce_irregula
 MODELS = ["MP-PDE", "FNO", "WENO5", "MP-PDE-irregular"]
 
 
-def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int):
+def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
+          schedule: str = "constant"):
     from sciml import load_case
 
     tag = "irr" if model.endswith("irregular") else "nx"
+    sched = ", scheduler: {type: cosine, horizon: time}" if schedule == "cosine" else ""
     over = [f"seed={seed}", "train.progress=false", f"train.time_limit_s={budget}", "train.eval_every=100000000",
             f"problem.experiment={experiment}", f"problem.nx={nx}", f"data.n_train={n_train}", f"data.n_test={n_test}",
             f"data.path={DATA / f'bench_ce_{experiment}_{tag}{nx}_n{n_train + n_test}_s{seed}.h5'}",
-            "train.stages=[{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000}]"]
+            f"train.stages=[{{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000{sched}}}]"]
     return load_case(ROOT / "cases" / f"{CASES[model]}.yaml", over)
 
 
-def run_network(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int) -> dict:
+def run_network(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
+                schedule: str = "constant") -> dict:
     from sciml import build
     from sciml.train import Trainer
 
-    case = _case(model, experiment, nx, seed, budget, n_train, n_test)
+    case = _case(model, experiment, nx, seed, budget, n_train, n_test, schedule)
     built = build(case)
     m = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
     ev = built.method.evaluate(built.data)
-    return {"experiment": experiment, "nx": nx, "model": model, "seed": seed,
+    return {"experiment": experiment, "nx": nx, "model": model, "seed": seed, "schedule": schedule,
             "params": sum(p.numel() for p in built.model.parameters()), "accumulated_error": ev["accumulated_error"],
             "rel_l2": ev["rel_l2"], "rollout_s": ev["rollout_s"], "train_s": m["train_time_s"], "steps": m["steps"]}
 
@@ -116,6 +120,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS[:3])
     ap.add_argument("--budget-s", type=float, default=300.0, help="training wall time per network")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                    help="learning rate: constant 1e-3, or cosine from 1e-3 to 0 over the time budget")
     ap.add_argument("--n-train", type=int, default=256)
     ap.add_argument("--n-test", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
@@ -131,7 +137,8 @@ def main() -> None:
                     if model == "WENO5":
                         rows.append(run_weno(experiment, nx, seed, args.n_train, args.n_test))
                     else:
-                        rows.append(run_network(model, experiment, nx, seed, args.budget_s, args.n_train, args.n_test))
+                        rows.append(run_network(model, experiment, nx, seed, args.budget_s, args.n_train, args.n_test,
+                                                args.schedule))
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))
