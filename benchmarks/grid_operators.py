@@ -117,14 +117,21 @@ def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
 def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n_train: int = 1000,
             n_test: int = 100, schedule: str = "case", extra_over: tuple[str, ...] = ()) -> dict:
     from sciml import build
-    from sciml.train import Trainer
+    from sciml.train import Trainer, TrainingDiverged
 
     case = _case(task, model, seed, budget, n_train, n_test, schedule, extra_over)
     t0 = time.perf_counter()
     built = build(case)  # generates (or reuses) the dataset
     gen_s = time.perf_counter() - t0
     trainer = Trainer(case.train, None, case.seed, case.dtype, case.device)
-    m = trainer.fit(built.method, built.data)
+    try:
+        m = trainer.fit(built.method, built.data)
+    except TrainingDiverged as err:  # a row saying so (e.g. a learning rate too high), not a lost table
+        nan = float("nan")
+        return {"task": task, "model": model, "seed": seed, "schedule": schedule, "set": list(extra_over),
+                "params": sum(p.numel() for p in built.model.parameters()), "rel_l2": nan, "rel_h1": nan,
+                "epochs": nan, "s_per_epoch": nan, "train_s": nan, "data_s": gen_s, "zero_shot_rel_l2": None,
+                "diverged": str(err).splitlines()[0]}
     steps_per_epoch = built.data.steps_per_epoch(case.train.stages[0].batch_size)
     epochs = m["steps"] / steps_per_epoch
     return {"task": task, "model": model, "seed": seed, "schedule": schedule, "set": list(extra_over), "params": sum(p.numel() for p in built.model.parameters()),
@@ -134,13 +141,14 @@ def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| task | model | params | s/epoch | epochs | test rel L2 | test rel H1 | zero-shot 2× rel L2 |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | model | training | params | s/epoch | epochs | test rel L2 | test rel H1 | zero-shot 2× rel L2 |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         h1 = f"{r['rel_h1']:.4f}" if r["rel_h1"] is not None else "–"
         zs = f"{r['zero_shot_rel_l2']:.4f}" if r["zero_shot_rel_l2"] is not None else "–"
-        lines.append(f"| {r['task']} | {r['model']} | {r['params']:,} | {r['s_per_epoch']:.1f} | {r['epochs']:.1f} | "
-                     f"{r['rel_l2']:.4f} | {h1} | {zs} |")
+        how = " ".join([r.get("schedule", "case"), *r.get("set", [])]) + (" (diverged)" if r.get("diverged") else "")
+        lines.append(f"| {r['task']} | {r['model']} | {how} | {r['params']:,} | {r['s_per_epoch']:.1f} | "
+                     f"{r['epochs']:.1f} | {r['rel_l2']:.4f} | {h1} | {zs} |")
     return "\n".join(lines)
 
 

@@ -17,7 +17,8 @@ data solved with WENO5 on 200 cells and averaged down to nx ∈ {100, 50, 40} ce
 Each trained model gets ``--budget-s`` seconds of training wall time on one thread, at a constant
 learning rate or (``--schedule cosine``) one annealed to zero over that budget. Reported
 (test trajectories, rollout from the second ground-truth window as in the paper): accumulated
-error Σ_{t,x} (û − u)² / n_x over steps 50–249, relative L2 of the rollout, rollout seconds per
+error Σ_{t,x} (û − u)² / n_x over steps 50–249 (and the same on as many training trajectories:
+over- or under-fitting), relative L2 of the rollout, rollout seconds per
 trajectory (batched for the networks, the whole test set at once for WENO5), training seconds.
 
 Run from the repository root::
@@ -44,7 +45,7 @@ MODELS = ["MP-PDE", "FNO", "WENO5", "MP-PDE-irregular"]
 
 
 def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
-          schedule: str = "constant"):
+          schedule: str = "constant", extra_over: tuple[str, ...] = ()):
     from sciml import load_case
 
     tag = "irr" if model.endswith("irregular") else "nx"
@@ -53,21 +54,23 @@ def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_trai
             f"problem.experiment={experiment}", f"problem.nx={nx}", f"data.n_train={n_train}", f"data.n_test={n_test}",
             f"data.path={DATA / f'bench_ce_{experiment}_{tag}{nx}_n{n_train + n_test}_s{seed}.h5'}",
             f"train.stages=[{{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000{sched}}}]"]
-    return load_case(ROOT / "cases" / f"{CASES[model]}.yaml", over)
+    return load_case(ROOT / "cases" / f"{CASES[model]}.yaml", [*over, *extra_over])
 
 
 def run_network(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
-                schedule: str = "constant") -> dict:
+                schedule: str = "constant", extra_over: tuple[str, ...] = ()) -> dict:
     from sciml import build
     from sciml.train import Trainer
 
-    case = _case(model, experiment, nx, seed, budget, n_train, n_test, schedule)
+    case = _case(model, experiment, nx, seed, budget, n_train, n_test, schedule, extra_over)
     built = build(case)
     m = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
     ev = built.method.evaluate(built.data)
+    fit = built.method.evaluate(built.data, "train", n_test)  # as many training trajectories: over- or under-fitting?
     return {"experiment": experiment, "nx": nx, "model": model, "seed": seed, "schedule": schedule,
-            "params": sum(p.numel() for p in built.model.parameters()), "accumulated_error": ev["accumulated_error"],
-            "rel_l2": ev["rel_l2"], "rollout_s": ev["rollout_s"], "train_s": m["train_time_s"], "steps": m["steps"]}
+            "set": list(extra_over), "params": sum(p.numel() for p in built.model.parameters()), "accumulated_error": ev["accumulated_error"],
+            "rel_l2": ev["rel_l2"], "train_accumulated_error": fit["accumulated_error"], "rollout_s": ev["rollout_s"],
+            "train_s": m["train_time_s"], "steps": m["steps"]}
 
 
 def run_weno(experiment: str, nx: int, seed: int, n_train: int, n_test: int) -> dict:
@@ -105,11 +108,13 @@ def run_weno(experiment: str, nx: int, seed: int, n_train: int, n_test: int) -> 
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| experiment | nx | model | params | accumulated error | rel L2 | rollout s/traj | train s | steps |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| experiment | nx | model | params | accumulated error | rel L2 | same on train trajectories | "
+             "rollout s/traj | train s | steps |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        fit = r.get("train_accumulated_error")
         lines.append(f"| {r['experiment']} | {r['nx']} | {r['model']} | {r['params']:,} | {r['accumulated_error']:.3f} | "
-                     f"{r['rel_l2']:.4f} | {r['rollout_s']:.4f} | {r['train_s']:.0f} | {r['steps']:.0f} |")
+                     f"{r['rel_l2']:.4f} | {'–' if fit is None else f'{fit:.3f}'} | {r['rollout_s']:.4f} | "
+                     f"{r['train_s']:.0f} | {r['steps']:.0f} |")
     return "\n".join(lines)
 
 
@@ -122,6 +127,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                     help="learning rate: constant 1e-3, or cosine from 1e-3 to 0 over the time budget")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a case override for the networks (e.g. model.hidden=64)")
     ap.add_argument("--n-train", type=int, default=256)
     ap.add_argument("--n-test", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
@@ -138,7 +145,7 @@ def main() -> None:
                         rows.append(run_weno(experiment, nx, seed, args.n_train, args.n_test))
                     else:
                         rows.append(run_network(model, experiment, nx, seed, args.budget_s, args.n_train, args.n_test,
-                                                args.schedule))
+                                                args.schedule, tuple(args.set)))
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))

@@ -109,8 +109,9 @@ class AutoregressiveOperator(AbstractMethod):
         per_traj = (time.perf_counter() - t0) / len(u)
         return pred, u[:, self.gt_windows * self.window:], per_traj
 
-    def evaluate(self, data: TrajectoryData) -> dict[str, float]:
-        pred, true, per_traj = self._rollouts(data)
+    def evaluate(self, data: TrajectoryData, split: str = "test", n: int | None = None) -> dict[str, float]:
+        """Rollout metrics over the first ``n`` (all) trajectories of ``split``."""
+        pred, true, per_traj = self._rollouts(data, split, n)
         n_x = int(np.prod(true.shape[2:-1]))
         err = (pred - true).double().square()
         acc = err.flatten(1).sum(1) / n_x
