@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -267,14 +268,19 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
                    "'time' anneals over train.time_limit_s, which is not set (give time_limit_s: seconds > 0)")
         if stype == "cosine" and horizon == "time" and "t_max" in sched:
             c.fail(("train", "stages", i, "scheduler", "t_max"), "t_max (steps) contradicts horizon: time; give one of them")
+        def number(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
         if stype == "onecycle":
             pct = sched.get("pct_start", 0.3)
-            if not isinstance(pct, (int, float)) or not 0.0 <= pct < 1.0:
-                c.fail(("train", "stages", i, "scheduler", "pct_start"), f"must be in [0, 1), got {pct!r}")
+            if not number(pct) or not 0.0 <= pct < 1.0:
+                c.fail(("train", "stages", i, "scheduler", "pct_start"), f"must be a number in [0, 1), got {pct!r}")
             for k in ("div_factor", "final_div_factor"):
                 v = sched.get(k, 1.0)
-                if not isinstance(v, (int, float)) or v < 1.0:
+                if not number(v) or v < 1.0:
                     c.fail(("train", "stages", i, "scheduler", k), f"must be a number >= 1, got {v!r}")
+        if stype == "cosine" and not (number(sched.get("eta_min", 0.0)) and sched.get("eta_min", 0.0) >= 0):
+            c.fail(("train", "stages", i, "scheduler", "eta_min"), f"must be a number >= 0, got {sched['eta_min']!r}")
         stages.append(s)
     train.stages = stages
     if train.time_limit_s < 0:

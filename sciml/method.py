@@ -18,13 +18,15 @@ from .fields import Field
 
 @dataclass
 class TrainState:
-    """Where training is: stage index, step within the stage, global step count, and the training
-    seconds spent up to the last checkpoint (so a time budget spans interruptions)."""
+    """Where training is: stage index, step within the stage, global step count, the training
+    seconds spent up to the last checkpoint (so a time budget spans interruptions) and those spent
+    when the current stage began (a time-horizon schedule anneals over the rest of the budget)."""
 
     stage: int = 0
     step_in_stage: int = 0
     step: int = 0
     elapsed_s: float = 0.0
+    stage_start_s: float = 0.0
 
 
 class AbstractMethod(nn.Module, ABC):

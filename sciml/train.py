@@ -25,6 +25,9 @@ from .config import Stage, Train
 from .method import AbstractMethod, TrainState
 
 
+_clock = time.perf_counter  # the Trainer's clock for time budgets (tests substitute a fake one)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became non-finite or grew beyond ``divergence_factor`` × its first value."""
 
@@ -91,8 +94,10 @@ class ProgressLR(torch.optim.lr_scheduler.LRScheduler):
     leaves the rate wherever the budget cuts it off).
 
     Shapes (peak rate η = the stage's ``lr``): ``cosine`` η_min + (η − η_min)(1 + cos πp)/2;
-    ``onecycle`` (as ``torch.optim.lr_scheduler.OneCycleLR`` with cosine annealing) rises from
-    η/div_factor to η over p < pct_start, then falls to η/(div_factor·final_div_factor).
+    ``onecycle`` rises from η/div_factor to η over p < pct_start, then falls to
+    η/(div_factor·final_div_factor), both halves cosine — the rate of
+    ``torch.optim.lr_scheduler.OneCycleLR`` (without its momentum cycling), reaching the bottom at
+    p = 1 (torch: one step earlier).
     """
 
     def __init__(self, optimizer, shape: str, n_steps: int, progress=None, *, eta_min: float = 0.0,
@@ -128,15 +133,16 @@ class ProgressLR(torch.optim.lr_scheduler.LRScheduler):
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_progress")}
 
 
-def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None):
-    """The stage's scheduler; ``time_progress()`` (the spent fraction of the time budget) serves
-    schedules with ``horizon: time``."""
+def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None, step_progress=None):
+    """The stage's scheduler. Progress callbacks: ``time_progress()`` (the spent fraction of the
+    stage's time budget) serves schedules with ``horizon: time``; ``step_progress()`` (steps taken /
+    ``n_steps``; L-BFGS takes several per scheduler call) those over steps."""
     cfg = dict(stage.scheduler)
     kind = cfg.pop("type", "none")
     horizon = cfg.pop("horizon", "steps")
     if horizon == "time" and time_progress is None:
         raise ValueError(f"scheduler {kind!r} with horizon: time needs a time budget (train.time_limit_s)")
-    progress = time_progress if horizon == "time" else None
+    progress = time_progress if horizon == "time" else step_progress
     if kind == "none":
         return None
     if kind == "step":
@@ -212,7 +218,8 @@ class Trainer:
         self.state = TrainState()
         self.history: list[dict] = []
         self.time_limited = False  # set when train.time_limit_s ended the run
-        self._elapsed0, self._t_start = 0.0, None  # seconds before this fit() (from a checkpoint), its start
+        # seconds before this fit() (from a checkpoint), its start on _clock, and the last reading
+        self._elapsed0, self._t_start, self._now = 0.0, None, 0.0
 
     # ---------------------------------------------------------------- checkpoints
     def _ckpt_path(self) -> Path | None:
@@ -224,7 +231,7 @@ class Trainer:
             return
         from .output import atomic_path
 
-        self.state.elapsed_s = self._elapsed()
+        self.state.elapsed_s = self._now
         blob = {
             "state": vars(self.state).copy(),
             "method": method.state_dict(),
@@ -296,18 +303,30 @@ class Trainer:
             opt.step()
         return terms_out
 
-    def _elapsed(self) -> float:
-        """Training seconds so far, including those before a resume."""
-        return self._elapsed0 + (0.0 if self._t_start is None else time.perf_counter() - self._t_start)
+    def _tick(self) -> float:
+        """Read the clock: training seconds so far, those before a resume included. Under DDP every
+        rank takes rank 0's reading, so that all agree on the learning rate and on when the budget
+        ends (a rank stopping alone would leave the others waiting in a collective)."""
+        now = self._elapsed0 + (_clock() - self._t_start)
+        if self.world > 1:
+            t = torch.tensor([now], dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+            dist.broadcast(t, 0)
+            now = float(t)
+        self._now = now
+        return now
 
     def _out_of_time(self) -> bool:
         limit = getattr(self.cfg, "time_limit_s", 0.0)
-        return bool(limit) and self._elapsed() >= limit
+        return bool(limit) and self._tick() >= limit
 
     def _time_progress(self):
-        """The spent fraction of ``train.time_limit_s`` as a callable, or None without a limit."""
+        """The spent fraction of the time budget left at the stage's start (a callable), or None
+        without ``train.time_limit_s``: a ``horizon: time`` schedule in a later stage anneals over
+        what the earlier stages left."""
         limit = getattr(self.cfg, "time_limit_s", 0.0)
-        return (lambda: self._elapsed() / limit) if limit else None
+        if not limit:
+            return None
+        return lambda: (self._now - self.state.stage_start_s) / max(limit - self.state.stage_start_s, 1e-9)
 
     # ---------------------------------------------------------------- the loop
     def fit(self, method: AbstractMethod, data, resume: str | Path | None = None) -> dict[str, float]:
@@ -332,8 +351,8 @@ class Trainer:
             blob = self._load_checkpoint(Path(resume), method, data)
             if self.run_dir is not None and self.rank == 0:
                 self.run_dir.truncate_metrics(self.state.step)
-        self._elapsed0 = self.state.elapsed_s
-        t_start = self._t_start = time.perf_counter()
+        self._elapsed0, self._t_start = self.state.elapsed_s, _clock()
+        self._tick()
         metrics: dict[str, float] = {}
         with _StopFlag() as stop:
             for si in range(self.state.stage, len(self.cfg.stages)):
@@ -342,22 +361,25 @@ class Trainer:
                     break
                 stage = self.cfg.stages[si]
                 n_steps = stage.steps or stage.epochs * data.steps_per_epoch(stage.batch_size)
+                if self.state.step_in_stage == 0:  # a fresh stage (not one resumed part-way)
+                    self.state.stage_start_s = self._now
                 opt = make_optimizer(stage, method.parameters())
-                sched = make_scheduler(stage, opt, n_steps, self._time_progress())
+                sched = make_scheduler(stage, opt, n_steps, self._time_progress(),
+                                       lambda n=n_steps: self.state.step_in_stage / n)
                 if blob is not None and blob["state"]["stage"] == si:
                     if blob["optimizer"] is not None:
                         opt.load_state_dict(blob["optimizer"])
                     if sched is not None and blob["scheduler"] is not None:
                         sched.load_state_dict(blob["scheduler"])
-                metrics = self._run_stage(si, stage, n_steps, method, data, opt, sched, stop, t_start)
+                metrics = self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
                 self.state.stage, self.state.step_in_stage = si + 1, 0
                 self.save_checkpoint(method, data, None, None)
         metrics = {**metrics, **self._evaluate(method, data)}
-        metrics["train_time_s"] = time.perf_counter() - t_start
+        metrics["train_time_s"] = self._tick()  # training (and final evaluation) seconds, resumes included
         metrics["steps"] = float(self.state.step)
         return metrics
 
-    def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop, t_start) -> dict[str, float]:
+    def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop) -> dict[str, float]:
         from tqdm import tqdm
 
         bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
@@ -376,12 +398,13 @@ class Trainer:
             k = self._lbfgs_iters(opt) - before if lbfgs else 1
             total = float(terms.pop("_total"))
             self._guard(total, terms, si, stage)
-            if sched is not None:
-                sched.step(total) if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau) else sched.step()
             prev = self.state.step
             advance = min(max(k, 1), n_steps - self.state.step_in_stage)
             self.state.step_in_stage += advance
             self.state.step += advance
+            self._tick()
+            if sched is not None:  # after the step count and the clock, which progress schedules read
+                sched.step(total) if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau) else sched.step()
             method.after_step(self.state, data)
             data.after_step(self.state)
             bar.update(self.state.step - prev)
@@ -393,7 +416,7 @@ class Trainer:
             if crossed(self.cfg.log_every) or self.state.step_in_stage >= n_steps:
                 last = {"loss": self._mean(total), **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
                 self._log({"step": step, "stage": si, **last, "lr": opt.param_groups[0]["lr"],
-                           "time_s": time.perf_counter() - t_start})
+                           "time_s": self._now})
                 bar.set_postfix(loss=f"{last['loss']:.3e}")
             if crossed(self.cfg.eval_every):
                 self._log({"step": step, "stage": si, **self._evaluate(method, data)})

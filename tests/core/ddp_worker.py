@@ -12,9 +12,9 @@ def main(case_path: str, out: str) -> None:
     case = load_case(case_path)
     built = build(case)
     tr = Trainer(case.train, None, case.seed, case.dtype, case.device)
-    tr.fit(built.method, built.data)
+    metrics = tr.fit(built.method, built.data)
     flat = torch.cat([p.detach().flatten() for p in built.method.parameters()])
-    torch.save({"params": flat, "world": tr.world, "n_interior": len(built.data.next_batch()["interior"])},
+    torch.save({"params": flat, "world": tr.world, "steps": metrics["steps"], "n_interior": len(built.data.next_batch()["interior"])},
                f"{out}.rank{tr.rank}.pt")
     if dist.is_initialized():
         dist.destroy_process_group()

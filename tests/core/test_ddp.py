@@ -43,3 +43,23 @@ def test_two_process_training_equals_single_process(tmp_path):
     torch.testing.assert_close(r0["params"], r1["params"], rtol=0, atol=0)  # ranks identical
     # mean over equal halves, averaged, is the mean over all: same trajectory as one process
     torch.testing.assert_close(r0["params"], one["params"], rtol=1e-9, atol=1e-10)
+
+
+def test_time_budget_and_time_horizon_schedule_agree_across_ranks(tmp_path):
+    # each rank has its own clock; the Trainer follows rank 0's, so the learning rates and the step
+    # at which the budget ends are the same on both ranks (else the weights drift apart, or one rank
+    # stops while the other waits in a collective)
+    case = tmp_path / "ddp_time.yaml"
+    case.write_text(CASE.replace(
+        "    - {optimizer: adam, lr: 1.0e-2, steps: 5}\n    - {optimizer: lbfgs, lr: 1.0, steps: 3}\n",
+        "    - {optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}\n"
+        "  time_limit_s: 1.5\n"))
+    worker = ROOT / "tests" / "core" / "ddp_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    out = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29534", str(worker), str(case),
+                          str(tmp_path / "ddp")], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"ddp.rank{r}.pt") for r in (0, 1))
+    assert r0["steps"] == r1["steps"] > 5
+    torch.testing.assert_close(r0["params"], r1["params"], rtol=0, atol=0)

@@ -229,32 +229,96 @@ def test_cosine_over_time_follows_the_spent_fraction_of_the_budget():
     assert "_progress" not in sched.state_dict()  # the Trainer's callback is not saved
 
 
-def test_time_horizon_anneals_to_the_end_of_the_budget(case_file):
-    case = load_case(case_file, ["train.time_limit_s=0.6",
+class FakeClock:
+    """The Trainer's clock advanced by ``dt`` per training step (deterministic time budgets)."""
+
+    def __init__(self, monkeypatch, dt: float):
+        self.t, self.dt = 1000.0, dt
+        monkeypatch.setattr("sciml.train._clock", lambda: self.t)
+
+    def drive(self, data):
+        orig = data.next_batch
+
+        def batch(*a, **k):  # each step takes dt (from fetching its batch on)
+            self.t += self.dt
+            return orig(*a, **k)
+
+        data.next_batch = batch
+
+
+def test_time_horizon_anneals_to_the_end_of_the_budget(case_file, monkeypatch):
+    clock = FakeClock(monkeypatch, dt=1 / 64)  # 1 s budget = 64 steps (exact in binary)
+    case = load_case(case_file, ["train.time_limit_s=1.0",
                                  "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
                                  "scheduler: {type: cosine, horizon: time}}]"])
-    built, tr, metrics = train(case)
-    lrs = [r["lr"] for r in tr.history if "lr" in r]
-    assert tr.time_limited and len(lrs) > 5
-    # the steps horizon (10^6 steps) would have left the rate at 1e-2; the time horizon ends near 0
-    assert lrs[0] > 0.9e-2 and lrs[-1] < 0.1e-2 and all(np.diff(lrs) <= 1e-15)
+    built = build(case)
+    clock.drive(built.data)
+    tr = Trainer(case.train, None, case.seed, case.dtype)
+    metrics = tr.fit(built.method, built.data)
+    lrs = [r["lr"] for r in tr.history if "lr" in r]  # the rate for the next step, logged after each
+    assert tr.time_limited and metrics["steps"] == 64
+    # the steps horizon (10^6 steps) would have kept the rate near 1e-2; the time horizon follows the clock
+    expect = [1e-2 * (1 + np.cos(np.pi * k / 64)) / 2 for k in range(1, 65)]
+    np.testing.assert_allclose(lrs, expect, rtol=1e-9, atol=1e-12)
 
 
-def test_time_budget_spans_a_resume(case_file, tmp_path):
-    over = ["train.time_limit_s=1000", "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 50}]",
-            "train.checkpoint_every=1"]
+def test_time_horizon_of_a_later_stage_spans_the_budget_left(case_file, monkeypatch):
+    clock = FakeClock(monkeypatch, dt=1 / 64)
+    case = load_case(case_file, ["train.time_limit_s=1.0",
+                                 "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 24}, "
+                                 "{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}]"])
+    built = build(case)
+    clock.drive(built.data)
+    tr = Trainer(case.train, None, case.seed, case.dtype)
+    tr.fit(built.method, built.data)
+    lrs = [r["lr"] for r in tr.history if "lr" in r and r["stage"] == 1]
+    assert len(lrs) == 40  # the 40/64 s stage 0 left
+    np.testing.assert_allclose(lrs, [1e-2 * (1 + np.cos(np.pi * k / 40)) / 2 for k in range(1, 41)], atol=1e-12)
+
+
+def test_time_budget_spans_a_resume(case_file, tmp_path, monkeypatch):
+    clock = FakeClock(monkeypatch, dt=1 / 64)
+    over = ["train.time_limit_s=1.0", "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
+            "scheduler: {type: onecycle, horizon: time}}]", "train.checkpoint_every=7"]
+    ref = build(load_case(case_file, over))
+    clock.drive(ref.data)
+    ref_tr = Trainer(load_case(case_file, over).train, None, 1, "float64")
+    ref_metrics = ref_tr.fit(ref.method, ref.data)
+    assert ref_metrics["steps"] == 64 and ref_metrics["train_time_s"] == 1.0
+
     case = load_case(case_file, over)
     run_dir = RunDir.create(tmp_path / "runs", "tiny")
     run_dir.save_case(case.to_dict())
+    first = build(case)
+    clock.drive(first.data)
+    interrupt_at(first.data, 20)
     with pytest.raises(Interrupted):
-        train(case, run_dir, stop_at=5)
+        Trainer(case.train, run_dir, case.seed, case.dtype).fit(first.method, first.data)
     blob = torch.load(run_dir.checkpoints / "last.pt", weights_only=False)
-    spent = blob["state"]["elapsed_s"]
-    assert spent > 0
-    # a budget already spent before the interruption ends the resumed run at once
-    case2 = load_case(case_file, over[1:] + [f"train.time_limit_s={spent / 2}"])
-    built, tr, metrics = train(case2, run_dir, resume=run_dir.checkpoints / "last.pt")
-    assert tr.time_limited and metrics["steps"] == 5  # no step after the resume
+    assert blob["state"]["step"] == 20 and blob["state"]["elapsed_s"] == 20 / 64
+    clock.t += 123.0  # time between the interruption and the resume does not count
+    second = build(load_case(case_file, over))
+    clock.drive(second.data)
+    tr = Trainer(case.train, run_dir, case.seed, case.dtype)
+    metrics = tr.fit(second.method, second.data, resume=run_dir.checkpoints / "last.pt")
+    # the resumed run stops where the uninterrupted one did, with the same rates and weights
+    assert metrics["steps"] == 64 and metrics["train_time_s"] == 1.0
+    assert [r["lr"] for r in tr.history if "lr" in r] == pytest.approx([r["lr"] for r in ref_tr.history if "lr" in r][20:])
+    torch.testing.assert_close(params(second.method), params(ref.method), rtol=1e-10, atol=1e-12)
+
+
+def test_progress_schedule_over_steps_resumes_exactly(case_file, tmp_path):
+    over = ["train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 12, scheduler: {type: onecycle, pct_start: 0.25}}]",
+            "train.checkpoint_every=5"]
+    ref_built, ref_tr, _ = train(load_case(case_file, over))
+    run_dir = RunDir.create(tmp_path / "runs", "tiny")
+    run_dir.save_case(load_case(case_file, over).to_dict())
+    with pytest.raises(Interrupted):
+        train(load_case(case_file, over), run_dir, stop_at=7)
+    built, tr, _ = train(load_case(case_file, over), run_dir, resume=run_dir.checkpoints / "last.pt")
+    torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-12, atol=1e-12)
+    lrs = [r["lr"] for r in ref_tr.history if "lr" in r]
+    assert max(lrs) == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-2 / 25 / 1e4)
 
 
 @pytest.mark.parametrize("sched, match", [
@@ -262,6 +326,9 @@ def test_time_budget_spans_a_resume(case_file, tmp_path):
     ("{type: cosine, horizon: epochs}", "horizon"),
     ("{type: onecycle, pct_start: 1.5}", "pct_start"),
     ("{type: onecycle, div_factor: 0.5}", "div_factor"),
+    ("{type: onecycle, final_div_factor: true}", "final_div_factor"),
+    ("{type: cosine, eta_min: -1.0}", "eta_min"),
+    ("{type: step, horizon: time}", "unknown option"),
 ])
 def test_schedule_options_are_checked(case_file, sched, match):
     with pytest.raises(CaseError, match=match):
