@@ -24,17 +24,24 @@ train:
 """
 
 
+WORKER = ROOT / "tests" / "core" / "ddp_worker.py"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def torchrun(case: Path, out: Path, port: int) -> None:
+    """Train ``case`` on 2 processes; each rank saves ``out.rank{r}.pt``."""
+    exe = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    res = subprocess.run([exe, "--nproc_per_node=2", f"--master_port={port}", str(WORKER), str(case), str(out)],
+                         capture_output=True, text=True, env=ENV, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
 def test_two_process_training_equals_single_process(tmp_path):
     case = tmp_path / "ddp.yaml"
     case.write_text(CASE)
-    worker = ROOT / "tests" / "core" / "ddp_worker.py"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    out = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29533", str(worker), str(case),
-                          str(tmp_path / "ddp")], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    single = subprocess.run([sys.executable, str(worker), str(case), str(tmp_path / "one")],
-                            capture_output=True, text=True, env=env, timeout=300)
+    torchrun(case, tmp_path / "ddp", 29533)
+    single = subprocess.run([sys.executable, str(WORKER), str(case), str(tmp_path / "one")],
+                            capture_output=True, text=True, env=ENV, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"ddp.rank{r}.pt") for r in (0, 1))
     one = torch.load(tmp_path / "one.rank0.pt")
@@ -54,12 +61,7 @@ def test_time_budget_and_time_horizon_schedule_agree_across_ranks(tmp_path):
         "    - {optimizer: adam, lr: 1.0e-2, steps: 5}\n    - {optimizer: lbfgs, lr: 1.0, steps: 3}\n",
         "    - {optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}\n"
         "  time_limit_s: 1.5\n"))
-    worker = ROOT / "tests" / "core" / "ddp_worker.py"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    out = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29534", str(worker), str(case),
-                          str(tmp_path / "ddp")], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
+    torchrun(case, tmp_path / "ddp", 29534)
     r0, r1 = (torch.load(tmp_path / f"ddp.rank{r}.pt") for r in (0, 1))
     assert r0["steps"] == r1["steps"] > 5
     torch.testing.assert_close(r0["params"], r1["params"], rtol=0, atol=0)

@@ -65,6 +65,16 @@ def train(case, run_dir=None, stop_at=None, resume=None):
     return built, tr, tr.fit(built.method, built.data, resume=resume)
 
 
+def interrupt_and_resume(case_file, over, tmp_path, stop_at):
+    """Run the case with overrides ``over`` until SIGINT at ``stop_at``, resume it; the resumed run."""
+    run_dir = RunDir.create(tmp_path / "runs", "tiny")
+    run_dir.save_case(load_case(case_file, over).to_dict())
+    with pytest.raises(Interrupted):
+        train(load_case(case_file, over), run_dir, stop_at=stop_at)
+    built, tr, _ = train(load_case(case_file, over), run_dir, resume=run_dir.checkpoints / "last.pt")
+    return built, tr
+
+
 @pytest.mark.parametrize("stop_at", [3, 5, 8])  # mid-Adam, between checkpoints, inside the L-BFGS stage
 def test_interrupted_run_resumes_to_the_same_result(case_file, tmp_path, stop_at):
     case = load_case(case_file)
@@ -84,11 +94,7 @@ def test_lbfgs_chunks_resume_exactly(case_file, tmp_path):
     # log_every 3: L-BFGS runs several iterations per call; an interrupt lands on a call boundary
     over = ["train.log_every=3", "train.stages.1.steps=9"]
     ref_built, _, _ = train(load_case(case_file, over))
-    run_dir = RunDir.create(tmp_path / "runs", "tiny")
-    run_dir.save_case(load_case(case_file, over).to_dict())
-    with pytest.raises(Interrupted):
-        train(load_case(case_file, over), run_dir, stop_at=8)
-    built, tr, _ = train(load_case(case_file, over), run_dir, resume=run_dir.checkpoints / "last.pt")
+    built, tr = interrupt_and_resume(case_file, over, tmp_path, stop_at=8)
     torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-12, atol=1e-12)
     assert [r["step"] for r in tr.history if "loss" in r][-1] == 15
 
@@ -311,11 +317,7 @@ def test_progress_schedule_over_steps_resumes_exactly(case_file, tmp_path):
     over = ["train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 12, scheduler: {type: onecycle, pct_start: 0.25}}]",
             "train.checkpoint_every=5"]
     ref_built, ref_tr, _ = train(load_case(case_file, over))
-    run_dir = RunDir.create(tmp_path / "runs", "tiny")
-    run_dir.save_case(load_case(case_file, over).to_dict())
-    with pytest.raises(Interrupted):
-        train(load_case(case_file, over), run_dir, stop_at=7)
-    built, tr, _ = train(load_case(case_file, over), run_dir, resume=run_dir.checkpoints / "last.pt")
+    built, tr = interrupt_and_resume(case_file, over, tmp_path, stop_at=7)
     torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-12, atol=1e-12)
     lrs = [r["lr"] for r in ref_tr.history if "lr" in r]
     assert max(lrs) == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-2 / 25 / 1e4)
