@@ -103,6 +103,11 @@ SCHEDULERS = {"none": (), "step": ("step_size", "gamma"), "cosine": ("t_max", "e
 HORIZONS = ("steps", "time")  # what a cosine/one-cycle schedule anneals over
 
 
+def _number(v) -> bool:
+    """A finite int or float, not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 @dataclass
 class Train:
     stages: list = field(default_factory=list)
@@ -268,18 +273,15 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
                    "'time' anneals over train.time_limit_s, which is not set (give time_limit_s: seconds > 0)")
         if stype == "cosine" and horizon == "time" and "t_max" in sched:
             c.fail(("train", "stages", i, "scheduler", "t_max"), "t_max (steps) contradicts horizon: time; give one of them")
-        def number(v):
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
         if stype == "onecycle":
             pct = sched.get("pct_start", 0.3)
-            if not number(pct) or not 0.0 <= pct < 1.0:
+            if not _number(pct) or not 0.0 <= pct < 1.0:
                 c.fail(("train", "stages", i, "scheduler", "pct_start"), f"must be a number in [0, 1), got {pct!r}")
             for k in ("div_factor", "final_div_factor"):
                 v = sched.get(k, 1.0)
-                if not number(v) or v < 1.0:
+                if not _number(v) or v < 1.0:
                     c.fail(("train", "stages", i, "scheduler", k), f"must be a number >= 1, got {v!r}")
-        if stype == "cosine" and not (number(sched.get("eta_min", 0.0)) and sched.get("eta_min", 0.0) >= 0):
+        if stype == "cosine" and not (_number(sched.get("eta_min", 0.0)) and sched.get("eta_min", 0.0) >= 0):
             c.fail(("train", "stages", i, "scheduler", "eta_min"), f"must be a number >= 0, got {sched['eta_min']!r}")
         stages.append(s)
     train.stages = stages
