@@ -251,16 +251,20 @@ class FakeClock:
 
         data.next_batch = batch
 
+    def fit(self, case):
+        """Build ``case`` and train it on this clock; (built, trainer, metrics)."""
+        built = build(case)
+        self.drive(built.data)
+        tr = Trainer(case.train, None, case.seed, case.dtype)
+        return built, tr, tr.fit(built.method, built.data)
+
 
 def test_time_horizon_anneals_to_the_end_of_the_budget(case_file, monkeypatch):
     clock = FakeClock(monkeypatch, dt=1 / 64)  # 1 s budget = 64 steps (exact in binary)
     case = load_case(case_file, ["train.time_limit_s=1.0",
                                  "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
                                  "scheduler: {type: cosine, horizon: time}}]"])
-    built = build(case)
-    clock.drive(built.data)
-    tr = Trainer(case.train, None, case.seed, case.dtype)
-    metrics = tr.fit(built.method, built.data)
+    _, tr, metrics = clock.fit(case)
     lrs = [r["lr"] for r in tr.history if "lr" in r]  # the rate for the next step, logged after each
     assert tr.time_limited and metrics["steps"] == 64
     # the steps horizon (10^6 steps) would have kept the rate near 1e-2; the time horizon follows the clock
@@ -273,10 +277,7 @@ def test_time_horizon_of_a_later_stage_spans_the_budget_left(case_file, monkeypa
     case = load_case(case_file, ["train.time_limit_s=1.0",
                                  "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 24}, "
                                  "{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}]"])
-    built = build(case)
-    clock.drive(built.data)
-    tr = Trainer(case.train, None, case.seed, case.dtype)
-    tr.fit(built.method, built.data)
+    _, tr, _ = clock.fit(case)
     lrs = [r["lr"] for r in tr.history if "lr" in r and r["stage"] == 1]
     assert len(lrs) == 40  # the 40/64 s stage 0 left
     np.testing.assert_allclose(lrs, [1e-2 * (1 + np.cos(np.pi * k / 40)) / 2 for k in range(1, 41)], atol=1e-12)
@@ -286,10 +287,7 @@ def test_time_budget_spans_a_resume(case_file, tmp_path, monkeypatch):
     clock = FakeClock(monkeypatch, dt=1 / 64)
     over = ["train.time_limit_s=1.0", "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
             "scheduler: {type: onecycle, horizon: time}}]", "train.checkpoint_every=7"]
-    ref = build(load_case(case_file, over))
-    clock.drive(ref.data)
-    ref_tr = Trainer(load_case(case_file, over).train, None, 1, "float64")
-    ref_metrics = ref_tr.fit(ref.method, ref.data)
+    ref, ref_tr, ref_metrics = clock.fit(load_case(case_file, over))
     assert ref_metrics["steps"] == 64 and ref_metrics["train_time_s"] == 1.0
 
     case = load_case(case_file, over)
