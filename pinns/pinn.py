@@ -108,23 +108,31 @@ class PINN(AbstractMethod):
             self.selection.load_state_dict(state["selection"])
             self._bound = True
 
+    def _learn_requests(self, group: str, x: torch.Tensor) -> None:
+        """Find which derivatives the residuals of ``group`` ask for (a probe on 2 points of ``x``).
+
+        Pure: it changes no weights and draws no random numbers, and it runs before the first loss
+        of every process (a fresh run and a resumed one alike), so every loss afterwards takes the
+        same arithmetic path; a resumed run then repeats the uninterrupted one bit for bit."""
+        io = (self.problem.inputs, self.problem.outputs)
+        xs = x[:2].detach().requires_grad_(True)
+        probe = Derivatives(self.model(xs), xs, *io)
+        for residual in self.groups[group].values():
+            residual(probe, self.params())
+        if any(len(a) > 2 for _, a in probe.requested):
+            self.use_jet = False  # third or higher order: autograd for everything
+        else:
+            self._requests[group] = {a for _, a in probe.requested}
+
     def derivatives(self, group: str, x: torch.Tensor) -> Derivatives:
         """The derivative accessor for the residuals of ``group`` at points ``x``."""
+        if self.use_jet and group not in self._requests:
+            self._learn_requests(group, x)
         if not self.use_jet:
             return autograd_derivatives(self.problem, self.net(), x)
-        io = (self.problem.inputs, self.problem.outputs)
-        if group not in self._requests:  # learn which derivatives the residuals ask for, on 2 points
-            xs = x[:2].detach().requires_grad_(True)
-            probe = Derivatives(self.model(xs), xs, *io)
-            for residual in self.groups[group].values():
-                residual(probe, self.params())
-            if any(len(a) > 2 for _, a in probe.requested):
-                self.use_jet = False  # third or higher order: autograd for everything
-                return self.derivatives(group, x)
-            self._requests[group] = {a for _, a in probe.requested}
         known = self.model.jet(x, self._requests[group])
         u = torch.stack([known[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
-        return Derivatives(u, x, *io, known=known)
+        return Derivatives(u, x, self.problem.inputs, self.problem.outputs, known=known)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         p = self.params()
@@ -144,7 +152,10 @@ class PINN(AbstractMethod):
         return self.net()(xy[:, :d]) - xy[:, d:]
 
     def _all_derivatives(self, batch) -> dict[str, Derivatives]:  # the equation/condition groups only
-        if not self.use_jet or any(g not in self._requests for g in self.groups):
+        for g in self.groups:  # learned up front, so the first loss takes the same path as every later one
+            if self.use_jet and g not in self._requests:
+                self._learn_requests(g, batch[g])
+        if not self.use_jet:
             return {g: self.derivatives(g, batch[g]) for g in self.groups}
         # jets: every point set in one pass through the network (fewer, larger kernels)
         xs = [batch[g] for g in self.groups]
