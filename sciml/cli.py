@@ -14,38 +14,82 @@ def _load_run(run_path: str):
     from .config import validate
     from .output import RunDir
     from .run import build
+    from .train import load_method_state, read_checkpoint
 
     run_dir = RunDir.open(run_path)
     case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
     ckpt = run_dir.checkpoints / "last.pt"
     if not ckpt.exists():
-        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate")
+        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
+                                f"finish the run first: sciml run --resume {run_dir.path}")
+    blob = read_checkpoint(ckpt, keys=("method",))  # a damaged file is refused before anything is built
     built = build(case)
     dtype = {"float32": torch.float32, "float64": torch.float64}[case.dtype]
     built.method.to(dtype=dtype)
     built.data.to(dtype=dtype)
-    built.method.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["method"])
+    load_method_state(built.method, blob["method"], ckpt)
     built.method.eval()
     return run_dir, case, built
 
 
+# what may change when a run resumes: nothing its checkpoint holds (problem, data, model, method,
+# seed, dtype), only how long and how it goes on and what it writes
+RESUME_SAFE = ("output", "device", "train.eval_every", "train.checkpoint_every", "train.log_every",
+               "train.progress", "train.time_limit_s", "train.divergence_factor", "train.amp", "train.compile")
+
+
+def _resume_overrides(raw: dict, overrides: list[str], stage: int, run_path) -> None:
+    """Apply ``--set`` overrides to a resumed run's case, refusing (one line, naming the key) those
+    that would change what its checkpoint holds. Allowed: output options, the training controls in
+    RESUME_SAFE, any option of a stage that has not started (a new stage may be appended, e.g.
+    ``train.stages.2={optimizer: lbfgs, steps: 500}``), and more steps or epochs for the current one."""
+    from .config import CaseError, apply_override
+
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        parts = key.split(".")
+        ok = any(key == s or key.startswith(s + ".") for s in RESUME_SAFE)
+        if parts[:2] == ["train", "stages"] and len(parts) >= 3 and parts[2].isdigit():
+            k = int(parts[2])
+            stages = raw.setdefault("train", {}).setdefault("stages", [])
+            if k > stage or k >= len(stages) or (k == stage and len(parts) == 4 and parts[3] in ("steps", "epochs")):
+                ok = True
+                if k == len(stages) and isinstance(stages, list):
+                    stages.append({})  # a new stage after the last one
+        if not ok:
+            raise CaseError(
+                f"--set {key}: cannot change on --resume (the checkpoint in {run_path} was made with the "
+                f"saved value; start a new run for that). On resume you may set output.*, device, "
+                f"train.{{eval_every,checkpoint_every,log_every,progress,time_limit_s,divergence_factor}}, "
+                f"options of stages not yet started (or a new stage), and steps/epochs of the current "
+                f"stage (stage {stage})")
+        apply_override(raw, o)
+
+
 def cmd_run(args) -> int:
-    from .config import load_case, validate
+    from .config import CaseError, apply_override, load_case, validate
     from .output import RunDir
     from .run import run
-    from .train import Interrupted
+    from .train import Interrupted, read_checkpoint
 
     if args.resume:
+        if args.case:
+            raise CaseError(f"sciml run: give a case file or --resume RUN_DIR, not both (a resumed run "
+                            f"continues with its own {Path(args.resume) / 'case.yaml'}; change it with --set)")
+        if args.output:
+            raise CaseError("sciml run: --output does not apply to --resume (the run continues in its own directory)")
         run_dir = RunDir.open(args.resume)
         raw = run_dir.load_case_dict()
-        from .config import apply_override
-
-        for o in args.set or []:
-            apply_override(raw, o)
+        ckpt = run_dir.checkpoints / "last.pt"
+        if ckpt.exists():
+            _resume_overrides(raw, args.set or [], read_checkpoint(ckpt)["state"].get("stage", 0), run_dir.path)
+        else:  # stopped before its first checkpoint: it starts over, so any override is safe
+            for o in args.set or []:
+                apply_override(raw, o)
         case = validate(raw, str(run_dir.path / "case.yaml"))
     else:
         if not args.case:
-            raise SystemExit("sciml run: give a case file (or --resume RUN_DIR)")
+            raise CaseError("sciml run: give a case file (or --resume RUN_DIR)")
         case = load_case(args.case, args.set or [])
         if args.output:
             case.output.dir = args.output
@@ -95,11 +139,14 @@ def cmd_data(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from .output import RunDir
+
+    RunDir.open(args.run_dir).load_summary()  # a corrupt summary.json is reported before any work
     run_dir, case, built = _load_run(args.run_dir)
     metrics = {f"eval/{k}": v for k, v in built.method.evaluate(built.data).items()}
     for k, v in metrics.items():
         print(f"{k:24s} {v:.6g}")
-    summary = run_dir.load_summary() if (run_dir.path / "summary.json").exists() else {}
+    summary = run_dir.load_summary()
     summary["reevaluated"] = metrics
     run_dir.save_summary(summary)
     return 0
@@ -110,7 +157,7 @@ def cmd_export(args) -> int:
     case.output.formats = args.formats
     from .run import write_outputs
 
-    summary = run_dir.load_summary() if (run_dir.path / "summary.json").exists() else {}
+    summary = run_dir.load_summary()
     write_outputs(case, built, run_dir, summary.get("metrics", {}))
     print(f"exported {', '.join(args.formats)} to {run_dir.fields}")
     return 0
@@ -118,15 +165,26 @@ def cmd_export(args) -> int:
 
 def cmd_compare(args) -> int:
     rows = []
+    from .output import RunDir
+
     for d in args.run_dirs:
-        s = json.loads((Path(d) / "summary.json").read_text())
-        rows.append((d, s.get("metrics", {})))
+        run_dir = RunDir.open(d)
+        if not (run_dir.path / RunDir.SUMMARY).exists():
+            raise FileNotFoundError(f"{d}: no summary.json (the run has not finished; resume it with "
+                                    f"sciml run --resume {d})")
+        rows.append((d, run_dir.load_summary().get("metrics", {})))
     keys = sorted({k for _, m in rows for k in m})
     print("| run | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for d, m in rows:
-        print(f"| {d} | " + " | ".join(f"{m[k]:.4g}" if k in m else "" for k in keys) + " |")
+        print(f"| {d} | " + " | ".join(_cell(m.get(k)) for k in keys) + " |")
     return 0
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,16 +229,38 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import CaseError
-    from .train import TrainingDiverged
+    """The ``sciml`` command. A user error (bad case, file, checkpoint, option) ends in one line on
+    stderr and exit code 2, never a traceback; ``SCIML_DEBUG=1`` shows the traceback of anything
+    unexpected."""
+    import os
 
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CaseError, FileNotFoundError, ValueError, KeyError, TrainingDiverged) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"sciml {args.command}: error: {msg}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"sciml {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("SCIML_DEBUG"):
+            raise
+        print(f"sciml {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: user errors (CaseError, ValueError, missing files, checkpoints,
+    divergence) by their message; anything else with its type and the hint to debug it."""
+    from .config import CaseError
+    from .train import TrainingDiverged
+
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    text = " ".join(str(msg).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    user = (CaseError, ValueError, KeyError, OSError, TrainingDiverged)
+    if not isinstance(exc, user):
+        text = f"{type(exc).__name__}: {text} (unexpected; SCIML_DEBUG=1 shows the traceback)"
+    return text
 
 
 if __name__ == "__main__":

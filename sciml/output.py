@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -42,25 +43,75 @@ def _finish(tmp: Path) -> None:
     os.chmod(tmp, 0o666 & ~_UMASK)
 
 
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.tmp.<host>.<pid>.``: a temporary file names the process that writes it."""
+    return f".{path.name}.tmp.{_host_tag()}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except OSError:  # pid out of range for this platform
+        return False
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove temporary files that :func:`atomic_path` left next to ``path`` in a killed process.
+
+    A temporary file names its writer's host and pid; it is removed only when that host is
+    this one and the pid is no longer alive, so a writer still at work (another process
+    writing the same file, or this process) keeps its file. Returns the removed paths.
+    """
+    path = Path(path)
+    pat = re.compile(rf"\.{re.escape(path.name)}\.tmp\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^.]+"
+                     rf"{re.escape(path.suffix)}")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        m = pat.fullmatch(entry.name)
+        if m and m["host"] == _host_tag() and not _pid_alive(int(m["pid"])):
+            with contextlib.suppress(FileNotFoundError):  # another process cleaned it first
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
 
-    The temporary name keeps the suffix (``.name.tmpXXXX.vtu``) so writers that choose a
-    format by extension work. On an exception the temporary file is removed and an
-    existing ``path`` is left untouched.
+    The temporary name is ``.<name>.tmp.<host>.<pid>.XXXXXXXX<suffix>``: it keeps the suffix
+    so writers that choose a format by extension work, and it names the writing process so
+    :func:`remove_stale_temps` can tell a killed writer's leftover from a live one's file.
+    On an exception (KeyboardInterrupt included) the temporary file is removed and an
+    existing ``path`` is left untouched. The finished file gets the permissions of an
+    ordinary new file (``0o666 & ~umask``), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=path.suffix, dir=path.parent)
+        tmp = Path(name)
+        os.close(fd)
         yield tmp
         _finish(tmp)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
@@ -97,6 +148,30 @@ def to_plain(obj: Any) -> Any:
     raise TypeError(f"cannot convert {type(obj).__name__} to a plain JSON/YAML value")
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` (plain JSON types) with every non-finite float replaced by None (JSON ``null``)."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
+def check_output_root(root: str | os.PathLike) -> Path:
+    """``root`` as a Path if run directories can be made under it, else a ValueError in one line."""
+    root = Path(root)
+    for p in (root, *root.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"output directory {root}: {p} is a file, not a directory")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"output directory {root}: {p} is not writable")
+            return root
+    return root
+
+
 # ---- run directory -------------------------------------------------------------------
 class RunDir:
     """One run's output directory; construct with :meth:`create` or :meth:`open`.
@@ -123,6 +198,7 @@ class RunDir:
         """Make a new, unique ``root/case_name/<YYYYmmdd-HHMMSS>[-N]/`` with its sub-directories."""
         if not case_name or "/" in case_name or case_name in (".", ".."):
             raise ValueError(f"invalid case name {case_name!r}")
+        check_output_root(root)
         parent = Path(root) / case_name
         parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -159,15 +235,23 @@ class RunDir:
         return atomic_write_text(self.path / self.CASE, text)
 
     def load_case_dict(self) -> dict:
-        import yaml
+        """The saved case as a dict; a broken file is a CaseError naming it (and the line)."""
+        from .config import CaseError, parse_yaml
 
-        with open(self.path / self.CASE, encoding="utf-8") as fh:
-            return yaml.safe_load(fh) or {}
+        p = self.path / self.CASE
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise CaseError(f"{p}: not a text file (the run's saved case is damaged)") from None
+        raw, _ = parse_yaml(text, str(p))
+        if not isinstance(raw, dict):
+            raise CaseError(f"{p}: the run's saved case is not a mapping of sections (damaged?)")
+        return raw
 
     # ---- metrics ----------------------------------------------------------------------
     def log_metrics(self, record: dict) -> None:
         """Append ``record`` as one JSON line to ``metrics.jsonl`` (flushed and fsynced)."""
-        line = json.dumps(to_plain(record)) + "\n"
+        line = json.dumps(strict_json(to_plain(record)), allow_nan=False) + "\n"
         with open(self.path / self.METRICS, "a+b") as fh:
             fh.seek(0, os.SEEK_END)
             if fh.tell() > 0:  # a killed writer may have left a partial line without newline
@@ -196,16 +280,30 @@ class RunDir:
         return out
 
     def truncate_metrics(self, after_step: int) -> None:
-        """Keep only records with ``step <= after_step`` (records without a step are kept)."""
-        kept = [r for r in self.read_metrics() if "step" not in r or r["step"] <= after_step]
+        """Keep only records with ``step <= after_step`` (records without a step are kept), less a
+        final evaluation (a resumed run logs its own)."""
+        kept = [r for r in self.read_metrics()
+                if ("step" not in r or r["step"] <= after_step) and not r.get("final")]
         atomic_write_text(self.path / self.METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
     # ---- summary and report -----------------------------------------------------------
     def save_summary(self, summary: dict) -> Path:
-        return atomic_write_text(self.path / self.SUMMARY, json.dumps(to_plain(summary), indent=2) + "\n")
+        """Write ``summary.json`` as strict JSON: a non-finite number becomes ``null``."""
+        text = json.dumps(strict_json(to_plain(summary)), indent=2, allow_nan=False)
+        return atomic_write_text(self.path / self.SUMMARY, text + "\n")
 
     def load_summary(self) -> dict:
-        return json.loads((self.path / self.SUMMARY).read_text(encoding="utf-8"))
+        """``summary.json`` ({} when there is none); a corrupt one is a ValueError naming the file."""
+        p = self.path / self.SUMMARY
+        if not p.exists():
+            return {}
+        try:
+            out = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{p}: not valid JSON ({exc}); repair or remove it, then try again") from None
+        if not isinstance(out, dict):
+            raise ValueError(f"{p}: expected a JSON object, got {type(out).__name__}; repair or remove it")
+        return out
 
     def write_report(self, text: str) -> Path:
         return atomic_write_text(self.path / self.REPORT, text if text.endswith("\n") else text + "\n")
@@ -274,40 +372,88 @@ def write_pvd(field: Field, path: str | os.PathLike) -> list[Path]:
     return [path, *written]
 
 
-def _xdmf_writer_class():
-    from meshio.xdmf import TimeSeriesWriter
+def _xdmf_topology(topo, h5, mesh) -> np.ndarray:
+    """Fill the XDMF ``<Topology>`` element ``topo`` for ``mesh``'s cells; connectivity goes to ``h5``."""
+    from meshio.xdmf.common import meshio_to_xdmf_type, meshio_type_to_xdmf_index
 
-    class _Writer(TimeSeriesWriter):
-        # meshio opens "<stem>.h5" relative to the *working directory*; put it next to the .xdmf
-        def __enter__(self):
-            import h5py
+    blocks = [(b.type, np.asarray(b.data, dtype=np.int64)) for b in mesh.cells]
+    counts = {"vertex": 1, "line": 2}  # Polyvertex/Polyline give their number of nodes
+    if len(blocks) == 1:
+        ctype, conn = blocks[0]
+        topo.set("TopologyType", meshio_to_xdmf_type[ctype][0])
+        if ctype in counts:
+            topo.set("NodesPerElement", str(counts[ctype]))
+    else:  # "Mixed": per cell its XDMF type id, (for poly cells) its node count, then its nodes
+        parts = []
+        for ctype, c in blocks:
+            head = [meshio_type_to_xdmf_index[ctype]] + ([counts[ctype]] if ctype in counts else [])
+            parts.append(np.hstack([np.tile(np.asarray(head, dtype=np.int64), (len(c), 1)), c]).ravel())
+        conn = np.concatenate(parts)
+        topo.set("TopologyType", "Mixed")
+    topo.set("NumberOfElements", str(sum(len(c) for _, c in blocks)))
+    h5.create_dataset("topology", data=conn)
+    return conn
 
-            self.h5_filename = str(self.filename.with_suffix(".h5"))
-            self.h5_file = h5py.File(self.h5_filename, "w")
-            return self
 
-    return _Writer
+def _xdmf_item(parent, h5_name: str, dataset, shape, dtype) -> None:
+    """A ``<DataItem>`` reading HDF5 ``dataset`` of ``h5_name`` (a name relative to the .xdmf)."""
+    import xml.etree.ElementTree as ET
+
+    from meshio.xdmf.common import numpy_to_xdmf_dtype
+
+    number, precision = numpy_to_xdmf_dtype[np.dtype(dtype).name]
+    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, shape)), NumberType=number,
+                         Precision=precision, Format="HDF")
+    item.text = f"{h5_name}:{dataset}"
 
 
 @WRITERS.register("xdmf")
 def write_xdmf(field: Field, path: str | os.PathLike) -> list[Path]:
-    """Write ``path`` (``.xdmf``) and ``path.with_suffix('.h5')`` (meshio time series)."""
+    """Write ``path`` (``.xdmf``) and ``path.with_suffix('.h5')``: one dataset with time steps.
+
+    The XDMF top level is a single temporal collection, one ``<Grid>`` per time step (a
+    steady field is one step at t = 0). Every step's topology and geometry read the same
+    HDF5 datasets (``/topology``, ``/geometry``); step ``k`` holds its channels in
+    ``/steps/<k>/<j>`` (channel ``j``, its name in the ``name`` attribute), and ``/times``
+    lists the times. The .xdmf names the .h5 by its file name, so the pair can be moved
+    together. Both are written atomically, the .h5 replaced first.
+    """
+    import xml.etree.ElementTree as ET
+
+    import h5py
+
     path = Path(path).with_suffix(".xdmf")
     h5 = path.with_suffix(".h5")
-    path.parent.mkdir(parents=True, exist_ok=True)
     mesh = field.mesh().to_meshio()
     times = [0.0] if field.times is None else [float(t) for t in field.times]
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.tmp", dir=path.parent) as tmpdir:
-        tmp_xdmf = Path(tmpdir) / path.name
-        with _xdmf_writer_class()(tmp_xdmf) as w:
-            w.write_points_cells(mesh.points, mesh.cells)
-            for k, t in enumerate(times):
-                w.write_data(t, point_data=_point_data(field, None if field.times is None else k))
-        _finish(tmp_xdmf.with_suffix(".h5"))
-        _finish(tmp_xdmf)
-        os.replace(tmp_xdmf.with_suffix(".h5"), h5)
-        os.replace(tmp_xdmf, path)
-    _fsync_dir(path.parent)
+    points = np.asarray(mesh.points, dtype=np.float64)
+
+    root = ET.Element("Xdmf", Version="3.0")
+    series = ET.SubElement(ET.SubElement(root, "Domain"), "Grid", Name=path.stem, GridType="Collection",
+                           CollectionType="Temporal")
+    with atomic_path(path) as tmp_xdmf:
+        with atomic_path(h5) as tmp_h5:
+            with h5py.File(tmp_h5, "w") as f:
+                f.create_dataset("geometry", data=points)
+                f.create_dataset("times", data=np.asarray(times, dtype=np.float64))
+                topo = ET.Element("Topology")
+                conn = _xdmf_topology(topo, f, mesh)
+                for k, t in enumerate(times):
+                    grid = ET.SubElement(series, "Grid", Name=f"{path.stem}_{k:04d}", GridType="Uniform")
+                    ET.SubElement(grid, "Time", Value=repr(t))
+                    step_topo = ET.SubElement(grid, "Topology", topo.attrib)
+                    _xdmf_item(step_topo, h5.name, "/topology", conn.shape, conn.dtype)
+                    geo = ET.SubElement(grid, "Geometry", GeometryType="XYZ")
+                    _xdmf_item(geo, h5.name, "/geometry", points.shape, points.dtype)
+                    data = _point_data(field, None if field.times is None else k)
+                    for j, (name, vals) in enumerate(data.items()):
+                        ds = f.create_dataset(f"steps/{k}/{j}", data=vals)
+                        ds.attrs["name"] = name
+                        att = ET.SubElement(grid, "Attribute", Name=name, AttributeType="Scalar", Center="Node")
+                        _xdmf_item(att, h5.name, ds.name, vals.shape, vals.dtype)
+            ET.indent(root)
+            tmp_xdmf.write_text('<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
+                                encoding="utf-8")
     return [path, h5]
 
 

@@ -1,12 +1,13 @@
 """The pipeline of DESIGN.md §1, as plain functions: Case → Problem → Data → Model → Method → Trainer → RunDir."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Case, dump_case
-from .output import RunDir
+from .output import RunDir, check_output_root
 from .registry import DATA, METHODS, MODELS, PROBLEMS
 from .train import Trainer, init_distributed, resolve_device, seed_everything
 
@@ -78,28 +79,88 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     run_dir.write_report("\n".join(lines))
 
 
+PATH_OPTIONS = ("path", "mesh")  # problem/data options that name a file (also *_path, *_file)
+
+
+def resolve_paths(case: Case) -> None:
+    """Make the case's relative file paths (datasets, meshes) absolute, as the run resolved them
+    from the working directory, so that ``sciml eval/export/--resume`` of the saved case read the
+    same files from anywhere (instead of, say, regenerating a dataset under another directory)."""
+    for section in ("problem", "data"):
+        opts = case.raw.get(section)
+        if not isinstance(opts, dict):
+            continue
+        for key, value in opts.items():
+            if not (key in PATH_OPTIONS or key.endswith(("_path", "_file"))) or not isinstance(value, str) or not value:
+                continue
+            p = Path(value).expanduser()
+            if p.is_absolute():
+                continue
+            if key == "path" and section == "data" or p.exists():  # a dataset is made here if missing
+                resolved = str(p.resolve())
+                opts[key] = resolved
+                getattr(case, section)[key] = resolved
+
+
+def _remove_unstarted(run_dir: RunDir) -> None:
+    """Remove the directory of a run that failed before its first step: it holds nothing but the
+    case, and a half-written run dir would only mislead."""
+    import shutil
+
+    shutil.rmtree(run_dir.path, ignore_errors=True)
+
+
 def run(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir | None, dict]:
     """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
 
+    Resuming a run that was stopped before its first checkpoint starts it over in place (a fresh
+    start is exactly what the uninterrupted run did). The case is saved into the run directory
+    only once training is under way (after a checkpoint loaded), so a failed resume leaves the run
+    as it was. A fresh run that fails before its first checkpoint leaves no run directory behind.
     Under ``torchrun`` every rank trains on its shard; only rank 0 creates the run directory and
     writes (other ranks get ``None``).
     """
-    built = build(case)
-    rank, _ = init_distributed(resolve_device(case.device))  # under torchrun only rank 0 writes
-    run_dir, ckpt = None, None
+    from .train import read_checkpoint
+
+    if resume is None and case.output.dir:
+        check_output_root(case.output.dir)
+    ckpt = None
     if resume is not None:
         run_dir = RunDir.open(resume)
         ckpt = run_dir.checkpoints / "last.pt"
-        if not ckpt.exists():
-            raise FileNotFoundError(f"{run_dir.path} has no checkpoint to resume from (checkpoints/last.pt)")
-    elif rank == 0:
-        run_dir = RunDir.create(case.output.dir, case.name)
+        if ckpt.exists():
+            read_checkpoint(ckpt)  # a damaged checkpoint is refused before anything is built
+        else:
+            ckpt = None  # killed before its first checkpoint: start over in place
+    resolve_paths(case)
+    built = build(case)
+    rank, _ = init_distributed(resolve_device(case.device))  # under torchrun only rank 0 writes
+    if resume is None:
+        run_dir = RunDir.create(case.output.dir, case.name) if rank == 0 else None
+        if run_dir is not None:
+            run_dir.save_case(case.to_dict())  # first, so that a run killed from here on can be resumed
+    elif rank != 0:
+        run_dir = None
     if progress is not None:
         case.train.progress = progress
     trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
-    if trainer.rank == 0:
-        run_dir.save_case(case.to_dict())
-    metrics = trainer.fit(built.method, built.data, resume=ckpt)
+    save_case = (lambda: run_dir.save_case(case.to_dict())) if run_dir is not None else None
+    try:
+        metrics = trainer.fit(built.method, built.data, resume=ckpt, on_start=save_case)
+    except Exception:
+        if resume is None and run_dir is not None and trainer.state.step == 0:
+            _remove_unstarted(run_dir)
+        raise
     if trainer.rank == 0:
         write_outputs(case, built, run_dir, metrics)
+        bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+        if bad:
+            raise NonFiniteMetrics(
+                f"final metrics are not finite ({', '.join(f'{k}={metrics[k]}' for k in bad[:4])}); "
+                f"outputs were written to {run_dir.path} with null in summary.json. Check the data "
+                f"(e.g. n_train, NaN in the dataset) and the training settings")
     return run_dir, metrics
+
+
+class NonFiniteMetrics(ValueError):
+    """The run finished but its final metrics are NaN or infinite."""

@@ -32,6 +32,47 @@ class TrainingDiverged(RuntimeError):
     """The loss became non-finite or grew beyond ``divergence_factor`` × its first value."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read, or does not belong to the case it is loaded into."""
+
+
+CHECKPOINT_KEYS = ("state", "method", "optimizer", "scheduler", "data", "rng")
+
+
+def read_checkpoint(path: str | Path, keys=CHECKPOINT_KEYS, map_location="cpu") -> dict:
+    """A sciml checkpoint as a dict, or :class:`CheckpointError` in one line naming the file.
+
+    Empty, truncated, garbage and foreign files (any other pickle, a bare state dict) are refused
+    before anything is built from them; ``keys`` are the entries the caller needs (evaluation
+    needs only ``method``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the checkpoint is empty (a run killed while writing it? "
+                              "checkpoints are written atomically, so this file was not written by sciml)")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # EOFError, UnpicklingError, zip errors, ...: all mean "not readable"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file: {reason})") from None
+    missing = [k for k in keys if not (isinstance(blob, dict) and k in blob)]
+    if missing:
+        raise CheckpointError(f"{path}: not a sciml checkpoint (no {missing[0]!r} entry; it holds "
+                              f"{type(blob).__name__ if not isinstance(blob, dict) else sorted(map(str, blob))[:6]})")
+    return blob
+
+
+def load_method_state(method, state: dict, path: str | Path) -> None:
+    """``method.load_state_dict`` with a one-line error when the checkpoint was made by another case."""
+    try:
+        method.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])[:300]
+        raise CheckpointError(f"{path}: the checkpoint does not fit this case's model/method ({detail})") from None
+
+
 class Interrupted(RuntimeError):
     """Training was stopped by SIGINT/SIGTERM after a checkpoint was written to ``checkpoint``."""
 
@@ -240,19 +281,24 @@ class Trainer:
             "data": data.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             "first_loss": self._first_loss,
+            "last_losses": self._last,  # the last logged losses, for the summary of a resumed finished run
         }
         with atomic_path(path) as tmp:
             torch.save(blob, tmp)
 
     def _load_checkpoint(self, path: Path, method, data) -> dict:
-        blob = torch.load(path, map_location=self.device, weights_only=False)
-        method.load_state_dict(blob["method"])
-        data.load_state_dict(blob["data"])
+        blob = read_checkpoint(path, map_location=self.device)
+        load_method_state(method, blob["method"], path)
+        try:
+            data.load_state_dict(blob["data"])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(f"{path}: the checkpoint's data state does not fit this case's data ({exc})") from None
         self.state = TrainState(**blob["state"])
         torch.set_rng_state(blob["rng"]["torch"].cpu())
         np.random.set_state(blob["rng"]["numpy"])
         random.setstate(blob["rng"]["python"])
         self._first_loss = blob.get("first_loss")
+        self._last = dict(blob.get("last_losses") or {})
         return blob
 
     # ---------------------------------------------------------------- one step
@@ -329,8 +375,11 @@ class Trainer:
         return lambda: (self._now - self.state.stage_start_s) / max(limit - self.state.stage_start_s, 1e-9)
 
     # ---------------------------------------------------------------- the loop
-    def fit(self, method: AbstractMethod, data, resume: str | Path | None = None) -> dict[str, float]:
-        """Train ``method`` on ``data`` through every stage; return the final metrics."""
+    def fit(self, method: AbstractMethod, data, resume: str | Path | None = None, on_start=None) -> dict[str, float]:
+        """Train ``method`` on ``data`` through every stage; return the final metrics.
+
+        ``on_start()`` runs once the checkpoint (if any) has loaded, before the first step: a
+        resumed run's case is saved only when the resume is known to work."""
         seed_everything(self.seed)
         method.to(device=self.device, dtype=self.dtype)
         data.to(device=self.device, dtype=self.dtype)
@@ -340,6 +389,7 @@ class Trainer:
                 if isinstance(p, torch.Tensor):  # skip extra (non-tensor) state, e.g. a point selector's
                     dist.broadcast(p, 0)
         self._first_loss = None
+        self._last: dict[str, float] = {}  # the last logged loss terms (they survive a resume)
         self._loss = method.loss
         if self.cfg.compile:
             # one eager call first: methods may set themselves up on their first batch (PINN probes
@@ -351,9 +401,12 @@ class Trainer:
             blob = self._load_checkpoint(Path(resume), method, data)
             if self.run_dir is not None and self.rank == 0:
                 self.run_dir.truncate_metrics(self.state.step)
+        elif self.run_dir is not None and self.rank == 0:
+            self.run_dir.truncate_metrics(0)  # a run started over in place: nothing logged before counts
+        if on_start is not None:
+            on_start()
         self._elapsed0, self._t_start = self.state.elapsed_s, _clock()
         self._tick()
-        metrics: dict[str, float] = {}
         with _StopFlag() as stop:
             for si in range(self.state.stage, len(self.cfg.stages)):
                 if self._out_of_time():
@@ -371,10 +424,14 @@ class Trainer:
                         opt.load_state_dict(blob["optimizer"])
                     if sched is not None and blob["scheduler"] is not None:
                         sched.load_state_dict(blob["scheduler"])
-                metrics = self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
+                self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
                 self.state.stage, self.state.step_in_stage = si + 1, 0
                 self.save_checkpoint(method, data, None, None)
-        metrics = {**metrics, **self._evaluate(method, data)}
+        final = self._evaluate(method, data)
+        # the final evaluation goes to metrics.jsonl too (periodic ones stop at the last multiple of eval_every)
+        self._log({"step": self.state.step, "stage": min(self.state.stage, len(self.cfg.stages) - 1),
+                   "final": True, **final})
+        metrics = {**self._last, **final}
         metrics["train_time_s"] = self._tick()  # training (and final evaluation) seconds, resumes included
         metrics["steps"] = float(self.state.step)
         return metrics
@@ -385,7 +442,6 @@ class Trainer:
         bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
                    disable=(not self.cfg.progress) or self.rank != 0, leave=False, dynamic_ncols=True)
         lbfgs = isinstance(opt, torch.optim.LBFGS)
-        last: dict[str, float] = {}
         while self.state.step_in_stage < n_steps:
             batch = data.next_batch(stage.batch_size)
             if lbfgs:
@@ -414,10 +470,11 @@ class Trainer:
                 return prev // every != step // every
 
             if crossed(self.cfg.log_every) or self.state.step_in_stage >= n_steps:
-                last = {"loss": self._mean(total), **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
-                self._log({"step": step, "stage": si, **last, "lr": opt.param_groups[0]["lr"],
+                self._last = {"loss": self._mean(total),
+                              **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
+                self._log({"step": step, "stage": si, **self._last, "lr": opt.param_groups[0]["lr"],
                            "time_s": self._now})
-                bar.set_postfix(loss=f"{last['loss']:.3e}")
+                bar.set_postfix(loss=f"{self._last['loss']:.3e}")
             if crossed(self.cfg.eval_every):
                 self._log({"step": step, "stage": si, **self._evaluate(method, data)})
             if crossed(self.cfg.checkpoint_every):
@@ -435,25 +492,31 @@ class Trainer:
                 raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}",
                                   self._ckpt_path())
         bar.close()
-        return last
 
     @staticmethod
     def _lbfgs_iters(opt) -> int:
         st = opt.state.get(opt.param_groups[0]["params"][0], {})
         return int(st.get("n_iter", 0))
 
+    def _last_checkpoint_note(self) -> str:
+        path = self._ckpt_path()
+        if path is None or not path.exists():
+            return "No checkpoint was written before it."
+        return f"Last good checkpoint: {path}."
+
     def _guard(self, total: float, terms, si: int, stage: Stage) -> None:
         if not math.isfinite(total):
             raise TrainingDiverged(
                 f"loss became {total} at stage {si} ({stage.optimizer}), step {self.state.step}; "
                 f"terms: { {k: float(v) for k, v in terms.items()} }. Lower the learning rate, enable "
-                f"clip_grad, or use dtype: float64. Last checkpoint: {self._ckpt_path()}")
+                f"clip_grad, or use dtype: float64. {self._last_checkpoint_note()}")
         if self._first_loss is None:
             self._first_loss = total
         elif total > self.cfg.divergence_factor * max(abs(self._first_loss), 1e-30):  # energies may be negative
             raise TrainingDiverged(
                 f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
-                f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}")
+                f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}. "
+                f"{self._last_checkpoint_note()}")
 
     def _evaluate(self, method, data) -> dict[str, float]:
         method.eval()
