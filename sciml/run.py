@@ -143,12 +143,13 @@ def run(case: Case, resume: str | Path | None = None, progress: bool | None = No
         run_dir = None
     if progress is not None:
         case.train.progress = progress
-    trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
     save_case = (lambda: run_dir.save_case(case.to_dict())) if run_dir is not None else None
+    trainer = None
     try:
+        trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
         metrics = trainer.fit(built.method, built.data, resume=ckpt, on_start=save_case)
     except Exception:
-        if resume is None and run_dir is not None and trainer.state.step == 0:
+        if resume is None and run_dir is not None and (trainer is None or trainer.state.step == 0):
             _remove_unstarted(run_dir)
         raise
     if trainer.rank == 0:
