@@ -27,9 +27,11 @@ from sciml.train import Interrupted, Trainer
 ROOT = Path(__file__).resolve().parents[2]
 
 # steps of the Adam stage (A) and of the L-BFGS stage (L); checkpoints every 4 steps, L-BFGS
-# chunks of up to 3 iterations (log_every), so interruptions land between periodic checkpoints
+# chunks of up to 3 iterations (log_every), so interruptions land between periodic checkpoints;
+# evaluations every 5 steps (a resumed process skips those before its checkpoint: an evaluation
+# with a side effect on training would show)
 A, L = 10, 6
-TRAIN = ["train.checkpoint_every=4", "train.log_every=3", "train.eval_every=1000", "train.progress=false"]
+TRAIN = ["train.checkpoint_every=4", "train.log_every=3", "train.eval_every=5", "train.progress=false"]
 
 
 def _stages(first: str = "adam", extra: str = "") -> str:
@@ -51,11 +53,21 @@ FAMILIES = {
     "pinn_pinnacle": ("burgers_pinnacle", BURGERS_TINY + [_stages(),
                       "method.selection={type: pinnacle_k, every: 5, budget: 80, n_select: 12, pool: 24, k: 6, "
                       "n_train_max: 40, min_points: 4, check_every: 2, n_check: 8, drift: 0.05}"]),
+    # inverse PINN: a trainable coefficient, observations drawn from a pool, PINNACLE-K choosing
+    # observations and collocation points jointly
+    "pinn_inverse": ("burgers_inverse_pinnacle", BURGERS_TINY + [
+        "data.n_observations=60", "data.n_observations_active=8", _stages(),
+        "method.selection={type: pinnacle_k, every: 5, budget: 90, n_select: 12, pool: 24, k: 6, n_train_max: 40, "
+        "min_points: {interior: 4, initial: 4, boundary: 4, observations: 8}, max_points: {observations: 8}, "
+        "check_every: 2, n_check: 8, drift: 0.05}"]),
     # KINN: the PINN with a KAN (B-spline edges, knot buffers): the autograd derivative path
     "kinn": ("burgers_pinn", BURGERS_TINY[:5] + ["model={type: kan, widths: [5], grid_size: 4}", _stages()]),
     # deep energy method: quadrature of the potential energy, hard-constrained trial function
     "energy": ("poisson_energy", ["data.n_cells=8", "data.order=3", "problem.n_x=32", "model.width=8",
                                   "model.depth=2", _stages()]),
+    # energy form on two subdomain networks with penalty terms (crack faces, interface continuity)
+    "energy_crack": ("crack_energy", ["data.n_cells=4", "data.order=2", "data.n_boundary=16", "problem.n_grid=10",
+                                      "model.width=8", "model.depth=2", _stages()]),
     # Lagrangian PINN: two networks (characteristics, state), autograd second derivatives
     "lpinn": ("burgers_lpinn", BURGERS_TINY + ["method.n_labels=32", _stages()]),
     # supervised FNO on a generated Darcy dataset: minibatches from per-epoch permutations
