@@ -372,8 +372,8 @@ def write_pvd(field: Field, path: str | os.PathLike) -> list[Path]:
     return [path, *written]
 
 
-def _xdmf_topology(topo, h5, mesh) -> np.ndarray:
-    """Fill the XDMF ``<Topology>`` element ``topo`` for ``mesh``'s cells; connectivity goes to ``h5``."""
+def _xdmf_topology(topo, f, mesh) -> np.ndarray:
+    """Fill the XDMF ``<Topology>`` element ``topo`` for ``mesh``'s cells; write them to ``f`` (h5py)."""
     from meshio.xdmf.common import meshio_to_xdmf_type, meshio_type_to_xdmf_index
 
     blocks = [(b.type, np.asarray(b.data, dtype=np.int64)) for b in mesh.cells]
@@ -391,7 +391,7 @@ def _xdmf_topology(topo, h5, mesh) -> np.ndarray:
         conn = np.concatenate(parts)
         topo.set("TopologyType", "Mixed")
     topo.set("NumberOfElements", str(sum(len(c) for _, c in blocks)))
-    h5.create_dataset("topology", data=conn)
+    f.create_dataset("topology", data=conn)
     return conn
 
 

@@ -108,9 +108,92 @@ def test_xdmf_roundtrip_vtk(tmp_path, monkeypatch):
     r = pv.XdmfReader(str(files[0]))  # VTK's reader, what ParaView uses
     np.testing.assert_allclose(r.time_values, f.times, rtol=0, atol=1e-15)
     r.set_active_time_value(f.times[3])
-    block = r.read()["TimeSeries_meshio"]
+    block = r.read()
     np.testing.assert_allclose(block.point_data["u"], f.values[3, :, 0], atol=1e-12, rtol=0)
     np.testing.assert_allclose(block.points[:, 0], f.points()[:, 0])
+
+
+def _mixed_mesh_series():
+    """Triangles plus boundary lines (an XDMF "Mixed" topology), two channels, four times."""
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.4, 0.6]])
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    mesh = Mesh(pts, [("triangle", tris), ("line", np.array([[0, 1], [1, 2]]))])
+    t = np.array([0.0, 0.25, 0.5, 1.0])
+    u = np.sin(3 * pts[:, 0])[None] * np.exp(-t)[:, None] + pts[:, 1][None] * t[:, None]
+    return Field(np.stack([u, -2 * u + t[:, None]], -1), mesh, ("u", "u_error"), t)
+
+
+def _vtk_xdmf_steps(path):
+    """Step VTK's own XDMF reader (vtkXdmfReader, as ParaView) through every time it reports."""
+    r = pv.XdmfReader(str(path))
+    assert r.reader.GetClassName() == "vtkXdmfReader"
+    steps = []
+    for t in r.time_values:
+        r.set_active_time_value(t)
+        steps.append(r.read())
+    return list(r.time_values), steps
+
+
+@pytest.mark.parametrize("make", [_mixed_mesh_series, _series, _grid_field], ids=["mesh2d", "grid1d", "steady2d"])
+def test_xdmf_is_one_time_dependent_dataset_equal_to_the_pvd(tmp_path, monkeypatch, make):
+    f = make()
+    write_fields(f, tmp_path / "out", "sol", ["pvd", "xdmf"])
+    # the .xdmf names its .h5 relatively: the pair still reads after moving it, from another cwd
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("sol.xdmf", "sol.h5"):
+        (tmp_path / "out" / name).rename(moved / name)
+    monkeypatch.chdir(tmp_path)
+    times, steps = _vtk_xdmf_steps(moved / "sol.xdmf")
+    expected = [0.0] if f.times is None else list(f.times)
+    assert len(times) == len(expected)
+    np.testing.assert_allclose(times, expected, rtol=0, atol=1e-15)
+    pvd = pv.get_reader(str(tmp_path / "out" / "sol.pvd"))
+    for t, ds in zip(times, steps):
+        # one dataset per time, not a multiblock of a time series plus a static mesh
+        assert not isinstance(ds, pv.MultiBlock), ds
+        pvd.set_active_time_value(t)
+        ref = pvd.read()[0]
+        assert sorted(ds.point_data.keys()) == sorted(ref.point_data.keys()) == sorted(f.names)
+        for name in f.names:
+            np.testing.assert_allclose(ds.point_data[name], ref.point_data[name], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ds.points, ref.points, rtol=0, atol=1e-12)
+        assert ds.n_cells == ref.n_cells
+        np.testing.assert_array_equal(ds.cell_connectivity, ref.cell_connectivity)
+    # and each step is the field's own values at that time, not step 0's
+    last = f.values[-1] if f.times is not None else f.values
+    np.testing.assert_allclose(steps[-1].point_data[f.names[0]], last[..., 0].ravel(), rtol=0, atol=1e-12)
+
+
+def test_xdmf_failed_write_keeps_the_old_pair(tmp_path):
+    f = _series()
+    write_fields(f, tmp_path, "s", ["xdmf"])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(ValueError, match="complex"):
+        write_fields(f.with_values(f.values * 1j), tmp_path, "s", ["xdmf"])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temp files either
+
+
+def test_remove_stale_temps_spares_live_writers(tmp_path):
+    import subprocess
+    import sys
+
+    from sciml.output import _host_tag, remove_stale_temps
+
+    target = tmp_path / "d.h5"
+    with atomic_path(target) as tmp:  # a temporary file of this (live) process
+        live = tmp
+        dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead_proc.wait()
+        dead = tmp.with_name(tmp.name.replace(f".{os.getpid()}.", f".{dead_proc.pid}.", 1))
+        # a dead pid on another machine sharing the directory may be a live writer there
+        other_host = dead.with_name(dead.name.replace(f".tmp.{_host_tag()}.", ".tmp.some-other-host.", 1))
+        unrelated = tmp_path / ".other.h5.tmp.x.1.abc.h5"
+        for p in (dead, other_host, unrelated):
+            p.write_bytes(b"")
+        assert remove_stale_temps(target) == [dead]
+        assert live.exists() and other_host.exists() and unrelated.exists() and not dead.exists()
+    assert target.exists() and not live.exists()
 
 
 def test_png_outputs(tmp_path):
