@@ -2,7 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -184,6 +191,106 @@ def test_ensure_dataset(tmp_path):
     with pytest.raises(ValueError, match=r"d.h5.*solver\.tol.*[Dd]elete the file"):
         ensure_dataset(path, generate, changed)
     assert len(calls) == 1
+
+
+# ---- file permissions, interrupted and killed generation ----------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+# `sciml data generate` on a small Darcy set; the child holds its temporary file open (its solver
+# is done, the HDF5 file half written) until the test signals it
+GENERATE = ["data", "generate", str(ROOT / "cases" / "darcy_fno.yaml"), "--set", "data.path=d.h5",
+            "--set", "problem.resolution=9", "--set", "data.n_train=6", "--set", "data.n_test=2"]
+_HOLDING_CHILD = """
+import sys, time
+import sciml.data.hdf5 as h
+
+write_support = h._write_support
+def holding(f, support):
+    write_support(f, support)
+    time.sleep(600)  # not synchronisation: a stand-in for a long write that the test's signal stops
+h._write_support = holding
+from sciml.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _temps(directory: Path, name: str = "d.h5") -> list[Path]:
+    return sorted(directory.glob(f".{name}.*"))
+
+
+def _start_holding_generator(cwd: Path) -> tuple[subprocess.Popen, Path]:
+    """A `sciml data generate` child and its temporary file, once that file exists."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDING_CHILD, *GENERATE], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300  # generous: importing torch on a loaded machine is slow
+    while not _temps(cwd):
+        if proc.poll() is not None:
+            pytest.fail(f"the generator exited ({proc.returncode}) before writing: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no temporary file after 300 s: {proc.communicate()}")
+        time.sleep(0.05)
+    (tmp,) = _temps(cwd)
+    return proc, tmp
+
+
+def test_dataset_permissions_follow_the_umask(tmp_path):
+    # like every other output, a dataset is 0o666 & ~umask (mkstemp alone would leave it 0600)
+    code = ("import os, sys; os.umask(0o027)\n"
+            "import numpy as np; from sciml.data import write_dataset; from sciml.mesh import Grid\n"
+            "write_dataset(sys.argv[1], {'a': np.ones((2, 3, 1))}, {'a': 'input'}, Grid((3,), ((0.0, 1.0),)))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "u.h5")], check=True, timeout=300)
+    assert stat.S_IMODE((tmp_path / "u.h5").stat().st_mode) == 0o640
+    path = write_dataset(tmp_path / "v.h5", {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_generation_removes_the_partial_file(tmp_path, monkeypatch, sig):
+    import sciml.data.hdf5 as h
+
+    path, gen = tmp_path / "d.h5", {"n": 2}
+    write_support = h._write_support
+
+    def signalled(f, support):  # the temporary file exists now, half written
+        write_support(f, support)
+        assert _temps(tmp_path, "d.h5")
+        os.kill(os.getpid(), sig)
+        time.sleep(60)  # the handler interrupts this at once
+
+    monkeypatch.setattr(h, "_write_support", signalled)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(h.GenerationInterrupted, match=f"{sig.name} while generating .*d.h5"):
+        ensure_dataset(path, lambda: write_dataset(path, {"a": np.ones((2, 6, 5, 1))}, {"a": "input"},
+                                                   _grid(), generator=gen), gen)
+    assert list(tmp_path.iterdir()) == []
+    assert {s: signal.getsignal(s) for s in before} == before  # the caller's handlers are back
+
+
+def test_sigterm_stops_sciml_data_generate_cleanly(tmp_path):
+    proc, tmp = _start_holding_generator(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    assert not tmp.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_next_generation_removes_a_killed_generators_temp_but_not_a_live_ones(tmp_path, monkeypatch):
+    from sciml.cli import main
+
+    proc, stale = _start_holding_generator(tmp_path)
+    proc.kill()  # SIGKILL: no handler runs, the temporary file stays
+    proc.communicate(timeout=300)
+    assert stale.exists() and str(proc.pid) in stale.name
+    # a second generator of the same file, still at work (this process stands in for it)
+    live = stale.with_name(stale.name.replace(f".{proc.pid}.", f".{os.getpid()}.", 1))
+    live.write_bytes(b"partial")
+    monkeypatch.chdir(tmp_path)
+    assert main(GENERATE) == 0
+    assert not stale.exists() and live.read_bytes() == b"partial"
+    assert H5Dataset(tmp_path / "d.h5").n_samples == 8
 
 
 # ---- PDEBench ---------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ The layout is specified in ``docs/data_format.md``. In short::
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -23,8 +24,10 @@ import numpy as np
 import torch
 
 from sciml.mesh import Grid, Mesh
+from sciml.output import atomic_path, remove_stale_temps
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_dataset", "H5Dataset", "split_indices", "ensure_dataset"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_dataset", "H5Dataset", "split_indices", "ensure_dataset",
+           "GenerationInterrupted"]
 
 FORMAT = "sciml-dataset"
 FORMAT_VERSION = 1
@@ -171,10 +174,8 @@ def write_dataset(path, fields: dict[str, np.ndarray], roles: dict[str, str], su
         if v.shape != (n,):
             raise ValueError(f"{path}: parameter {name!r} has shape {v.shape}; expected ({n},)")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    remove_stale_temps(path)  # left by a killed writer; a live writer's file is kept
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, problem=str(problem),
                            sciml_version=_sciml_version(), seed=int(seed),
@@ -192,13 +193,6 @@ def write_dataset(path, fields: dict[str, np.ndarray], roles: dict[str, str], su
             pg = f.create_group("params", track_order=True)
             for name, v in params.items():
                 pg.create_dataset(name, data=v)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 
@@ -423,18 +417,59 @@ def _diff_keys(a, b, prefix: str = "") -> list[str]:
     return [] if a == b else [f"{prefix[:-1] or '<root>'} (stored {a!r}, requested {b!r})"]
 
 
+class GenerationInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a dataset generation; the partial file was removed."""
+
+
+@contextlib.contextmanager
+def _interrupt_on_signals(path: Path):
+    """Turn SIGINT and SIGTERM into :class:`GenerationInterrupted` while generating ``path``.
+
+    The exception unwinds through :func:`~sciml.output.atomic_path`, which removes the
+    temporary file; a second signal while it unwinds is ignored. Signals the process ignores
+    stay ignored, and outside the main thread (where Python cannot set handlers) nothing changes.
+    """
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:
+            fired.append(signum)
+            raise GenerationInterrupted(f"{signal.Signals(signum).name} while generating {path}; "
+                                        "nothing was written")
+
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                old[s] = signal.signal(s, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def ensure_dataset(path, generate: Callable[[], None], generator: dict) -> Path:
     """Generate-on-first-use cache of a dataset.
 
     If ``path`` is missing, call ``generate()`` (which must write ``path`` with
     ``generator=generator``). If it exists, reuse it when its stored generator config equals
     ``generator``; otherwise raise ``ValueError`` naming the path and the differing keys.
+
+    Before generating, temporary files that a killed generator left next to ``path`` are
+    removed (see :func:`~sciml.output.remove_stale_temps`). While ``generate()`` runs, SIGINT
+    and SIGTERM raise :class:`GenerationInterrupted` (a ``KeyboardInterrupt``), so the
+    partial file is removed and nothing is left at ``path``.
     """
     path = Path(path)
     wanted = _normalize_config(generator)
     fresh = not path.exists()
     if fresh:
-        generate()
+        remove_stale_temps(path)
+        with _interrupt_on_signals(path):
+            generate()
         if not path.exists():
             raise RuntimeError(f"{path}: the dataset generator returned without writing the file")
     stored = H5Dataset(path).attrs["generator"]
