@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..config import OptionError
 from ..fields import Field
 
 Residual = Callable[..., Any]  # (du: sciml.ops.Derivatives, params) -> Tensor
@@ -182,17 +183,39 @@ class Problem:
 
 
 def resolve_params(problem: str, spec: dict[str, Param], given: dict[str, Any] | None) -> dict[str, float]:
-    """Defaults overridden by ``given``; unknown names and out-of-range values raise ValueError."""
+    """Defaults overridden by ``given``; unknown names, non-numbers and out-of-range values raise an
+    :class:`~sciml.config.OptionError` for option ``params``."""
+    if given is not None and not isinstance(given, dict):
+        example = ", ".join(f"{k}: {p.default:g}" for k, p in spec.items()) or "..."
+        raise OptionError("params", f"problem {problem!r}: params must be a mapping of parameter names to values "
+                                    f"(e.g. {{{example}}}), got {type(given).__name__} {given!r}")
     given = dict(given or {})
     unknown = sorted(set(given) - set(spec))
     if unknown:
-        raise ValueError(f"problem {problem!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(spec)}")
+        raise OptionError("params", f"problem {problem!r} has no parameter {unknown[0]!r}; its parameters are: "
+                                    f"{', '.join(spec) or '(none)'}")
     out = {}
     for name, p in spec.items():
         v = given.get(name, p.default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"problem {problem!r}: parameter {name!r} must be a number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise OptionError("params", f"problem {problem!r}: parameter {name!r} must be a finite number, got {v!r}")
         if not p.lo <= v <= p.hi:
-            raise ValueError(f"problem {problem!r}: parameter {name!r}={v} is outside its range [{p.lo}, {p.hi}]")
+            raise OptionError("params", f"problem {problem!r}: parameter {name!r}={v} is outside its range "
+                                        f"[{p.lo}, {p.hi}]")
         out[name] = float(v)
     return out
+
+
+def check_int(problem: str, name: str, v, lo: int) -> int:
+    """``v`` if it is an integer >= ``lo`` (not a bool), else an OptionError naming option ``name``."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise OptionError(name, f"{problem}: {name} must be an integer >= {lo}, got {v!r}")
+    return v
+
+
+def check_number(problem: str, name: str, v, lo: float = -np.inf, strict: bool = False) -> float:
+    """``v`` as a float if it is a finite number >= ``lo`` (> with ``strict``), else an OptionError."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or (v <= lo if strict else v < lo):
+        bound = "" if lo == -np.inf else f" {'>' if strict else '>='} {lo:g}"
+        raise OptionError(name, f"{problem}: {name} must be a finite number{bound}, got {v!r}")
+    return float(v)
