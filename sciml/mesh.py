@@ -112,18 +112,32 @@ class Mesh:
 
     @classmethod
     def read(cls, path: str | Path) -> "Mesh":
+        """Read a mesh file (any format meshio reads: ``.msh``, ``.vtu``, ``.xdmf``...).
+
+        A missing file is a FileNotFoundError; a file that does not parse, or parses to no usable
+        cells or to non-finite points, is a one-line ValueError naming the file and why.
+        """
         import meshio
 
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"mesh file not found: {path}")
+        if path.is_dir():
+            raise ValueError(f"mesh file {path} is a directory, not a mesh file")
+        if path.stat().st_size == 0:
+            raise ValueError(f"mesh file {path} is unreadable: the file is empty")
         try:
             m = meshio.read(path)
         except (Exception, SystemExit) as exc:  # meshio raises many types, and sys.exit()s on parse failure
-            raise ValueError(f"cannot read mesh {path}: {exc}") from exc
-        mesh = cls.from_meshio(m)
+            raise ValueError(f"mesh file {path} is unreadable: {_read_failure(path, exc)}") from None
+        try:
+            mesh = cls.from_meshio(m)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"mesh file {path} is unreadable: its content is inconsistent ({exc})") from None
         if not mesh.cells:
-            raise ValueError(f"mesh {path} has no line/triangle/quad/tetra/hexahedron cells")
+            raise ValueError(f"mesh file {path} has no line/triangle/quad/tetra/hexahedron cells")
+        if not np.isfinite(mesh.points).all():
+            raise ValueError(f"mesh file {path} is unreadable: some point coordinates are NaN or infinite")
         return mesh
 
     def to_meshio(self, point_data: dict[str, np.ndarray] | None = None):
@@ -153,6 +167,21 @@ class Mesh:
             else:
                 raise NotImplementedError(f"cell measures for {ctype}")
         return np.concatenate(cents), np.concatenate(meas)
+
+
+_FORMATS = {".msh": "Gmsh .msh", ".vtu": "VTK .vtu", ".vtk": "legacy VTK .vtk", ".xdmf": "XDMF",
+            ".xmf": "XDMF", ".med": "MED", ".inp": "Abaqus .inp", ".obj": "Wavefront .obj", ".stl": "STL"}
+
+
+def _read_failure(path: Path, exc: BaseException) -> str:
+    """Why meshio could not read ``path``, in words, with meshio's own message last."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        return (f"meshio cannot read '{path.suffix or '(no extension)'}' files ({detail}); "
+                f"use a format it knows by its extension, e.g. .msh or .vtu")
+    return (f"it does not parse as a {fmt} file (corrupt, truncated or another format?) "
+            f"[meshio: {detail}]; regenerate it (meshes/*.py) or point the case at another mesh")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import burgers_cole_hopf
-from .base import Condition, Param, Problem, resolve_params
+from .base import Condition, Param, Problem, check_int, check_number, resolve_params
 
 PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
 
@@ -30,8 +30,8 @@ def burgers_residual(du, p):
 def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256, n_t: int = 100) -> Problem:
     """1D viscous Burgers with the sine initial condition (Raissi et al.; DeepXDE's example)."""
     p = resolve_params("burgers1d", PARAMS, params)
-    if t_end <= 0:
-        raise ValueError(f"burgers1d: t_end must be positive, got {t_end}")
+    t_end = check_number("burgers1d", "t_end", t_end, 0.0, strict=True)
+    n_x, n_t = check_int("burgers1d", "n_x", n_x, 2), check_int("burgers1d", "n_t", n_t, 1)  # reference grid
     geom = dde().geometry.Interval(-1.0, 1.0)
     domain = Domain(
         geom,

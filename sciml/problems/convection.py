@@ -29,7 +29,7 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers.spectral import convection_diffusion_fft
-from .base import Condition, Param, Problem, resolve_params
+from .base import Condition, Param, Problem, check_int, check_number, resolve_params
 
 TWO_PI = 2.0 * np.pi
 BETA = Param(30.0, 0.0, 1000.0, "convection speed")
@@ -101,10 +101,8 @@ def constant_speed(u, p):
 
 
 def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Problem:
-    if t_end <= 0:
-        raise ValueError(f"{name}: t_end must be positive, got {t_end}")
-    if n_x < 2 or n_t < 1:
-        raise ValueError(f"{name}: need n_x >= 2 and n_t >= 1, got n_x={n_x}, n_t={n_t}")
+    t_end = check_number(name, "t_end", t_end, 0.0, strict=True)
+    n_x, n_t = check_int(name, "n_x", n_x, 2), check_int(name, "n_t", n_t, 1)  # reference grid
     nu = p.get("nu", 0.0)
     ends = {"left": lambda x: np.isclose(x[:, 0], 0.0), "right": lambda x: np.isclose(x[:, 0], TWO_PI),
             "periodic": lambda x: np.isclose(x[:, 0], 0.0) | np.isclose(x[:, 0], TWO_PI)}

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..fields import Field
 from ..geometry import MeshDomain
 from ..mesh import Mesh
@@ -126,10 +127,14 @@ def _read_mesh(path: str) -> Mesh:
         p = Path(__file__).resolve().parents[2] / path  # the repository's meshes/
     if not p.exists():
         raise FileNotFoundError(f"plate_hole: mesh file {path!r} not found (generate it with meshes/plate_hole.py)")
-    mesh = Mesh.read(p)
+    try:
+        mesh = Mesh.read(p)
+    except ValueError as exc:
+        raise OptionError("mesh", f"plate_hole: {exc}") from None
     missing = sorted({"left", "right", "top", "bottom", "hole"} - set(mesh.point_tags))
     if missing:
-        raise ValueError(f"plate_hole: mesh {p} lacks the boundary tags {missing}; it has {sorted(mesh.point_tags)}")
+        raise OptionError("mesh", f"plate_hole: mesh {p} lacks the boundary tags {missing}; it has "
+                                  f"{sorted(mesh.point_tags)}")
     return mesh
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import OptionError
 from ..mesh import Mesh
 from ..registry import PROBLEMS
 from ..solvers.fem_heat import DEFAULT_DIRICHLET, _triangles, cylinder_flow, dirichlet_nodes, solve_heat
@@ -39,13 +40,16 @@ TAPER = 0.1  # length scale of the tanh(d / TAPER) factor that makes u0 vanish o
 
 def _read_mesh(path: str) -> Mesh:
     if not isinstance(path, (str, Path)):
-        raise ValueError(f"mesh_heat: mesh must be a path to a mesh file, got {path!r}")
+        raise OptionError("mesh", f"mesh_heat: mesh must be a path to a mesh file, got {path!r}")
     p = Path(path)
     if not p.is_absolute() and not p.exists():
         p = Path(__file__).resolve().parents[2] / path  # the repository's meshes/
     if not p.exists():
-        raise ValueError(f"mesh_heat: mesh file {path!r} not found")
-    return Mesh.read(p)
+        raise OptionError("mesh", f"mesh_heat: mesh file {path!r} not found")
+    try:
+        return Mesh.read(p)
+    except ValueError as exc:
+        raise OptionError("mesh", f"mesh_heat: {exc}") from None
 
 
 def _number(name: str, v, lo: float, strict: bool = True) -> float:

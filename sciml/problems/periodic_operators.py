@@ -20,15 +20,10 @@ from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import burgers_initial_conditions, periodic_grf, solve_burgers_periodic, solve_navier_stokes
 from .base import DatasetSpec, Param, Problem, resolve_params
+from .base import check_int as _check_int
 
 BURGERS = {"nu": Param(0.1, 1e-4, 10.0, "viscosity"), "t_end": Param(1.0, 1e-6, 100.0, "final time")}
 NS = {"nu": Param(1e-3, 1e-6, 1.0, "viscosity"), "dt": Param(1e-2, 1e-5, 0.1, "time step (max)")}
-
-
-def _check_int(problem: str, name: str, v, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{problem}: {name} must be an integer >= {lo}, got {v!r}")
-    return v
 
 
 @PROBLEMS.register("burgers_operator")
