@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from sciml.config import OptionError
 from sciml.data.trajectory import TrajectoryData
 from sciml.fields import Field
 from sciml.method import AbstractMethod
@@ -141,11 +142,24 @@ def _sync(u: torch.Tensor) -> None:
         torch.cuda.synchronize(u.device)
 
 
+def check_autoregressive(*, loss, gt_windows, eval_batch, **_) -> None:
+    """The ``autoregressive`` options (also run by ``sciml.config.validate``, before any work)."""
+    if loss not in ("mse", "rel_l2"):
+        raise OptionError("loss", f"unknown autoregressive loss {loss!r}; choose mse or rel_l2")
+    for k, v in (("gt_windows", gt_windows), ("eval_batch", eval_batch)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise OptionError(k, f"{k} must be an integer >= 1, got {v!r}")
+
+
 @METHODS.register("autoregressive")
 def autoregressive(*, problem, model, data, loss: str = "mse", gt_windows: int = 1,
                    eval_batch: int = 32) -> AutoregressiveOperator:
     """Autoregressive operator: temporal bundling, pushforward training, rollout evaluation."""
+    check_autoregressive(loss=loss, gt_windows=gt_windows, eval_batch=eval_batch)
     return AutoregressiveOperator(problem, model, data, loss, gt_windows, eval_batch)
+
+
+autoregressive.check = check_autoregressive
 
 
 @MODELS.register("mppde")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sciml.config import OptionError
 from sciml.fields import Field
 from sciml.mesh import Grid
 from sciml.method import AbstractMethod
@@ -79,10 +80,22 @@ class SupervisedOperator(AbstractMethod):
         return outs
 
 
+def check_supervised(*, loss, eval_batch, **_) -> None:
+    """The ``supervised`` options (also run by ``sciml.config.validate``, before any work)."""
+    if loss not in ("rel_l2", "rel_h1", "mse"):
+        raise OptionError("loss", f"unknown operator loss {loss!r}; choose rel_l2, rel_h1 or mse")
+    if isinstance(eval_batch, bool) or not isinstance(eval_batch, int) or eval_batch < 1:
+        raise OptionError("eval_batch", f"eval_batch must be an integer >= 1, got {eval_batch!r}")
+
+
 @METHODS.register("supervised")
 def supervised(*, problem, model, data, loss: str = "rel_l2", eval_batch: int = 50) -> SupervisedOperator:
     """Supervised operator learning: mean relative L2 (or H1 on 2D grids, or MSE) loss."""
+    check_supervised(loss=loss, eval_batch=eval_batch)
     return SupervisedOperator(problem, model, data, loss, eval_batch)
+
+
+supervised.check = check_supervised
 
 
 @MODELS.register("fno")

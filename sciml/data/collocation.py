@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..geometry import SAMPLERS
 from ..registry import DATA
 
@@ -139,10 +140,38 @@ class CollocationData:
         self._batch = None
 
 
+def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, resample_every, n_observations,
+                      observation_noise, n_observations_active, **_) -> None:
+    """The ``collocation`` options, checked before any point is drawn (and by ``sciml.config.validate``)."""
+    if problem.domain is None:
+        raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem "
+                         f"(use data type hdf5 or trajectories for {problem.name!r})")
+    for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1), ("n_initial", n_initial, 1),
+                     ("resample_every", resample_every, 0), ("n_observations", n_observations, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
+    if sampler not in SAMPLERS:
+        raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if isinstance(observation_noise, bool) or not isinstance(observation_noise, (int, float)) \
+            or not np.isfinite(observation_noise) or observation_noise < 0:
+        raise OptionError("observation_noise", f"observation_noise must be a finite number >= 0, got {observation_noise!r}")
+    if n_observations_active is not None and (isinstance(n_observations_active, bool)
+                                              or not isinstance(n_observations_active, int)
+                                              or not 1 <= n_observations_active <= max(n_observations, 1)):
+        raise OptionError("n_observations_active", f"collocation n_observations_active must be an integer in "
+                                                   f"[1, n_observations = {n_observations}], got {n_observations_active!r}")
+
+
 @DATA.register("collocation")
 def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = 100,
                 sampler: str = "hammersley", resample_every: int = 0, n_observations: int = 0,
                 observation_noise: float = 0.0, n_observations_active: int | None = None) -> CollocationData:
     """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
+    check_collocation(problem=problem, n_interior=n_interior, n_boundary=n_boundary, n_initial=n_initial,
+                      sampler=sampler, resample_every=resample_every, n_observations=n_observations,
+                      observation_noise=observation_noise, n_observations_active=n_observations_active)
     return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed,
                            n_observations, observation_noise, n_observations_active)
+
+
+collocation.check = check_collocation  # run by sciml.config.validate, before any work

@@ -12,18 +12,122 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import OptionError
+from ..mesh import Grid
 from ..registry import DATA
-from .hdf5 import H5Dataset, ensure_dataset, split_indices, write_dataset
+from .hdf5 import H5Dataset, _diff_keys, _normalize_config, _space_shape, ensure_dataset, split_indices, write_dataset
 from .normalize import IdentityNormalizer, UnitGaussianNormalizer
+
+NORMALIZERS = ("pointwise", "channel", "none")
+
+
+def generator_config(problem, n_samples: int, seed: int) -> dict:
+    """The generator settings a dataset of ``problem`` made with ``n_samples`` and ``seed`` stores."""
+    spec = problem.dataset
+    if spec is None:
+        raise ValueError(f"problem {problem.name!r} has no dataset generator")
+    return {"problem": problem.name, "params": problem.params, "n_samples": int(n_samples),
+            "seed": int(seed), **{k: v for k, v in spec.settings.items() if k != "shape"}}
+
+
+def count(name: str, v, lo: int = 1) -> int:
+    """``v`` if it is an integer >= ``lo`` (not a bool), else an OptionError naming option ``name``."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise OptionError(name, f"{name} must be an integer >= {lo}, got {v!r}")
+    return v
+
+
+def _grid_text(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def check_against_problem(dataset: H5Dataset, problem) -> None:
+    """An existing dataset must be the one the case's problem reads: the same fields with the same
+    roles and channel counts, on the same spatial support size. A ValueError (option ``path``) names
+    the file and what differs."""
+    spec = problem.dataset
+    if spec is None:
+        return
+    p, name = dataset.path, problem.name
+    advice = f"regenerate it (delete the file) or point data.path at a {name} dataset made for this case"
+    stored = {f: ("input" if f in dataset.inputs else "output") for f in dataset.fields}
+    missing = [f for f in spec.roles if f not in stored]
+    if missing:
+        have = ", ".join(f"{f} ({r})" for f, r in stored.items()) or "none"
+        raise OptionError("path", f"{p}: no field {missing[0]!r}, which problem {name!r} needs as its "
+                                  f"{spec.roles[missing[0]]} (the file has: {have}); {advice}")
+    extra = [f for f in stored if f not in spec.roles]
+    if extra:
+        raise OptionError("path", f"{p}: field {extra[0]!r} is not one of problem {name!r}'s fields "
+                                  f"({', '.join(spec.roles)}); {advice}")
+    for f, role in spec.roles.items():
+        if stored[f] != role:
+            raise OptionError("path", f"{p}: field {f!r} is stored with role {stored[f]!r} but problem {name!r} "
+                                      f"reads it as its {role} (input/output roles swapped?); {advice}")
+    for f, chans in spec.channels.items():
+        c = dataset.shapes[f][-1]
+        if c != len(chans):
+            raise OptionError("path", f"{p}: field {f!r} has {c} channels but problem {name!r} with this case's "
+                                      f"options has {len(chans)} ({', '.join(chans[:4])}{'...' if len(chans) > 4 else ''}); "
+                                      f"{advice}")
+    want = spec.settings.get("shape")
+    if want is not None:
+        have = _space_shape(dataset.support)
+        if tuple(have) != tuple(want):
+            kind = "grid" if isinstance(dataset.support, Grid) else "support of"
+            what = f"{kind} {_grid_text(have)}" + ("" if kind == "grid" else " points")
+            raise OptionError("path", f"{p}: the dataset is on a {what} but the case's problem {name!r} is on "
+                                      f"{_grid_text(want)}{'' if len(want) > 1 else ' points'}; set the problem's "
+                                      f"resolution to match, or {advice}")
+
+
+def check_finite(dataset: H5Dataset, name: str, values: np.ndarray, index) -> None:
+    """Refuse NaN or infinite values in ``values`` (samples ``index`` of field or parameter ``name``)."""
+    flat = np.asarray(values).reshape(len(values), -1)
+    bad = ~np.isfinite(flat).all(axis=1)
+    if bad.any():
+        samples = np.asarray(index).reshape(-1)[bad]
+        more = f" and {len(samples) - 1} more" if len(samples) > 1 else ""
+        raise ValueError(f"{dataset.path}: {name!r} holds NaN or infinite values (sample {int(samples[0])}{more}); "
+                         f"regenerate the dataset (delete the file) or point data.path at a clean one")
+
+
+def check_dataset_file(problem, path, n_samples: int, seed: int, generate: bool) -> H5Dataset | None:
+    """What can be checked of ``data.path`` without generating anything: the file exists (or will be
+    generated), is a sciml dataset of the case's problem (fields, roles, grid), was made with the case's
+    generator settings when the case generates it, and holds at least ``n_samples`` samples.
+    Returns the opened dataset, or None when it will be generated."""
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise OptionError("path", "data.path is required: the HDF5 file to read (and generate on first use)")
+    p = Path(path)
+    if p.is_dir():
+        raise OptionError("path", f"{p} is a directory; data.path names an HDF5 file (e.g. {p}/data.h5)")
+    if not p.exists():
+        if problem.dataset is None:
+            raise OptionError("path", f"dataset {p} does not exist and problem {problem.name!r} has no generator")
+        if not generate:
+            raise OptionError("path", f"dataset {p} does not exist (and generate is off); set data.generate: true "
+                                      f"to make it, or point data.path at an existing file")
+        return None
+    try:
+        dataset = H5Dataset(p)
+    except ValueError as exc:
+        raise OptionError("path", f"{exc}; regenerate it (delete the file) or point data.path at a sciml dataset") from None
+    check_against_problem(dataset, problem)
+    if problem.dataset is not None and generate:
+        diff = _diff_keys(dataset.attrs["generator"], _normalize_config(generator_config(problem, n_samples, seed)))
+        if diff:
+            raise OptionError("path", f"{p}: existing dataset was generated with different settings: "
+                                      + "; ".join(diff) + ". Delete the file or choose another path.")
+    if n_samples > len(dataset):
+        raise OptionError("n_train", f"{p}: n_train + n_test = {n_samples} exceeds its {len(dataset)} samples")
+    return dataset
 
 
 def generate_problem_dataset(problem, path: str | Path, n_samples: int, seed: int) -> Path:
     """Write ``n_samples`` solver samples of ``problem`` to ``path`` unless an identical set is cached."""
     spec = problem.dataset
-    if spec is None:
-        raise ValueError(f"problem {problem.name!r} has no dataset generator")
-    generator = {"problem": problem.name, "params": problem.params, "n_samples": int(n_samples),
-                 "seed": int(seed), **{k: v for k, v in spec.settings.items() if k != "shape"}}
+    generator = generator_config(problem, n_samples, seed)
 
     def generate():
         out = spec.generate(n_samples, np.random.default_rng(seed))
@@ -83,18 +187,28 @@ class OperatorData(EpochBatches):
 
     def __init__(self, dataset: H5Dataset, n_train: int, n_test: int, batch_size: int, normalize: str, seed: int):
         n = len(dataset)
+        count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
         if n_train + n_test > n:
             raise ValueError(f"{dataset.path}: n_train + n_test = {n_train + n_test} exceeds its {n} samples")
+        if not dataset.inputs or not dataset.outputs:
+            raise ValueError(f"{dataset.path}: operator data need an input and an output field; the file has "
+                             f"{', '.join(f'{f} (input)' for f in dataset.inputs) or 'no input'} and "
+                             f"{', '.join(f'{f} (output)' for f in dataset.outputs) or 'no output'}")
         split = split_indices(n, {"train": n_train, "test": n_test}, seed)
         self.dataset, self.support = dataset, dataset.support
         self.input_names = [c for f in dataset.inputs for c in dataset.channels[f]]
         self.output_names = [c for f in dataset.outputs for c in dataset.channels[f]]
 
         def stack(names, idx):
-            return torch.as_tensor(np.concatenate([dataset.load(f, idx) for f in names], axis=-1))
+            arrays = [dataset.load(f, idx) for f in names]
+            for f, a in zip(names, arrays):
+                check_finite(dataset, f, a, idx)
+            return torch.as_tensor(np.concatenate(arrays, axis=-1))
 
         self.x = {k: stack(dataset.inputs, v) for k, v in split.items()}
         self.y = {k: stack(dataset.outputs, v) for k, v in split.items()}
+        if normalize not in NORMALIZERS:
+            raise OptionError("normalize", f"unknown normalize {normalize!r}; choose one of {', '.join(NORMALIZERS)}")
         norm = {"pointwise": lambda: UnitGaussianNormalizer("pointwise"),
                 "channel": lambda: UnitGaussianNormalizer("channel"), "none": IdentityNormalizer}
         if normalize not in norm:
@@ -124,20 +238,31 @@ class OperatorData(EpochBatches):
 
 
 def open_problem_dataset(problem, path: str, n_samples: int, seed: int, generate: bool = True) -> H5Dataset:
-    """The HDF5 dataset at ``path``, generated by the problem's solver first when needed (and allowed)."""
-    if not path:
-        raise ValueError("data.path is required: the HDF5 file to read (and generate on first use)")
-    p = Path(path)
-    if problem.dataset is not None and generate:
-        generate_problem_dataset(problem, p, n_samples, seed)
-    elif not p.exists():
-        raise FileNotFoundError(f"dataset {p} does not exist (and generate is off or the problem has no generator)")
-    return H5Dataset(p)
+    """The HDF5 dataset at ``path``, generated by the problem's solver first when needed (and allowed),
+    checked against the problem (:func:`check_dataset_file`)."""
+    dataset = check_dataset_file(problem, path, n_samples, seed, generate)
+    if dataset is None:  # not there yet: generate it, then check what was written
+        generate_problem_dataset(problem, Path(path), n_samples, seed)
+        dataset = check_dataset_file(problem, path, n_samples, seed, generate)
+    return dataset
+
+
+def check_hdf5(*, problem, seed: int, path, n_train, n_test, batch_size, normalize, generate) -> None:
+    """The ``hdf5`` data options, and an existing file against the case, without generating data."""
+    count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
+    if normalize not in NORMALIZERS:
+        raise OptionError("normalize", f"unknown normalize {normalize!r}; choose one of {', '.join(NORMALIZERS)}")
+    check_dataset_file(problem, path, n_train + n_test, seed, generate)
 
 
 @DATA.register("hdf5")
 def hdf5_data(*, problem, seed: int = 0, path: str = "", n_train: int = 1000, n_test: int = 100,
               batch_size: int = 20, normalize: str = "pointwise", generate: bool = True) -> OperatorData:
     """Input/output pairs from a sciml HDF5 file, generated by the problem's solver on first use."""
+    check_hdf5(problem=problem, seed=seed, path=path, n_train=n_train, n_test=n_test, batch_size=batch_size,
+               normalize=normalize, generate=generate)
     dataset = open_problem_dataset(problem, path, n_train + n_test, seed, generate)
     return OperatorData(dataset, n_train, n_test, batch_size, normalize, seed)
+
+
+hdf5_data.check = check_hdf5  # run by sciml.config.validate, before any work

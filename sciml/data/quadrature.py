@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..quadrature import gauss_legendre_grid, mesh_quadrature, segment_quadrature
 from ..registry import DATA
 
@@ -113,7 +114,20 @@ class QuadratureData:
         pass
 
 
+def check_quadrature(*, problem, n_cells, order, n_boundary, **_) -> None:
+    """The ``quadrature`` options (and by ``sciml.config.validate``, before any work)."""
+    if problem.domain is None:
+        raise ValueError(f"problem {problem.name!r} has no domain; quadrature data needs a point-wise problem")
+    for k, v in (("n_cells", n_cells), ("order", order), ("n_boundary", n_boundary)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise OptionError(k, f"quadrature {k} must be an integer >= 1, got {v!r}")
+
+
 @DATA.register("quadrature")
 def quadrature(*, problem, seed: int = 0, n_cells: int = 64, order: int = 4, n_boundary: int = 256) -> QuadratureData:
     """Quadrature points and weights on the problem's domain (box: Gauss–Legendre; mesh: cell rules)."""
+    check_quadrature(problem=problem, n_cells=n_cells, order=order, n_boundary=n_boundary)
     return QuadratureData(problem, n_cells, order, n_boundary, seed)
+
+
+quadrature.check = check_quadrature  # run by sciml.config.validate, before any work

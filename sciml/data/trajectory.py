@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..mesh import Grid, Mesh
 from ..problems.base import IOSpec
 from ..registry import DATA
 from .hdf5 import H5Dataset, _space_shape, split_indices
-from .operator import EpochBatches, open_problem_dataset
+from .operator import EpochBatches, check_dataset_file, check_finite, count, open_problem_dataset
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,7 @@ class TrajectoryData(EpochBatches):
                  bundle: int | None, pushforward: int, seed: int, period: list | None = None,
                  periodic: dict | None = None):
         n = len(dataset)
-        if n_train < 1 or n_test < 1:
-            raise ValueError(f"n_train and n_test must be >= 1, got {n_train} and {n_test}")
+        count("n_train", n_train), count("n_test", n_test)
         if n_train + n_test > n:
             raise ValueError(f"{dataset.path}: n_train + n_test = {n_train + n_test} exceeds its {n} samples")
         times = dataset.times
@@ -98,11 +98,17 @@ class TrajectoryData(EpochBatches):
         split = split_indices(n, {"train": n_train, "test": n_test}, seed)
 
         def stack(idx):
-            return torch.as_tensor(np.concatenate([dataset.load(f, idx) for f in names], axis=-1))
+            arrays = [dataset.load(f, idx) for f in names]
+            for f, a in zip(names, arrays):
+                check_finite(dataset, f, a, idx)
+            return torch.as_tensor(np.concatenate(arrays, axis=-1))
 
         self.u = {k: stack(v) for k, v in split.items()}
         raw = {k: np.stack([dataset.load(p, v) for p in self.param_names], -1).astype(np.float64)
                if self.param_names else np.zeros((len(v), 0)) for k, v in split.items()}
+        for k, v in split.items():
+            for j, name in enumerate(self.param_names):
+                check_finite(dataset, name, raw[k][:, j], v)
         scale = np.abs(raw["train"]).max(0) if self.param_names else np.zeros(0)
         self.param_scale = np.where(scale > 0, scale, 1.0)
         self.params = {k: torch.as_tensor(v / self.param_scale, dtype=self.u[k].dtype) for k, v in raw.items()}
@@ -153,9 +159,23 @@ class TrajectoryData(EpochBatches):
 
 
 def _positive(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return v
+    return count(name, v, 1)
+
+
+def check_trajectories(*, problem, seed: int, path, n_train, n_test, batch_size, time_window, bundle, pushforward,
+                       period, generate) -> None:
+    """The ``trajectories`` data options, and an existing file against the case, without generating data."""
+    count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
+    K = count("time_window", time_window)
+    B = K if bundle is None else count("bundle", bundle)
+    count("pushforward", pushforward, 0)
+    dataset = check_dataset_file(problem, path, n_train + n_test, seed, generate)
+    times = None if dataset is None else dataset.times
+    if dataset is not None and (times is None or len(times) < 2):
+        raise OptionError("path", f"{dataset.path} has no time axis (/times): trajectory data need one")
+    if times is not None and K + B > len(times):
+        raise OptionError("time_window", f"time_window {K} + bundle {B} exceeds the {len(times)} stored times of "
+                                         f"{dataset.path}")
 
 
 def _period(support, period, periodic: dict | None = None) -> tuple[float | None, ...] | None:
@@ -184,6 +204,12 @@ def trajectory_data(*, problem, seed: int = 0, path: str = "", n_train: int = 25
     windows of ``time_window`` past steps and ``bundle`` (default: the same) future steps, with up to
     ``pushforward`` no-gradient unrolls (curriculum: at most the epoch number). ``period``: per-axis
     periods of a mesh or point-cloud support (default: the problem's ``periodic``)."""
+    check_trajectories(problem=problem, seed=seed, path=path, n_train=n_train, n_test=n_test, batch_size=batch_size,
+                       time_window=time_window, bundle=bundle, pushforward=pushforward, period=period,
+                       generate=generate)
     dataset = open_problem_dataset(problem, path, n_train + n_test, seed, generate)
     return TrajectoryData(dataset, n_train, n_test, batch_size, time_window, bundle, pushforward, seed, period,
                           getattr(problem, "periodic", None))
+
+
+trajectory_data.check = check_trajectories  # run by sciml.config.validate, before any work
