@@ -32,6 +32,7 @@ inspection. Results: a table, and JSON (``--out``, default ``benchmarks/out/soak
 Run from the repository root::
 
     python benchmarks/soak_resume.py                                  # burgers_pinn, 1000 Adam + 200 L-BFGS, 20 trials
+    python benchmarks/soak_resume.py --snapshot                       # the committed code, safe from edits meanwhile
     python benchmarks/soak_resume.py --trials 5 --kills-per-trial 3 --seed 1
     python benchmarks/soak_resume.py --case cases/poisson_energy.yaml --set train.stages.0.steps=500 \\
         --set train.stages.1.steps=100 --set train.checkpoint_every=40
@@ -69,11 +70,12 @@ def _env(threads: int) -> dict:
     return env
 
 
-def _launch(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+def _launch(args: list[str], env: dict, log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     fh = open(log, "ab")
     fh.write(f"\n$ sciml run {' '.join(args)}\n".encode())
     fh.flush()
-    proc = subprocess.Popen([sys.executable, "-m", "sciml.cli", "run", *args, "--quiet"], cwd=ROOT, env=env,
+    # `python -m` puts cwd first on sys.path: the sciml, pinns and operators of `cwd` are the ones run
+    proc = subprocess.Popen([sys.executable, "-m", "sciml.cli", "run", *args, "--quiet"], cwd=cwd, env=env,
                             stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     proc._soak_log = fh  # closed in _wait
     return proc
@@ -264,7 +266,8 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
                 row["resumes"] += 1
             row["launches"] += 1
             row["last_launch"] = "resume" if run_dir is not None else "fresh"
-            rc, killed, took = _wait(_launch(argv, env, log), kill_at, args.timeout_factor * clock["horizon"] + 60)
+            rc, killed, took = _wait(_launch(argv, env, log, args.src), kill_at,
+                                     args.timeout_factor * clock["horizon"] + 60)
             if killed:
                 row["kills"] += 1
                 row["kill_at_s"].append(round(kill_at, 3))
@@ -272,8 +275,9 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
                 found = check_after_kill(run_dir)
                 row["issues"] += [f"after kill {row['kills']}: {s}" for s in found]
                 ckpt = None if run_dir is None else run_dir / "checkpoints" / "last.pt"
-                row["ckpt_step_at_kill"].append(_load_ckpt(ckpt)["state"]["step"] if ckpt is not None
-                                                and ckpt.exists() and not found else None)
+                row["ckpt_step_at_kill"].append(
+                    "no run dir" if run_dir is None else "no checkpoint" if not ckpt.exists()
+                    else "unreadable" if found else _load_ckpt(ckpt)["state"]["step"])
                 continue
             if kill_at is not None and rc == 0:  # ended before its kill was due
                 if launch == 0:  # a whole run took `took` s: draw again below that
@@ -339,6 +343,9 @@ def soak(argv: list[str] | None = None) -> dict:
     p.add_argument("--timeout-factor", type=float, default=10.0, help="a launch times out after this × T (+60 s)")
     p.add_argument("--workdir", default=None, help="where the runs go (default: a new temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the run dirs of good trials too")
+    p.add_argument("--snapshot", action="store_true",
+                   help="run the committed code (git archive HEAD into the work dir), not the work tree: "
+                        "edits made meanwhile in a shared checkout do not reach the runs")
     p.add_argument("--out", default=str(OUT / "soak_resume.json"), help="results JSON")
     args = p.parse_args(argv)
     args.set = DEFAULT_SET if args.set is None else args.set
@@ -350,11 +357,23 @@ def soak(argv: list[str] | None = None) -> dict:
     started = provenance()
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="soak_resume_"))
     work.mkdir(parents=True, exist_ok=True)
+    args.src = ROOT
+    if args.snapshot:
+        args.src = work / "src"
+        args.src.mkdir()
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(args.src)], input=archive, check=True)
+        started = {"commit": started["commit"], "snapshot": str(args.src)}  # the work tree's edits are not run
+    case = Path(args.case)
+    case = (case if case.is_absolute() or case.exists() else ROOT / case).resolve()  # relative: to here, else the repo
+    if args.snapshot and case.is_relative_to(ROOT):  # the snapshot's own copy of a case in the repository
+        case = args.src / case.relative_to(ROOT)
+    args.case = str(case)
     env, rng = _env(args.threads), random.Random(args.seed)
 
     (work / "reference").mkdir(exist_ok=False)
     ref_args = [args.case, *[a for s in args.set for a in ("--set", s)], "--output", str(work / "reference")]
-    rc, _, horizon = _wait(_launch(ref_args, env, work / "reference" / "log.txt"), None, 24 * 3600)
+    rc, _, horizon = _wait(_launch(ref_args, env, work / "reference" / "log.txt", args.src), None, 24 * 3600)
     if rc != 0:
         raise SystemExit(f"the reference run failed (exit status {rc}); see {work / 'reference' / 'log.txt'}")
     ref_dir = _run_dir(work / "reference")
