@@ -195,6 +195,12 @@ def _no_output_field(f) -> None:
     del f["fields/u"]
 
 
+def _garbage_dataset(folder: Path, fx) -> list[str]:
+    (folder / "data").mkdir()
+    (folder / "data" / "d.h5").write_bytes(b"not an HDF5 file\n" * 20)
+    return ["run", write_case(folder, OPERATOR), "--quiet"]
+
+
 def _garbage_mesh(folder: Path, fx) -> list[str]:
     text = (ROOT / "meshes" / "plate_hole.msh").read_bytes()
     start = text.index(b"$Nodes")
@@ -298,6 +304,9 @@ def items() -> list[Item]:
         case_item("seed: -1", "cryptic", PINN, ("seed",), seed=-1),
         case_item("seed: 2^70", "cryptic", PINN, ("seed",), seed=2**70),
         case_item("dataset with no output field", "cryptic", OPERATOR, ("d.h5", "output"), dataset=_no_output_field),
+        Item("garbage bytes at data.path", "cryptic", _garbage_dataset, ("data.path", "d.h5")),
+        case_item("n_train + n_test beyond the file's samples (generate: false)", "cryptic", OPERATOR,
+                  ("data.n_train", "d.h5"), data__n_train=10, data__generate=False),
         Item("garbage mesh file", "cryptic", _garbage_mesh, ("bad.msh",)),
         # run directories and checkpoints
         Item("--output pointing at a file", "run dir", _output_is_file, ("afile",)),

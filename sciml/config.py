@@ -306,7 +306,11 @@ class _Checker:
         option = getattr(exc, "option", None)
         if option is None:
             text = str(exc)
-            found = [(m.start(), k) for k in opts for m in [re.search(rf"(?<![\w./-]){re.escape(k)}(?![\w/-])", text)] if m]
+            found = []
+            for k in opts:  # the option as a word of its own (not inside a path or a longer name)
+                m = re.search(rf"(?<![\w./-]){re.escape(k)}(?![\w/-])", text)
+                if m:
+                    found.append((m.start(), k))
             option = min(found)[1] if found else None
         return path + (option,) if option else path
 

@@ -154,12 +154,14 @@ def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, re
         raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if isinstance(observation_noise, bool) or not isinstance(observation_noise, (int, float)) \
             or not np.isfinite(observation_noise) or observation_noise < 0:
-        raise OptionError("observation_noise", f"observation_noise must be a finite number >= 0, got {observation_noise!r}")
+        raise OptionError("observation_noise",
+                          f"observation_noise must be a finite number >= 0, got {observation_noise!r}")
     if n_observations_active is not None and (isinstance(n_observations_active, bool)
                                               or not isinstance(n_observations_active, int)
                                               or not 1 <= n_observations_active <= max(n_observations, 1)):
-        raise OptionError("n_observations_active", f"collocation n_observations_active must be an integer in "
-                                                   f"[1, n_observations = {n_observations}], got {n_observations_active!r}")
+        raise OptionError("n_observations_active",
+                          f"collocation n_observations_active must be an integer in [1, n_observations = "
+                          f"{n_observations}], got {n_observations_active!r}")
 
 
 @DATA.register("collocation")

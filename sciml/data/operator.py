@@ -67,9 +67,9 @@ def check_against_problem(dataset: H5Dataset, problem) -> None:
     for f, chans in spec.channels.items():
         c = dataset.shapes[f][-1]
         if c != len(chans):
+            names = ", ".join(chans[:4]) + ("..." if len(chans) > 4 else "")
             raise OptionError("path", f"{p}: field {f!r} has {c} channels but problem {name!r} with this case's "
-                                      f"options has {len(chans)} ({', '.join(chans[:4])}{'...' if len(chans) > 4 else ''}); "
-                                      f"{advice}")
+                                      f"options has {len(chans)} ({names}); {advice}")
     want = spec.settings.get("shape")
     if want is not None:
         have = _space_shape(dataset.support)
@@ -112,7 +112,8 @@ def check_dataset_file(problem, path, n_samples: int, seed: int, generate: bool)
     try:
         dataset = H5Dataset(p)
     except ValueError as exc:
-        raise OptionError("path", f"{exc}; regenerate it (delete the file) or point data.path at a sciml dataset") from None
+        raise OptionError("path", f"{exc}; regenerate it (delete the file) or point data.path at a sciml "
+                                  f"dataset") from None
     check_against_problem(dataset, problem)
     if problem.dataset is not None and generate:
         diff = _diff_keys(dataset.attrs["generator"], _normalize_config(generator_config(problem, n_samples, seed)))

@@ -271,3 +271,16 @@ def test_garbage_mesh_file(work, capsys):
     case = {**PINN, "problem": {"type": "plate_hole", "mesh": "bad.msh"},
             "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "sampler": "pseudo"}}
     run_case(work, capsys, case, "problem.mesh", "bad.msh", "unreadable", "Gmsh")
+
+
+# ---------------------------------------------------------------- more dataset files
+def test_garbage_dataset_file(work, capsys):
+    (work / "data").mkdir()
+    (work / "data" / "d.h5").write_bytes(b"not an HDF5 file\n" * 20)
+    run_case(work, capsys, OPERATOR, "data.path", "d.h5", "not a readable HDF5 file", "regenerate")
+
+
+def test_more_samples_than_the_file_holds(work, capsys, dataset):
+    copy_dataset(dataset, work)
+    run_case(work, capsys, variant(OPERATOR, data__n_train=10, data__generate=False), "data.n_train", "d.h5",
+             "exceeds its 6 samples")
