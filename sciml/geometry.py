@@ -3,11 +3,15 @@
 A :class:`Domain` samples interior, boundary (by name) and initial points as float64
 numpy arrays whose columns are the spatial coordinates followed by ``t``. A
 :class:`MeshDomain` does the same inside a :class:`~sciml.mesh.Mesh`, so a gmsh mesh from
-``meshes/`` is a PINN domain too.
+``meshes/`` is a PINN domain too. Boundary points are drawn by arc length (area) over an
+explicit list of the boundary's pieces, so they lie on the boundary and cover every edge in
+proportion to its length; every sampler of :data:`SAMPLERS` is honoured on every shape.
+Edges carry names through :func:`polygon` and :func:`named`. See ``docs/geometry.md``.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from typing import Callable
@@ -123,17 +127,303 @@ def segment_points(pieces: np.ndarray, n: int, method: str, rng) -> np.ndarray:
     return a + t[:, None] * (b - a)
 
 
+# --- boundaries as explicit pieces ----------------------------------------------------------
+# deepxde's own boundary samplers are not all uniform in arc length (Polygon returns its points
+# sorted along the perimeter; CSG draws as many points from each operand whatever its size and
+# keeps points of coincident edges that lie outside the shape). Here a boundary is a list of
+# pieces (segments, circles, box faces, interval ends), each with an area-preserving map from
+# the unit cube; deepxde still answers inside tests and primitive normals.
+
+class _Piece:
+    """A boundary piece: ``measure`` (length/area; 1 for a point), ``at(u)`` maps ``[0,1]^pdim``
+    onto it preserving measure, ``project``/``dist`` find the nearest point, ``normal`` a unit
+    normal (either orientation). ``name`` is its boundary name, if any."""
+
+    name: str | None = None
+    pdim: int
+    measure: float
+
+    def dist(self, x: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(x - self.project(x), axis=-1)
+
+
+class _Point(_Piece):
+    """An end of an interval; each end weighs 1."""
+
+    pdim, measure = 0, 1.0
+
+    def __init__(self, p):
+        self.p = float(np.asarray(p).ravel()[0])
+
+    def at(self, u):
+        return np.full((len(u), 1), self.p)
+
+    project = at
+
+    def normal(self, x):
+        return np.ones((len(x), 1))
+
+
+class _Segment(_Piece):
+    pdim = 1
+
+    def __init__(self, a, b):
+        self.a, self.b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        self.v = self.b - self.a
+        self.measure = float(np.linalg.norm(self.v))
+
+    def at(self, u):
+        return self.a + u[:, :1] * self.v
+
+    def project(self, x):
+        t = np.clip((x - self.a) @ self.v / self.measure**2, 0.0, 1.0)
+        return self.a + t[:, None] * self.v
+
+    def normal(self, x):  # (2D) to the right of a -> b: outward on a counter-clockwise polygon
+        return np.tile(np.array([self.v[1], -self.v[0]]) / self.measure, (len(x), 1))
+
+
+class _Sphere(_Piece):
+    """A circle (2D) or a sphere (3D)."""
+
+    def __init__(self, center, radius):
+        self.c, self.r = np.asarray(center, dtype=np.float64), float(radius)
+        self.pdim = len(self.c) - 1
+        if self.pdim not in (1, 2):
+            raise NotImplementedError(f"boundary sampling of a {len(self.c)}-D hypersphere is not supported (2D and 3D are)")
+        self.measure = 2 * np.pi * self.r if self.pdim == 1 else 4 * np.pi * self.r**2
+
+    def at(self, u):
+        phi = 2 * np.pi * u[:, self.pdim - 1]
+        if self.pdim == 1:
+            d = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        else:  # Archimedes: z uniform in [-1, 1] and the angle uniform give uniform area
+            z = 1 - 2 * u[:, 0]
+            rho = np.sqrt(np.clip(1 - z**2, 0.0, None))
+            d = np.stack([rho * np.cos(phi), rho * np.sin(phi), z], axis=1)
+        return self.c + self.r * d
+
+    def normal(self, x):
+        d = x - self.c
+        n = np.linalg.norm(d, axis=1, keepdims=True)
+        return np.where(n > 0, d / np.where(n > 0, n, 1.0), np.eye(len(self.c))[0])
+
+    def project(self, x):
+        return self.c + self.r * self.normal(x)
+
+
+class _Face(_Piece):
+    """The face ``x_k = lo_k`` (``side`` 0) or ``x_k = hi_k`` (1) of a box in 3 or more dimensions."""
+
+    def __init__(self, lo, hi, k, side):
+        self.lo, self.hi, self.k = np.asarray(lo, np.float64), np.asarray(hi, np.float64), k
+        self.v = (self.hi if side else self.lo)[k]
+        self.free = [j for j in range(len(self.lo)) if j != k]
+        self.pdim = len(self.free)
+        self.measure = float(np.prod(self.hi[self.free] - self.lo[self.free]))
+
+    def at(self, u):
+        x = np.empty((len(u), len(self.lo)))
+        x[:, self.k] = self.v
+        x[:, self.free] = self.lo[self.free] + u[:, : self.pdim] * (self.hi - self.lo)[self.free]
+        return x
+
+    def project(self, x):
+        y = np.clip(x, self.lo, self.hi)
+        y[:, self.k] = self.v
+        return y
+
+    def normal(self, x):
+        return np.tile(np.eye(len(self.lo))[self.k], (len(x), 1))
+
+
+def _is_csg(geom) -> bool:
+    g = dde().geometry
+    return isinstance(geom, (g.CSGUnion, g.CSGDifference, g.CSGIntersection))
+
+
+def _primitive_pieces(geom) -> list[_Piece]:
+    """The boundary of one deepxde primitive as pieces, in a fixed order (polygon edges from
+    vertex ``i`` to ``i + 1`` counter-clockwise; a rectangle's edges bottom, right, top, left)."""
+    g = dde().geometry
+    if isinstance(geom, g.Interval):
+        return [_Point(geom.l), _Point(geom.r)]
+    if isinstance(geom, (g.Polygon, g.Triangle)):
+        v = geom.vertices if isinstance(geom, g.Polygon) else np.stack([geom.x1, geom.x2, geom.x3])
+        v = np.asarray(v, dtype=np.float64)
+        return [_Segment(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+    if isinstance(geom, g.Hypercube):
+        lo, hi = np.asarray(geom.xmin, np.float64), np.asarray(geom.xmax, np.float64)
+        if geom.dim == 2:
+            v = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+            return [_Segment(v[i], v[(i + 1) % 4]) for i in range(4)]
+        return [_Face(lo, hi, k, side) for k in range(geom.dim) for side in (0, 1)]
+    if isinstance(geom, g.Hypersphere):
+        return [_Sphere(geom.center, geom.radius)]
+    raise NotImplementedError(
+        f"boundary sampling of a {type(geom).__name__} is not supported: sciml samples a boundary over an "
+        "explicit list of its pieces, which it knows for Interval, Rectangle/Cuboid/Hypercube, Polygon/Triangle "
+        "(sciml.geometry.polygon), Disk/Sphere and their | - & combinations; mesh other shapes (MeshDomain)")
+
+
+def _tree_pieces(geom) -> list[_Piece]:
+    """Pieces of every primitive of a CSG tree (left to right), with their boundary names."""
+    if _is_csg(geom):
+        return _tree_pieces(geom.geom1) + _tree_pieces(geom.geom2)
+    pieces = _primitive_pieces(geom)
+    names = getattr(geom, "sciml_edge_names", None)
+    names = [names] * len(pieces) if isinstance(names, str) or names is None else list(names)
+    for p, name in zip(pieces, names):
+        p.name = name
+    return pieces
+
+
+def _tree_names(geom) -> set[str]:
+    if _is_csg(geom):
+        return _tree_names(geom.geom1) | _tree_names(geom.geom2)
+    names = getattr(geom, "sciml_edge_names", None)
+    return {names} if isinstance(names, str) else {n for n in (names or ()) if n is not None}
+
+
+def named(geom, name: str):
+    """Give the whole boundary of the primitive ``geom`` (a ``Disk``, a ``Rectangle``...) the
+    boundary name ``name``; inside a CSG shape a condition on ``boundary:<name>`` then reaches the
+    part of it that bounds the shape. Returns ``geom``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a boundary name must be a non-empty string, got {name!r}")
+    if _is_csg(geom):
+        raise ValueError("name the primitives of a CSG shape, not the shape (named(disk, 'hole'))")
+    _primitive_pieces(geom)  # refuse what cannot be sampled now, not at the first sample
+    geom.sciml_edge_names = name
+    return geom
+
+
+def polygon(vertices, edge_names=None):
+    """A deepxde polygon (``Triangle``, ``Rectangle`` or ``Polygon``: deepxde wants the special
+    cases by their own names) whose edges may carry boundary names: ``edge_names[i]`` names the
+    edge from ``vertices[i]`` to ``vertices[i + 1]`` (the last one closes the loop); ``None``
+    leaves an edge unnamed. The names reach ``Domain.sample_boundary`` and conditions
+    (``boundary:<name>``), alone or inside CSG shapes."""
+    v = np.asarray(vertices, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 2 or len(v) < 3:
+        raise ValueError(f"a polygon needs three or more 2-D vertices, got shape {v.shape}")
+    g = dde().geometry
+    if len(v) == 3:
+        geom = g.Triangle(*v)
+    elif g.Rectangle.is_valid(v):
+        geom = g.Rectangle(v.min(0), v.max(0))
+    else:
+        geom = g.Polygon(v)
+    if edge_names is None:
+        return geom
+    edge_names = list(edge_names)
+    if len(edge_names) != len(v):
+        raise ValueError(f"polygon with {len(v)} edges got {len(edge_names)} edge_names")
+    for name in edge_names:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"edge names must be non-empty strings or None, got {name!r}")
+    tol = 1e-6 * np.linalg.norm(np.ptp(v, axis=0))
+    ends = [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+    own = []
+    for p in _primitive_pieces(geom):  # deepxde may reverse the vertices: match edges by their ends
+        hit = [i for i, (a, b) in enumerate(ends)
+               if (np.allclose(p.a, a, atol=tol) and np.allclose(p.b, b, atol=tol))
+               or (np.allclose(p.a, b, atol=tol) and np.allclose(p.b, a, atol=tol))]
+        if not hit:
+            raise ValueError("polygon edges could not be matched to the vertices (repeated vertices?)")
+        own.append(edge_names[hit[0]])
+    geom.sciml_edge_names = tuple(own)
+    return geom
+
+
+def _spread(pieces: list[_Piece], dim: int, time: tuple[float, float] | None):
+    """(q, f): ``f(u)`` maps unit samples ``u`` (n, q) to (points, piece index): the first
+    coordinate runs along the pieces in proportion to their measure (arc length on curves), the
+    next ones across a piece (surfaces), the last one over the time interval if any."""
+    measure = np.array([p.measure for p in pieces], dtype=np.float64)
+    if not np.all(measure > 0):
+        raise ValueError("a boundary piece has zero length")
+    cum = np.concatenate([[0.0], np.cumsum(measure)])
+    qs = max(max(p.pdim for p in pieces), 1)
+
+    def f(u):
+        s = u[:, 0] * cum[-1]
+        j = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(pieces) - 1)
+        local = np.column_stack([np.clip((s - cum[j]) / measure[j], 0.0, 1.0), u[:, 1:qs]])
+        x = np.empty((len(u), dim))
+        for k in np.unique(j):
+            x[j == k] = pieces[k].at(local[j == k])
+        if time:
+            x = np.hstack([x, time[0] + u[:, qs:qs + 1] * (time[1] - time[0])])
+        return x, j
+
+    return qs + (1 if time else 0), f
+
+
+_EXTENSIBLE = ("pseudo", "sobol", "halton")  # their first N points do not depend on N
+
+
+def _draw(n: int, q: int, method: str, accept: Callable, rng: np.random.Generator, what: str) -> np.ndarray:
+    """``n`` points ``accept`` keeps, ``accept(u) -> (keep, x)`` on unit samples ``u`` (N, q) drawn by
+    ``method``. N grows until enough are kept. Pseudo-random, Sobol' and Halton points are
+    sequences, so the first ``n`` kept are a proper prefix; Hammersley, uniform and LHS sets depend
+    on N, which is tuned so that about ``n`` are kept, and any surplus is dropped at random."""
+    if method not in SAMPLERS:
+        raise ValueError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
+    seed = int(rng.integers(2**63 - 1))
+    N, best, tried = max(n, 1), None, set()
+    while True:
+        keep, x = accept(unit_samples(N, q, method, np.random.default_rng(seed)))
+        k = int(np.count_nonzero(keep))
+        tried.add(N)
+        if k >= n:
+            if method in _EXTENSIBLE:
+                return x[keep][:n]
+            if best is None or k < len(best):
+                best = x[keep]
+            if k == n or len(tried) >= 16:
+                break
+            N = max(1, int(N * n / k))
+        else:
+            if best is not None and len(tried) >= 16:
+                break
+            cap = max(1000 * n, 1_000_000)
+            if N >= cap:
+                raise RuntimeError(f"could not sample {what}: only {k} of {N} candidates lie on it, {n} wanted")
+            N = min(cap, int(np.ceil(N * n / k * (1.0 if best is not None else 1.1))) + 1 if k else 8 * N)
+        while N in tried:
+            N += 1
+    pick = np.sort(np.random.default_rng([seed, 1]).choice(len(best), size=n, replace=False))
+    return best[pick]
+
+
+def _sample_segments(pieces: np.ndarray, n: int, method: str, rng, time) -> np.ndarray:
+    """``n`` points on internal segments × time: the original pseudo-random/midpoint rules where
+    they apply, otherwise ``method`` along the arc length (jointly with time)."""
+    if method == "pseudo" or (method == "uniform" and not time):
+        x = segment_points(pieces, n, method, rng)
+        return np.hstack([x, time[0] + rng.random((n, 1)) * (time[1] - time[0])]) if time else x
+    q, spread = _spread([_Segment(a, b) for a, b in pieces], pieces.shape[-1], time)
+    return _draw(n, q, method, lambda u: (np.ones(len(u), dtype=bool), spread(u)[0]), rng, "segment")
+
+
 class Domain:
     """A spatial geometry (deepxde), optionally times ``[t0, t1]``, with named boundaries.
 
     Parameters
     ----------
-    geometry : a ``deepxde.geometry`` object (Interval, Rectangle, Disk, Polygon, CSG...)
+    geometry : a ``deepxde.geometry`` object (Interval, Rectangle, Disk, Polygon, CSG...); the
+        boundary names its primitives carry (:func:`polygon` ``edge_names``, :func:`named`) are
+        boundaries of the domain too
     boundaries : name -> predicate ``f(x) -> bool array`` on spatial boundary points
     time : (t0, t1) or None for steady problems
     names : coordinate names, e.g. ("x", "t")
     segments : name -> straight internal curve (a crack, an interface between subdomains), one
         ``(a, b)`` pair of end points or a list of them; conditions reach them as ``boundary:<name>``
+
+    Boundary points lie on the boundary (within 1e-7 of the diameter) and are uniform in arc
+    length (area in 3D), named pieces included; every sampler in :data:`SAMPLERS` is honoured on
+    every shape (see ``docs/geometry.md``).
     """
 
     def __init__(self, geometry, boundaries: dict[str, Callable] | None = None,
@@ -148,6 +438,16 @@ class Domain:
         self.names = tuple(names) if names else default + (("t",) if self.time else ())
         if len(self.names) != self.ndim:
             raise ValueError(f"domain has {self.ndim} coordinates but names {self.names}")
+        self.edge_names = _tree_names(geometry)
+        clash = self.edge_names & (set(self.boundaries) | set(self.segments))
+        if clash:
+            raise ValueError(f"boundary name(s) {sorted(clash)} given both by the geometry's edges and as "
+                             "boundaries/segments")
+        for name in sorted(self.edge_names):
+            self.boundaries[name] = functools.partial(self._near_named, name)
+        self._pieces_cache = None
+        self._csg = _is_csg(geometry)
+        self._eps = 1e-7 * float(np.linalg.norm(self.bounds[: self.dim, 1] - self.bounds[: self.dim, 0]))
 
     # --- shape ---
     @property
@@ -171,29 +471,59 @@ class Domain:
     def _is_box(self) -> bool:
         return type(self.geometry).__name__ in ("Interval", "Rectangle", "Cuboid", "Hypercube")
 
+    @property
+    def _pieces(self) -> list[_Piece]:
+        if self._pieces_cache is None:
+            self._pieces_cache = _tree_pieces(self.geometry)
+        return self._pieces_cache
+
+    def _on_composite(self, x: np.ndarray, piece: np.ndarray) -> np.ndarray:
+        """Which points ``x``, each on the primitive piece ``piece[i]``, are on the CSG shape's
+        boundary: the shape is inside on one side of the piece and outside on the other (probes at
+        ``±eps`` along the normal), and no earlier piece passes through the point (coincident
+        pieces are counted once)."""
+        keep = np.zeros(len(x), dtype=bool)
+        for k in np.unique(piece):
+            at = np.flatnonzero(piece == k)
+            xk, nk = x[at], self._pieces[k].normal(x[at])
+            ok = self.geometry.inside(xk + self._eps * nk) != self.geometry.inside(xk - self._eps * nk)
+            for earlier in self._pieces[:k]:
+                if ok.any():
+                    ok[ok] = earlier.dist(xk[ok]) >= self._eps
+            keep[at] = ok
+        return keep
+
+    def _near_named(self, name: str, x: np.ndarray) -> np.ndarray:
+        """The predicate of an edge name: within 1e-6 of the diameter of a piece with that name."""
+        x = np.asarray(x, dtype=np.float64)[:, : self.dim]
+        d = np.min([p.dist(x) for p in self._pieces if p.name == name], axis=0)
+        return d <= 10 * self._eps
+
     # --- sampling ---
+    def _rejection(self, n: int, method: str, rng, with_time: bool) -> np.ndarray:
+        """``n`` points of the space(-time) bounding box that are inside, by ``method``."""
+        b = self.bounds if with_time else self.bounds[: self.dim]
+
+        def accept(u):
+            x = b[:, 0] + u * (b[:, 1] - b[:, 0])
+            return np.asarray(self.geometry.inside(x[:, : self.dim]), dtype=bool), x
+
+        return _draw(n, len(b), method, accept, rng, "the interior")
+
     def _spatial_interior(self, n: int, method: str, rng) -> np.ndarray:
         b = self.bounds[: self.dim]
         if self._is_box():
             return b[:, 0] + unit_samples(n, self.dim, method, rng) * (b[:, 1] - b[:, 0])
-        out, m = [], n
-        while m > 0:  # rejection from the bounding box
-            cand = b[:, 0] + rng.random((2 * m + 16, self.dim)) * (b[:, 1] - b[:, 0])
-            keep = cand[self.geometry.inside(cand)]
-            out.append(keep[:m])
-            m -= len(keep[:m])
-        return np.concatenate(out)
+        return self._rejection(n, method, rng, with_time=False)
 
     def sample_interior(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
-        """(n, ndim) points inside the space(-time) domain."""
+        """(n, ndim) points inside the space(-time) domain: ``method`` on the box, or in the bounding
+        box with rejection (jointly with time)."""
         rng = np.random.default_rng(rng)
-        if self._is_box() or not self.time:
-            if self._is_box():
-                b = self.bounds
-                return b[:, 0] + unit_samples(n, self.ndim, method, rng) * (b[:, 1] - b[:, 0])
-            return self._spatial_interior(n, method, rng)
-        x = self._spatial_interior(n, "pseudo", rng)
-        return np.hstack([x, self._times(n, method, rng)])
+        if self._is_box():
+            b = self.bounds
+            return b[:, 0] + unit_samples(n, self.ndim, method, rng) * (b[:, 1] - b[:, 0])
+        return self._rejection(n, method, rng, with_time=bool(self.time))
 
     def _times(self, n, method, rng):
         t0, t1 = self.time
@@ -201,13 +531,35 @@ class Domain:
 
     def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
         """(n, ndim) points on the spatial boundary (named ``tag``, or all of it) or on the internal
-        segment ``tag``, × time."""
+        segment ``tag``, × time; uniform in arc length (area), ``method`` along it (jointly with time)."""
         rng = np.random.default_rng(rng)
         if tag in self.segments:
-            x = segment_points(self.segments[tag], n, method, rng)
-            return np.hstack([x, self._times(n, "pseudo", rng)]) if self.time else x
+            return _sample_segments(self.segments[tag], n, method, rng, self.time)
         if tag is not None and tag not in self.boundaries:
             raise KeyError(f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries) + sorted(self.segments)}")
+        if method == "pseudo" and tag not in self.edge_names \
+                and type(self.geometry).__name__ in ("Interval", "Rectangle", "Cuboid"):
+            return self._box_boundary(n, tag, rng)  # deepxde's samplers are right on these: same points as ever
+        pieces = self._pieces
+        if tag in self.edge_names:
+            index, pred = [i for i, p in enumerate(pieces) if p.name == tag], None
+        else:
+            index, pred = list(range(len(pieces))), self.boundaries.get(tag)
+        q, spread = _spread([pieces[i] for i in index], self.dim, self.time)
+        index = np.asarray(index)
+
+        def accept(u):
+            x, j = spread(u)
+            keep = self._on_composite(x[:, : self.dim], index[j]) if self._csg else np.ones(len(u), dtype=bool)
+            if pred is not None:
+                keep &= np.asarray(pred(x[:, : self.dim]), dtype=bool)
+            return keep, x
+
+        return _draw(n, q, method, accept, rng, "the boundary" if tag is None else f"boundary {tag!r}")
+
+    def _box_boundary(self, n: int, tag: str | None, rng) -> np.ndarray:
+        """deepxde's pseudo-random boundary points of an interval, rectangle or cuboid (uniform on
+        these), filtered by the predicate of ``tag``."""
         out, m = [], n
         for _ in range(100):
             with _global_np_seed(rng):
@@ -221,7 +573,7 @@ class Domain:
         else:
             raise RuntimeError(f"could not sample boundary {tag!r}: predicate selects no boundary points")
         x = np.concatenate(out)
-        return np.hstack([x, self._times(n, method, rng)]) if self.time else x
+        return np.hstack([x, self._times(n, "pseudo", rng)]) if self.time else x
 
     def sample_initial(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
         """(n, ndim) points at ``t = t0`` inside the spatial domain."""
@@ -239,8 +591,22 @@ class Domain:
         return ok
 
     def normals(self, x: np.ndarray) -> np.ndarray:
-        """Outward unit normals at spatial boundary points."""
-        return np.asarray(self.geometry.boundary_normal(np.asarray(x)[:, : self.dim]), dtype=np.float64)
+        """Outward unit normals at spatial boundary points (zero away from the boundary). On CSG
+        shapes from the pieces (deepxde's are zero on edges shared by both operands)."""
+        x = np.asarray(x, dtype=np.float64)[:, : self.dim]
+        if not self._csg:
+            return np.asarray(self.geometry.boundary_normal(x), dtype=np.float64)
+        out = np.zeros_like(x)
+        for p in self._pieces:
+            todo = np.flatnonzero(~out.any(axis=1))
+            y = p.project(x[todo])
+            near = np.linalg.norm(x[todo] - y, axis=1) <= 10 * self._eps
+            todo, y = todo[near], y[near]
+            nrm = p.normal(y)
+            plus, minus = self.geometry.inside(y + self._eps * nrm), self.geometry.inside(y - self._eps * nrm)
+            on = plus != minus
+            out[todo[on]] = np.where(plus[on, None], -nrm[on], nrm[on])
+        return out
 
     def to_grid(self, shape: tuple[int, ...]) -> Grid:
         """The tensor grid over the bounding box (space then time)."""
@@ -255,9 +621,26 @@ class Domain:
         return Grid(shape, [tuple(r) for r in b]).to_mesh()
 
 
+def _barycentric(u: np.ndarray, m: int) -> np.ndarray:
+    """Uniform barycentric coordinates (k, m + 1) on an m-simplex from unit samples (k, >= m)."""
+    if m == 0:
+        return np.ones((len(u), 1))
+    if m == 1:
+        return np.column_stack([1 - u[:, 0], u[:, 0]])
+    if m == 2:  # the square-root map: area-preserving and continuous
+        r = np.sqrt(u[:, 0])
+        return np.column_stack([1 - r, r * (1 - u[:, 1]), r * u[:, 1]])
+    s = np.sort(u[:, :m], axis=1)  # gaps between sorted uniforms
+    return np.diff(np.column_stack([np.zeros(len(u)), s, np.ones(len(u))]), axis=1)
+
+
 class MeshDomain:
     """A domain given by a simplex mesh: uniform sampling in cells, boundaries from point tags,
-    optional internal ``segments`` as in :class:`Domain`."""
+    optional internal ``segments`` as in :class:`Domain`.
+
+    Every sampler is honoured: the first unit coordinate picks a cell (a boundary facet) in
+    proportion to its measure and, rescaled, is the first coordinate inside it, so points stay
+    uniform and a low-discrepancy set stays one along the boundary's arc length."""
 
     def __init__(self, mesh: Mesh, time: tuple[float, float] | None = None,
                  segments: dict[str, Segment | list[Segment]] | None = None):
@@ -308,6 +691,31 @@ class MeshDomain:
         lam = rng.dirichlet(np.ones(simplices.shape[1]), size=n)  # uniform barycentric coordinates
         return np.einsum("nk,nkd->nd", lam, self.mesh.points[simplices[idx]])
 
+    def _facet_measures(self, facets: np.ndarray) -> np.ndarray:
+        p = self.mesh.points[facets]
+        if facets.shape[1] == 2:
+            return np.linalg.norm(p[:, -1] - p[:, 0], axis=-1)
+        if facets.shape[1] == 3:  # triangles of a 3D boundary: their areas
+            return 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=-1)
+        return np.ones(len(facets))
+
+    def _mapped(self, simplices: np.ndarray, weights: np.ndarray, n: int, method: str, rng,
+                with_time: bool = True) -> np.ndarray:
+        """``n`` points on ``simplices`` by ``method`` (jointly with time when there is one)."""
+        m = simplices.shape[1] - 1
+        q = max(m, 1)
+        with_time = with_time and bool(self.time)
+        u = unit_samples(n, q + (1 if with_time else 0), method, rng)
+        cum = np.concatenate([[0.0], np.cumsum(weights)])
+        s = u[:, 0] * cum[-1]
+        j = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(simplices) - 1)
+        local = np.column_stack([np.clip((s - cum[j]) / np.where(weights[j] > 0, weights[j], 1.0), 0.0, 1.0),
+                                 u[:, 1:q]])
+        x = np.einsum("nk,nkd->nd", _barycentric(local, m), self.mesh.points[simplices[j]])
+        if with_time:
+            x = np.hstack([x, self.time[0] + u[:, q:] * (self.time[1] - self.time[0])])
+        return x
+
     def _with_time(self, x, rng):
         if not self.time:
             return x
@@ -315,22 +723,28 @@ class MeshDomain:
 
     def sample_interior(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
         rng = np.random.default_rng(rng)
+        if method != "pseudo":
+            return self._mapped(self._cells, self._measures, n, method, rng)
         return self._with_time(self._simplex_points(self._cells, self._measures, n, rng), rng)
 
     def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
         rng = np.random.default_rng(rng)
         if tag in self.segments:
-            return self._with_time(segment_points(self.segments[tag], n, method, rng), rng)
+            return _sample_segments(self.segments[tag], n, method, rng, self.time)
         facets = self.boundary_facets(tag)
-        p = self.mesh.points[facets]
-        w = np.linalg.norm(p[:, -1] - p[:, 0], axis=-1) if facets.shape[1] == 2 else np.ones(len(facets))
+        w = self._facet_measures(facets)
+        if method != "pseudo":
+            return self._mapped(facets, w, n, method, rng)
         return self._with_time(self._simplex_points(facets, w, n, rng), rng)
 
     def sample_initial(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
         if not self.time:
             raise ValueError("a steady domain has no initial condition")
         rng = np.random.default_rng(rng)
-        x = self._simplex_points(self._cells, self._measures, n, rng)
+        if method == "pseudo":
+            x = self._simplex_points(self._cells, self._measures, n, rng)
+        else:
+            x = self._mapped(self._cells, self._measures, n, method, rng, with_time=False)
         return np.hstack([x, np.full((n, 1), self.time[0])])
 
     def contains(self, x: np.ndarray, tol: float = 1e-12) -> np.ndarray:
