@@ -403,7 +403,7 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
             c.fail(("train", "stages", i), "give exactly one of 'steps' or 'epochs' (a positive integer)")
         sched = dict(s.scheduler)
         stype = sched.pop("type", "none")
-        if stype not in SCHEDULERS:
+        if not isinstance(stype, str) or stype not in SCHEDULERS:
             c.fail(("train", "stages", i, "scheduler", "type"), f"unknown scheduler {stype!r}; choose one of: {', '.join(SCHEDULERS)}")
         for k in sched:
             if k not in SCHEDULERS[stype]:
@@ -489,13 +489,27 @@ def read_case_text(path: str | Path) -> str:
 
 
 def load_case(path: str | Path, overrides: list[str] | tuple = ()) -> Case:
-    """Read, override and validate a case file."""
+    """Read, override and validate a case file.
+
+    ``SCIML_MAX_STEPS=N`` in the environment then caps every stage at ``N`` steps (or ``N`` epochs):
+    a quick check of a case or of a documented example (the docs' tests run them so)."""
+    import os
+
     path = Path(path)
     raw, lines = parse_yaml(read_case_text(path), str(path))
     if not isinstance(raw, dict):
         raise CaseError(f"{path}: a case file must be a mapping of sections")
     for o in overrides:
         apply_override(raw, o)
+    cap = os.environ.get("SCIML_MAX_STEPS", "").strip()
+    if cap:
+        if not cap.isdigit() or int(cap) < 1:
+            raise CaseError(f"SCIML_MAX_STEPS must be a positive integer, got {cap!r}")
+        stages = raw["train"].get("stages") if isinstance(raw.get("train"), dict) else None
+        for stage in stages if isinstance(stages, list) else ():
+            for k in ("steps", "epochs"):
+                if isinstance(stage, dict) and type(stage.get(k)) is int and stage[k] > int(cap):
+                    stage[k] = int(cap)
     return validate(raw, str(path), lines)
 
 
