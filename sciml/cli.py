@@ -8,28 +8,11 @@ from pathlib import Path
 
 
 def _load_run(run_path: str):
-    """Rebuild a finished run's objects from its saved case and load the last checkpoint's weights."""
-    import torch
+    """A finished run's directory, case and built parts with the last checkpoint's weights
+    (:func:`sciml.run.load_run`; its errors are one line naming the file)."""
+    from .run import load_run
 
-    from .config import validate
-    from .output import RunDir
-    from .run import build
-    from .train import load_method_state, read_checkpoint
-
-    run_dir = RunDir.open(run_path)
-    case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
-    ckpt = run_dir.checkpoints / "last.pt"
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
-                                f"finish the run first: sciml run --resume {run_dir.path}")
-    blob = read_checkpoint(ckpt, keys=("method",))  # a damaged file is refused before anything is built
-    built = build(case)
-    dtype = {"float32": torch.float32, "float64": torch.float64}[case.dtype]
-    built.method.to(dtype=dtype)
-    built.data.to(dtype=dtype)
-    load_method_state(built.method, blob["method"], ckpt)
-    built.method.eval()
-    return run_dir, case, built
+    return load_run(run_path)
 
 
 # what may change when a run resumes: nothing its checkpoint holds (problem, data, model, method,
@@ -74,10 +57,10 @@ def cmd_run(args) -> int:
 
     if args.resume:
         if args.case:
-            raise CaseError(f"sciml run: give a case file or --resume RUN_DIR, not both (a resumed run "
+            raise CaseError(f"give a case file or --resume RUN_DIR, not both (a resumed run "
                             f"continues with its own {Path(args.resume) / 'case.yaml'}; change it with --set)")
         if args.output:
-            raise CaseError("sciml run: --output does not apply to --resume (the run continues in its own directory)")
+            raise CaseError("--output does not apply to --resume (the run continues in its own directory)")
         run_dir = RunDir.open(args.resume)
         raw = run_dir.load_case_dict()
         ckpt = run_dir.checkpoints / "last.pt"
@@ -89,7 +72,7 @@ def cmd_run(args) -> int:
         case = validate(raw, str(run_dir.path / "case.yaml"))
     else:
         if not args.case:
-            raise CaseError("sciml run: give a case file (or --resume RUN_DIR)")
+            raise CaseError("give a case file (or --resume RUN_DIR)")
         case = load_case(args.case, args.set or [])
         if args.output:
             case.output.dir = args.output

@@ -1,10 +1,11 @@
 """The pipeline of DESIGN.md §1, as plain functions: Case → Problem → Data → Model → Method → Trainer → RunDir."""
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Case, dump_case
 from .output import RunDir, check_output_root
@@ -108,10 +109,17 @@ def _remove_unstarted(run_dir: RunDir) -> None:
     import shutil
 
     shutil.rmtree(run_dir.path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # runs/<case>/ too, if this was its only run
+        run_dir.path.parent.rmdir()
 
 
-def run(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir | None, dict]:
+def run_case(case: Case, resume: str | Path | None = None,
+             progress: bool | None = None) -> tuple[RunDir | None, dict]:
     """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
+
+    This is ``sciml run``: the run directory (``runs/<case>/<time>/`` under ``case.output.dir``) gets
+    the same files, ``case.yaml``, ``metrics.jsonl``, ``checkpoints/``, ``fields/``, ``plots/``,
+    ``summary.json`` and ``report.md``. ``progress`` overrides ``train.progress`` (the progress bar).
 
     Resuming a run that was stopped before its first checkpoint starts it over in place (a fresh
     start is exactly what the uninterrupted run did). The case is saved into the run directory
@@ -122,6 +130,7 @@ def run(case: Case, resume: str | Path | None = None, progress: bool | None = No
     """
     from .train import read_checkpoint
 
+    resolve_device(case.device)  # an unavailable device is refused before any work
     if resume is None and case.output.dir:
         check_output_root(case.output.dir)
     ckpt = None
@@ -165,3 +174,50 @@ def run(case: Case, resume: str | Path | None = None, progress: bool | None = No
 
 class NonFiniteMetrics(ValueError):
     """The run finished but its final metrics are NaN or infinite."""
+
+
+run = run_case  # the name sciml.cli and older code use (``sciml.run`` is also this module: prefer run_case)
+
+
+class LoadedRun(NamedTuple):
+    """A finished run rebuilt by :func:`load_run`; unpacks as ``run_dir, case, parts``."""
+
+    run_dir: RunDir
+    case: Case
+    parts: Built
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """Rebuild a finished (or interrupted) run from its directory, with its trained weights.
+
+    The run's saved ``case.yaml`` (paths already resolved) is validated and built as :func:`build`
+    does; the method's state (model weights, trainable parameters) is loaded from
+    ``checkpoints/last.pt`` in the case's dtype, on the CPU, and the method is put in evaluation
+    mode. ``parts.method.evaluate(parts.data)`` then gives the metrics of ``summary.json``, and
+    :func:`write_outputs` writes the fields again (``sciml eval`` and ``sciml export`` are these).
+
+    Raises ``FileNotFoundError`` (no such directory, or no checkpoint yet: resume the run first),
+    ``ValueError`` (not a run directory), :class:`~sciml.config.CaseError` (a damaged or invalid
+    ``case.yaml``) and :class:`~sciml.train.CheckpointError` (a damaged checkpoint, or one made by
+    another case), each with a one-line message that names the file; the damaged checkpoint before
+    anything is built.
+    """
+    import torch
+
+    from .config import validate
+    from .train import load_method_state, read_checkpoint
+
+    run_dir = RunDir.open(run_dir)
+    case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
+    ckpt = run_dir.checkpoints / "last.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
+                                f"finish the run first: sciml run --resume {run_dir.path}")
+    blob = read_checkpoint(ckpt, keys=("method",))  # a damaged file is refused before anything is built
+    parts = build(case)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[case.dtype]
+    parts.method.to(dtype=dtype)
+    parts.data.to(dtype=dtype)
+    load_method_state(parts.method, blob["method"], ckpt)
+    parts.method.eval()
+    return LoadedRun(run_dir, case, parts)

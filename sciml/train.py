@@ -91,8 +91,12 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device: cpu or auto")
-    return torch.device(name)
+        raise ValueError(f"device {name!r} requested but CUDA is not available; use device: cpu or auto")
+    dev = torch.device(name)
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                         f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return dev
 
 
 def _world() -> tuple[int, int]:

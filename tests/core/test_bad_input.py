@@ -141,9 +141,6 @@ def test_device_cuda_without_cuda(work, capsys):
     assert snapshot(work) == before
 
 
-@pytest.mark.xfail(reason="CUDA availability is the Trainer's to check (sciml.train.resolve_device raises a "
-                          "RuntimeError, which the CLI reports as unexpected, after the problem and data are "
-                          "built); it belongs in train.py/run.py, not in the case schema", strict=False)
 def test_device_cuda_without_cuda_is_a_user_error(work, capsys):
     import torch
 
