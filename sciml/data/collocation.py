@@ -21,7 +21,8 @@ class CollocationData:
     Parameters
     ----------
     problem : a Problem with a ``domain``
-    n_interior, n_boundary, n_initial : points for the equations, each boundary condition, the initial condition
+    n_interior, n_boundary, n_initial : points for the equations, each boundary condition, the initial
+        condition (a steady problem has none: ``n_initial`` is ignored there and may be 0)
     sampler : interior/initial sampler (``uniform, pseudo, hammersley, halton, sobol, lhs``)
     resample_every : redraw the interior points (pseudo-random) every this many steps (0 = never)
     seed : seed of the point generator
@@ -33,16 +34,17 @@ class CollocationData:
         None = all of the pool
     """
 
-    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int, sampler: str,
-                 resample_every: int, seed: int, n_observations: int = 0, observation_noise: float = 0.0,
+    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int = 100, sampler: str = "hammersley",
+                 resample_every: int = 0, seed: int = 0, n_observations: int = 0, observation_noise: float = 0.0,
                  n_observations_active: int | None = None):
         if problem.domain is None:
             raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        for k, v in (("n_interior", n_interior), ("n_boundary", n_boundary), ("n_initial", n_initial)):
-            if v < 1:
-                raise ValueError(f"collocation {k} must be >= 1, got {v}")
+        for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1),
+                         ("n_initial", n_initial, 1 if _has_initial(problem) else 0)):  # steady: ignored
+            if v < lo:
+                raise ValueError(f"collocation {k} must be >= {lo}, got {v}")
         self.problem, self.domain = problem, problem.domain
         self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
         self.sampler, self.resample_every = sampler, resample_every
@@ -140,13 +142,19 @@ class CollocationData:
         self._batch = None
 
 
+def _has_initial(problem) -> bool:
+    """Whether the problem has an initial condition (what ``n_initial`` counts points for)."""
+    return any(c.where == "initial" for c in problem.conditions.values())
+
+
 def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, resample_every, n_observations,
                       observation_noise, n_observations_active, **_) -> None:
     """The ``collocation`` options, checked before any point is drawn (and by ``sciml.config.validate``)."""
     if problem.domain is None:
         raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem "
                          f"(use data type hdf5 or trajectories for {problem.name!r})")
-    for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1), ("n_initial", n_initial, 1),
+    for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1),
+                     ("n_initial", n_initial, 1 if _has_initial(problem) else 0),  # steady: ignored
                      ("resample_every", resample_every, 0), ("n_observations", n_observations, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
