@@ -20,7 +20,7 @@ Protocol (every run is ``python -m sciml.cli run`` in its own subprocess, ``--th
    ``checkpoints/last.pt`` (parameters, buffers, extra state; wall-clock timings excepted) equals the
    reference's with ``torch.equal``, at the same step; the run dir is intact: ``case.yaml`` parses
    and validates, ``summary.json`` is strict JSON (no NaN/Infinity) whose ``metrics`` hold ``loss``
-   and equal the reference's (but ``train_time_s``), every ``metrics.jsonl`` line is a JSON object,
+   and equal the reference's (but wall-clock seconds: names ending in ``_s``), every ``metrics.jsonl`` line is a JSON object,
    the loss records are the reference's steps (none lost or doubled), every file of the reference
    run dir exists, and no temporary file (``.NAME.tmp*``) is left.
 
@@ -227,7 +227,7 @@ def compare(trial: dict, ref: dict) -> tuple[list[str], list[str]]:
         if diff:
             mism.append(f"method state differs at {diff[:6]}{' ...' if len(diff) > 6 else ''}")
     if "metrics" in trial:
-        keys = (set(trial["metrics"]) | set(ref["metrics"])) - {"train_time_s"}
+        keys = {k for k in set(trial["metrics"]) | set(ref["metrics"]) if not k.endswith("_s")}  # not timings
         off = sorted(k for k in keys if trial["metrics"].get(k) != ref["metrics"].get(k))
         if off:
             mism.append(f"summary metrics differ: {off}")
@@ -403,9 +403,11 @@ def soak(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
-    print(f"\nwrote {out}" + ("" if args.keep or tot["ok"] < tot["trials"] else f"; run dirs under {work}"))
     if not args.keep and tot["ok"] == tot["trials"] and not args.workdir:
         shutil.rmtree(work)
+        print(f"\nwrote {out}")
+    else:
+        print(f"\nwrote {out}; run dirs under {work}")
     return result
 
 
