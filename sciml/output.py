@@ -81,10 +81,33 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         m = pat.fullmatch(entry.name)
-        if m and m["host"] == _host_tag() and not _pid_alive(int(m["pid"])):
+        if m and _dead_writer(m):
             with contextlib.suppress(FileNotFoundError):  # another process cleaned it first
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
+    return removed
+
+
+def _dead_writer(m: re.Match) -> bool:
+    """A temporary name's writer (groups ``host``, ``pid``) ran on this host and is gone."""
+    return m["host"] == _host_tag() and not _pid_alive(int(m["pid"]))
+
+
+_ANY_TEMP = re.compile(r"\..+\.tmp\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^/]+")
+
+
+def remove_stale_temps_under(directory: str | os.PathLike) -> list[Path]:
+    """:func:`remove_stale_temps` for every file below ``directory``: the temporary files of
+    writers killed on this host (a run killed while writing its plots or fields), whatever they
+    were writing. A live writer's file is kept."""
+    removed = []
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            m = _ANY_TEMP.fullmatch(name)
+            if m and _dead_writer(m):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(root, name))
+                    removed.append(Path(root) / name)
     return removed
 
 
@@ -225,6 +248,7 @@ class RunDir:
         run = cls(path)
         for d in (run.checkpoints, run.plots, run.fields):
             d.mkdir(exist_ok=True)
+        remove_stale_temps_under(path)  # what a run killed mid-write left behind
         return run
 
     # ---- case -------------------------------------------------------------------------

@@ -235,3 +235,23 @@ def test_non_finite_final_metrics_fail_and_summary_stays_strict(tmp_path, capsys
     summary = next((tmp_path / "runs").rglob("summary.json"))
     data = json.loads(summary.read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data["metrics"]["eval/rel_l2"] is None
+
+
+def test_opening_a_run_removes_what_a_killed_writer_left_but_not_a_live_ones(finished, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sciml.output import RunDir, _temp_prefix
+
+    run_dir = copy_run(finished, tmp_path)
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(child.stdout)  # exited: its temporary files are leftovers
+    live = run_dir / "plots" / (_temp_prefix(run_dir / "plots" / "losses.png") + "abcd1234.png")
+    dead = run_dir / "plots" / live.name.replace(f".{os.getpid()}.", f".{dead_pid}.")
+    deep = run_dir / "fields" / "solution" / dead.name.replace("losses", "solution_0003").replace(".png", ".vtu")
+    for p in (live, dead, deep):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"partial")
+    RunDir.open(run_dir)
+    assert live.exists() and not dead.exists() and not deep.exists()
