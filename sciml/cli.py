@@ -15,45 +15,26 @@ def _load_run(run_path: str):
     return load_run(run_path)
 
 
-# what may change when a run resumes: nothing its checkpoint holds (problem, data, model, method,
-# seed, dtype), only how long and how it goes on and what it writes
-RESUME_SAFE = ("output", "device", "train.eval_every", "train.checkpoint_every", "train.log_every",
-               "train.progress", "train.time_limit_s", "train.divergence_factor", "train.amp", "train.compile")
-
-
-def _resume_overrides(raw: dict, overrides: list[str], stage: int, run_path) -> None:
-    """Apply ``--set`` overrides to a resumed run's case, refusing (one line, naming the key) those
-    that would change what its checkpoint holds. Allowed: output options, the training controls in
-    RESUME_SAFE, any option of a stage that has not started (a new stage may be appended, e.g.
-    ``train.stages.2={optimizer: lbfgs, steps: 500}``), and more steps or epochs for the current one."""
-    from .config import CaseError, apply_override
+def _resume_overrides(raw: dict, overrides: list[str]) -> None:
+    """Apply ``--set`` overrides to a resumed run's case; ``train.stages.N`` one past the last
+    appends a new stage. What may change is checked against the checkpoint by
+    :func:`sciml.run.check_resume_changes` when the run starts."""
+    from .config import apply_override
 
     for o in overrides:
-        key = o.split("=", 1)[0].strip()
-        parts = key.split(".")
-        ok = any(key == s or key.startswith(s + ".") for s in RESUME_SAFE)
-        if parts[:2] == ["train", "stages"] and len(parts) >= 3 and parts[2].isdigit():
-            k = int(parts[2])
-            stages = raw.setdefault("train", {}).setdefault("stages", [])
-            if k > stage or k >= len(stages) or (k == stage and len(parts) == 4 and parts[3] in ("steps", "epochs")):
-                ok = True
-                if k == len(stages) and isinstance(stages, list):
-                    stages.append({})  # a new stage after the last one
-        if not ok:
-            raise CaseError(
-                f"--set {key}: cannot change on --resume (the checkpoint in {run_path} was made with the "
-                f"saved value; start a new run for that). On resume you may set output.*, device, "
-                f"train.{{eval_every,checkpoint_every,log_every,progress,time_limit_s,divergence_factor}}, "
-                f"options of stages not yet started (or a new stage), and steps/epochs of the current "
-                f"stage (stage {stage})")
+        parts = o.split("=", 1)[0].strip().split(".")
+        stages = raw.get("train", {}).get("stages") if isinstance(raw.get("train"), dict) else None
+        if (parts[:2] == ["train", "stages"] and len(parts) >= 3 and parts[2].isdigit()
+                and isinstance(stages, list) and int(parts[2]) == len(stages)):
+            stages.append({})  # a new stage after the last one
         apply_override(raw, o)
 
 
 def cmd_run(args) -> int:
-    from .config import CaseError, apply_override, load_case, validate
+    from .config import CaseError, load_case, validate
     from .output import RunDir
     from .run import run
-    from .train import Interrupted, read_checkpoint
+    from .train import Interrupted
 
     if args.resume:
         if args.case:
@@ -63,12 +44,7 @@ def cmd_run(args) -> int:
             raise CaseError("--output does not apply to --resume (the run continues in its own directory)")
         run_dir = RunDir.open(args.resume)
         raw = run_dir.load_case_dict()
-        ckpt = run_dir.checkpoints / "last.pt"
-        if ckpt.exists():
-            _resume_overrides(raw, args.set or [], read_checkpoint(ckpt)["state"].get("stage", 0), run_dir.path)
-        else:  # stopped before its first checkpoint: it starts over, so any override is safe
-            for o in args.set or []:
-                apply_override(raw, o)
+        _resume_overrides(raw, args.set or [])
         case = validate(raw, str(run_dir.path / "case.yaml"))
     else:
         if not args.case:
@@ -124,21 +100,23 @@ def cmd_data(args) -> int:
 def cmd_eval(args) -> int:
     from .output import RunDir
 
-    RunDir.open(args.run_dir).load_summary()  # a corrupt summary.json is reported before any work
+    summary = RunDir.open(args.run_dir).load_summary()  # a corrupt summary.json is reported before any work
     run_dir, case, built = _load_run(args.run_dir)
     metrics = {f"eval/{k}": v for k, v in built.method.evaluate(built.data).items()}
     for k, v in metrics.items():
         print(f"{k:24s} {v:.6g}")
-    summary = run_dir.load_summary()
     summary["reevaluated"] = metrics
     run_dir.save_summary(summary)
     return 0
 
 
 def cmd_export(args) -> int:
+    from .output import remove_stale_temps_under
+    from .run import write_outputs
+
     run_dir, case, built = _load_run(args.run_dir)
     case.output.formats = args.formats
-    from .run import write_outputs
+    remove_stale_temps_under(run_dir.path)  # what an export or run killed while writing left behind
 
     summary = run_dir.load_summary()
     write_outputs(case, built, run_dir, summary.get("metrics", {}))

@@ -248,7 +248,6 @@ class RunDir:
         run = cls(path)
         for d in (run.checkpoints, run.plots, run.fields):
             d.mkdir(exist_ok=True)
-        remove_stale_temps_under(path)  # what a run killed mid-write left behind
         return run
 
     # ---- case -------------------------------------------------------------------------
@@ -308,7 +307,8 @@ class RunDir:
         final evaluation (a resumed run logs its own)."""
         kept = [r for r in self.read_metrics()
                 if ("step" not in r or r["step"] <= after_step) and not r.get("final")]
-        atomic_write_text(self.path / self.METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write_text(self.path / self.METRICS,
+                          "".join(json.dumps(strict_json(r), allow_nan=False) + "\n" for r in kept))
 
     # ---- summary and report -----------------------------------------------------------
     def save_summary(self, summary: dict) -> Path:

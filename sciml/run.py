@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .config import Case, dump_case
-from .output import RunDir, check_output_root
+from .output import RunDir, check_output_root, remove_stale_temps_under
 from .registry import DATA, METHODS, MODELS, PROBLEMS
 from .train import Trainer, init_distributed, resolve_device, seed_everything
 
@@ -74,7 +74,8 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     summary = {"case": case.name, "metrics": metrics, "files": [str(r) for r in rel if len(r.parts) <= 2]}
     run_dir.save_summary(summary)
     lines = [f"# {case.name}", "", case.description or "", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4g} |" for k, v in metrics.items()]
+    lines += [f"| {k} | {'not finite' if v is None or not math.isfinite(v) else f'{v:.4g}'} |"
+              for k, v in metrics.items()]
     lines += ["", "Files:", *[f"- `{f}`" for f in summary["files"]], "", "Resolved case:", "", "```yaml",
               dump_case(case).rstrip(), "```", ""]
     run_dir.write_report("\n".join(lines))
@@ -103,6 +104,63 @@ def resolve_paths(case: Case) -> None:
                 getattr(case, section)[key] = resolved
 
 
+# what a resumed run may change: nothing its checkpoint holds (problem, data, model, method, seed,
+# dtype, the arithmetic of the steps), only how long it goes on, what it checks and what it writes
+RESUME_SAFE = ("name", "description", "output", "device", "train.eval_every", "train.checkpoint_every",
+               "train.progress", "train.time_limit_s", "train.divergence_factor")
+_MISSING = object()
+
+
+def _differences(a, b, path=()) -> list[tuple]:
+    """Key paths where the case dicts ``a`` and ``b`` differ (stages compared one by one)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(a) + [k for k in b if k not in a]
+        return [d for k in keys for d in _differences(a.get(k, _MISSING), b.get(k, _MISSING), path + (k,))]
+    if isinstance(a, list) and isinstance(b, list) and path == ("train", "stages"):
+        return [d for i in range(max(len(a), len(b)))
+                for d in _differences(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, path + (i,))]
+    return [] if a == b else [path]
+
+
+def _laid_over_its_steps(stage) -> bool:
+    """Whether a stage's schedule is laid out over its length (then more steps would not stretch it:
+    the restored scheduler keeps the old length)."""
+    sched = stage.get("scheduler") or {} if isinstance(stage, dict) else {}
+    kind = sched.get("type", "none")
+    if sched.get("horizon") == "time":
+        return False
+    return kind == "onecycle" or (kind == "cosine" and "t_max" not in sched) or (kind == "step" and "step_size" not in sched)
+
+
+def check_resume_changes(saved: dict, new: dict, stage: int, where) -> None:
+    """Refuse (one line naming the key) a resumed case that differs from the run's saved case in
+    anything its checkpoint holds; ``stage`` is the checkpoint's stage. Allowed: RESUME_SAFE, any
+    option of a stage that has not started, a new stage after the last, and ``steps``/``epochs``
+    of the current stage unless its schedule is laid over its length."""
+    from .config import CaseError
+
+    stages = new.get("train", {}).get("stages", []) if isinstance(new.get("train"), dict) else []
+    n_saved = len(saved.get("train", {}).get("stages", []) or [])
+    for path in _differences(saved, new):
+        key = ".".join(map(str, path))
+        if any(key == s or key.startswith(s + ".") for s in RESUME_SAFE):
+            continue
+        if path[:2] == ("train", "stages") and len(path) >= 3:
+            k = path[2]
+            if k > stage or k >= n_saved:
+                continue  # not started yet, or a new stage
+            if (k == stage and len(path) == 4 and path[3] in ("steps", "epochs") and k < len(stages)
+                    and not _laid_over_its_steps(stages[k])):
+                continue
+        where_now = (f"the run has finished all its stages ({n_saved})" if stage >= n_saved
+                     else f"it is in stage {stage}")
+        raise CaseError(
+            f"{key}: cannot change on --resume: the checkpoint in {where} was made with the saved value "
+            f"({where_now}); start a new run for that. A resumed run may change: "
+            f"{', '.join(RESUME_SAFE)}, options of stages not yet started or a new stage, and the "
+            f"steps/epochs of the current stage when its schedule is not laid over them")
+
+
 def _remove_unstarted(run_dir: RunDir) -> None:
     """Remove the directory of a run that failed before its first step: it holds nothing but the
     case, and a half-written run dir would only mislead."""
@@ -123,8 +181,10 @@ def run_case(case: Case, resume: str | Path | None = None,
 
     Resuming a run that was stopped before its first checkpoint starts it over in place (a fresh
     start is exactly what the uninterrupted run did). The case is saved into the run directory
-    only once training is under way (after a checkpoint loaded), so a failed resume leaves the run
-    as it was. A fresh run that fails before its first checkpoint leaves no run directory behind.
+    only once training is under way (after its checkpoint loaded), so a failed resume leaves the run
+    as it was, and a case that differs from the saved one in what the checkpoint holds is refused
+    (:func:`check_resume_changes`). A fresh run that fails before its first step leaves no run
+    directory behind.
     Under ``torchrun`` every rank trains on its shard; only rank 0 creates the run directory and
     writes (other ranks get ``None``).
     """
@@ -133,15 +193,16 @@ def run_case(case: Case, resume: str | Path | None = None,
     resolve_device(case.device)  # an unavailable device is refused before any work
     if resume is None and case.output.dir:
         check_output_root(case.output.dir)
+    resolve_paths(case)
     ckpt = None
     if resume is not None:
         run_dir = RunDir.open(resume)
         ckpt = run_dir.checkpoints / "last.pt"
-        if ckpt.exists():
-            read_checkpoint(ckpt)  # a damaged checkpoint is refused before anything is built
+        if ckpt.exists():  # a damaged checkpoint, or a case it does not fit, is refused before any work
+            stage = read_checkpoint(ckpt)["state"].get("stage", 0)
+            check_resume_changes(run_dir.load_case_dict(), case.to_dict(), stage, run_dir.path)
         else:
             ckpt = None  # killed before its first checkpoint: start over in place
-    resolve_paths(case)
     built = build(case)
     rank, _ = init_distributed(resolve_device(case.device))  # under torchrun only rank 0 writes
     if resume is None:
@@ -150,6 +211,10 @@ def run_case(case: Case, resume: str | Path | None = None,
             run_dir.save_case(case.to_dict())  # first, so that a run killed from here on can be resumed
     elif rank != 0:
         run_dir = None
+    else:
+        remove_stale_temps_under(run_dir.path)  # what a run killed while writing left behind
+        if ckpt is None:
+            run_dir.truncate_metrics(0)  # started over: nothing logged before counts
     if progress is not None:
         case.train.progress = progress
     save_case = (lambda: run_dir.save_case(case.to_dict())) if run_dir is not None else None

@@ -405,10 +405,14 @@ class Trainer:
             blob = self._load_checkpoint(Path(resume), method, data)
             if self.run_dir is not None and self.rank == 0:
                 self.run_dir.truncate_metrics(self.state.step)
-        elif self.run_dir is not None and self.rank == 0:
-            self.run_dir.truncate_metrics(0)  # a run started over in place: nothing logged before counts
-        if on_start is not None:
-            on_start()
+        started = False
+
+        def start():  # once every state of the checkpoint (optimizer and scheduler too) has loaded
+            nonlocal started
+            if not started and on_start is not None:
+                on_start()
+            started = True
+
         self._elapsed0, self._t_start = self.state.elapsed_s, _clock()
         self._tick()
         with _StopFlag() as stop:
@@ -428,9 +432,11 @@ class Trainer:
                         opt.load_state_dict(blob["optimizer"])
                     if sched is not None and blob["scheduler"] is not None:
                         sched.load_state_dict(blob["scheduler"])
+                start()
                 self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
                 self.state.stage, self.state.step_in_stage = si + 1, 0
                 self.save_checkpoint(method, data, None, None)
+        start()  # a finished run resumed: no stage ran
         final = self._evaluate(method, data)
         # the final evaluation goes to metrics.jsonl too (periodic ones stop at the last multiple of eval_every)
         self._log({"step": self.state.step, "stage": min(self.state.stage, len(self.cfg.stages) - 1),

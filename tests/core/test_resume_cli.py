@@ -216,7 +216,7 @@ def test_the_saved_case_holds_absolute_data_paths(tmp_path, monkeypatch, capsys)
     assert main(["run", str(ROOT / "cases" / "darcy_fno.yaml"), "--quiet", "--output", "runs"] + sets(over)) == 0
     run_dir = Path(capsys.readouterr().out.split("run directory: ")[1].split()[0])
     saved = yaml.safe_load((run_dir / "case.yaml").read_text())
-    assert saved["data"]["path"] == str(tmp_path / "data" / "d.h5")
+    assert saved["data"]["path"] == str((tmp_path / "data" / "d.h5").resolve())
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -237,14 +237,16 @@ def test_non_finite_final_metrics_fail_and_summary_stays_strict(tmp_path, capsys
     assert data["metrics"]["eval/rel_l2"] is None
 
 
-def test_opening_a_run_removes_what_a_killed_writer_left_but_not_a_live_ones(finished, tmp_path):
+def test_a_run_killed_while_writing_outputs_resumes_and_cleans_up(finished, tmp_path, capsys):
     import os
     import subprocess
     import sys
 
-    from sciml.output import RunDir, _temp_prefix
+    from sciml.output import _temp_prefix
 
     run_dir = copy_run(finished, tmp_path)
+    (run_dir / "summary.json").unlink()  # killed after its last checkpoint, while writing plots
+    (run_dir / "report.md").unlink()
     child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(child.stdout)  # exited: its temporary files are leftovers
     live = run_dir / "plots" / (_temp_prefix(run_dir / "plots" / "losses.png") + "abcd1234.png")
@@ -253,5 +255,96 @@ def test_opening_a_run_removes_what_a_killed_writer_left_but_not_a_live_ones(fin
     for p in (live, dead, deep):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"partial")
-    RunDir.open(run_dir)
-    assert live.exists() and not dead.exists() and not deep.exists()
+    assert main(["eval", str(run_dir)]) == 0  # reading a run removes nothing
+    capsys.readouterr()
+    assert dead.exists()
+    assert main(["run", "--resume", str(run_dir), "--quiet"]) == 0
+    capsys.readouterr()
+    assert live.exists() and not dead.exists() and not deep.exists()  # a live writer's file is kept
+    metrics = json.loads((run_dir / "summary.json").read_text())["metrics"]
+    assert {"loss", "loss/pde", "eval/rel_l2"} <= set(metrics) and (run_dir / "report.md").exists()
+
+
+@pytest.fixture(scope="module")
+def mid_adam(tmp_path_factory):
+    """A run stopped by SIGINT at step 6 of its 12 Adam steps (checkpoint at step 6, stage 0)."""
+    import os
+    import signal
+
+    import sciml.train
+
+    tmp = tmp_path_factory.mktemp("mid")
+    log = sciml.train.Trainer._log
+
+    def _log(self, rec):
+        log(self, rec)
+        if rec.get("step") == 6 and "loss" in rec:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    sciml.train.Trainer._log = _log
+    try:
+        assert main(["run", CASE, "--quiet", "--output", str(tmp / "runs")] + sets(SMALL)) == 130
+    finally:
+        sciml.train.Trainer._log = log
+    return next((tmp / "runs" / "burgers_pinn").iterdir())
+
+
+@pytest.mark.parametrize("key", ["train.stages.0.lr=0.1", "train.stages.0.optimizer=adamw",
+                                 "train.log_every=3", "model.width=40", "seed=3"])
+def test_resume_mid_stage_refuses_what_the_checkpoint_holds(mid_adam, tmp_path, capsys, key):
+    run_dir = copy_run(mid_adam, tmp_path)
+    saved = (run_dir / "case.yaml").read_bytes()
+    assert main(["run", "--resume", str(run_dir), "--set", key]) == 2
+    one_error_line(capsys, key.split("=")[0], "cannot change on --resume", "stage 0")
+    assert (run_dir / "case.yaml").read_bytes() == saved
+
+
+def test_resume_mid_stage_takes_more_steps_and_later_stage_options(mid_adam, tmp_path, capsys):
+    run_dir = copy_run(mid_adam, tmp_path)
+    over = ["train.stages.0.steps=14", "train.stages.1.lr=0.5", "device=cpu", "seed=0", "train.eval_every=7"]
+    assert main(["run", "--resume", str(run_dir), "--quiet"] + sets(over)) == 0
+    printed = dict(ln.split() for ln in capsys.readouterr().out.splitlines() if ln.startswith("  "))
+    assert float(printed["steps"]) == 18
+    saved = yaml.safe_load((run_dir / "case.yaml").read_text())
+    assert saved["train"]["stages"][0]["steps"] == 14 and saved["train"]["stages"][1]["lr"] == 0.5
+
+
+def test_the_python_api_refuses_the_same_changes_on_resume(mid_adam, tmp_path):
+    from sciml import load_case, run_case
+    from sciml.config import CaseError
+
+    run_dir = copy_run(mid_adam, tmp_path)
+    saved = (run_dir / "case.yaml").read_bytes()
+    case = load_case(run_dir / "case.yaml", ["seed=5"])
+    with pytest.raises(CaseError, match="seed: cannot change on --resume"):
+        run_case(case, resume=run_dir)
+    assert (run_dir / "case.yaml").read_bytes() == saved
+
+
+@pytest.mark.parametrize("scheduler, refused", [
+    ({}, False), ({"type": "cosine"}, True), ({"type": "cosine", "t_max": 50}, False),
+    ({"type": "onecycle"}, True), ({"type": "step"}, True), ({"type": "step", "step_size": 5}, False),
+    ({"type": "exponential", "gamma": 0.99}, False), ({"type": "cosine", "horizon": "time"}, False)])
+def test_more_steps_are_refused_where_the_schedule_is_laid_over_them(scheduler, refused):
+    from sciml.config import CaseError
+    from sciml.run import check_resume_changes
+
+    saved = {"train": {"stages": [{"optimizer": "adam", "steps": 10, "scheduler": scheduler}]}}
+    new = {"train": {"stages": [{"optimizer": "adam", "steps": 20, "scheduler": scheduler}]}}
+    if refused:
+        with pytest.raises(CaseError, match="train.stages.0.steps"):
+            check_resume_changes(saved, new, 0, "RUN")
+    else:
+        check_resume_changes(saved, new, 0, "RUN")
+    with pytest.raises(CaseError, match=r"finished all its stages \(1\)"):  # a finished stage is not entered again
+        check_resume_changes(saved, new, 1, "RUN")
+
+
+def test_a_nan_loss_before_the_first_checkpoint_cites_no_checkpoint(tmp_path, capsys, monkeypatch):
+    import pinns.pinn
+
+    orig = pinns.pinn.PINN.loss
+    monkeypatch.setattr(pinns.pinn.PINN, "loss", lambda self, b: {k: v * math.nan for k, v in orig(self, b).items()})
+    assert main(["run", CASE, "--quiet", "--output", str(tmp_path / "runs")] + sets(SMALL)) == 2
+    line = one_error_line(capsys, "loss became nan")
+    assert "No checkpoint was written" in line and "last.pt" not in line
