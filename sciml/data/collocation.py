@@ -14,6 +14,9 @@ from ..config import OptionError
 from ..geometry import SAMPLERS
 from ..registry import DATA
 
+# defaults of the collocation options that a case file (the builder) and CollocationData share
+N_INITIAL, SAMPLER = 100, "hammersley"
+
 
 class CollocationData:
     """Point sets sampled in the problem's domain.
@@ -34,17 +37,12 @@ class CollocationData:
         None = all of the pool
     """
 
-    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int = 100, sampler: str = "hammersley",
+    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int = N_INITIAL, sampler: str = SAMPLER,
                  resample_every: int = 0, seed: int = 0, n_observations: int = 0, observation_noise: float = 0.0,
                  n_observations_active: int | None = None):
-        if problem.domain is None:
-            raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1),
-                         ("n_initial", n_initial, 1 if _has_initial(problem) else 0)):  # steady: ignored
-            if v < lo:
-                raise ValueError(f"collocation {k} must be >= {lo}, got {v}")
+        check_collocation(problem=problem, n_interior=n_interior, n_boundary=n_boundary, n_initial=n_initial,
+                          sampler=sampler, resample_every=resample_every, n_observations=n_observations,
+                          observation_noise=observation_noise, n_observations_active=n_observations_active)
         self.problem, self.domain = problem, problem.domain
         self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
         self.sampler, self.resample_every = sampler, resample_every
@@ -62,16 +60,12 @@ class CollocationData:
         if n_observations:
             self.observation_pool = self._observe(n_observations, observation_noise)
             active = n_observations if n_observations_active is None else n_observations_active
-            if not 1 <= active <= n_observations:
-                raise ValueError(f"collocation n_observations_active must be in [1, {n_observations}], got {active}")
             self.points["observations"] = self.sample("observations", active)
         self._batch = None
 
     def _observe(self, n: int, noise: float) -> np.ndarray:
         if self.problem.exact is None:
             raise ValueError(f"problem {self.problem.name!r} has no exact solution to draw observations from")
-        if n < 1 or noise < 0:
-            raise ValueError(f"collocation n_observations must be >= 1 and observation_noise >= 0, got {n}, {noise}")
         x = self.domain.sample_interior(n, "pseudo", self.rng)
         y = np.asarray(self.problem.exact(x), dtype=np.float64).reshape(n, -1)
         y = y + noise * np.sqrt(np.mean(y**2)) * self.rng.standard_normal(y.shape)
@@ -149,14 +143,20 @@ def _has_initial(problem) -> bool:
 
 def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, resample_every, n_observations,
                       observation_noise, n_observations_active, **_) -> None:
-    """The ``collocation`` options, checked before any point is drawn (and by ``sciml.config.validate``)."""
+    """The ``collocation`` options, checked by CollocationData before any point is drawn (and by
+    ``sciml.config.validate``)."""
     if problem.domain is None:
         raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem "
                          f"(use data type hdf5 or trajectories for {problem.name!r})")
+    initial = _has_initial(problem)
     for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1),
-                     ("n_initial", n_initial, 1 if _has_initial(problem) else 0),  # steady: ignored
+                     ("n_initial", n_initial, 1 if initial else 0),  # steady: ignored
                      ("resample_every", resample_every, 0), ("n_observations", n_observations, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            if k == "n_initial" and initial:
+                raise OptionError(k, f"collocation n_initial must be >= 1 for problem {problem.name!r} (an integer: "
+                                     f"the points of its initial condition; only a steady problem may have 0), "
+                                     f"got {v!r}")
             raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
     if sampler not in SAMPLERS:
         raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -173,15 +173,12 @@ def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, re
 
 
 @DATA.register("collocation")
-def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = 100,
-                sampler: str = "hammersley", resample_every: int = 0, n_observations: int = 0,
+def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = N_INITIAL,
+                sampler: str = SAMPLER, resample_every: int = 0, n_observations: int = 0,
                 observation_noise: float = 0.0, n_observations_active: int | None = None) -> CollocationData:
     """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
-    check_collocation(problem=problem, n_interior=n_interior, n_boundary=n_boundary, n_initial=n_initial,
-                      sampler=sampler, resample_every=resample_every, n_observations=n_observations,
-                      observation_noise=observation_noise, n_observations_active=n_observations_active)
     return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed,
-                           n_observations, observation_noise, n_observations_active)
+                           n_observations, observation_noise, n_observations_active)  # checked there first
 
 
 collocation.check = check_collocation  # run by sciml.config.validate, before any work
