@@ -39,8 +39,6 @@ from typing import Callable
 
 import yaml
 
-from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
-
 ROOT = Path(__file__).resolve().parents[1]
 
 PINN = {
@@ -406,6 +404,10 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    # benchmarks/ is on sys.path when run as a script; imported here, not at the top, so that the tests can
+    # import this module (as benchmarks.bad_inputs) for its cases
+    from _provenance import provenance, write_results
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bad_inputs.json"), help="JSON results")
     ap.add_argument("--only", nargs="*", default=[], help="run only items whose name contains one of these")

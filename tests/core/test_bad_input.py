@@ -7,7 +7,6 @@ rewritten dataset). ``benchmarks/bad_inputs.py`` runs the same inputs through th
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
@@ -17,47 +16,11 @@ import h5py
 import pytest
 import yaml
 
+from benchmarks.bad_inputs import OPERATOR, PINN, variant  # the benchmark's tiny cases (pythonpath: the repo root)
 from sciml.cli import main
 from sciml.config import CaseError, load_case
 
 ROOT = Path(__file__).resolve().parents[2]
-
-PINN = {
-    "name": "tiny",
-    "seed": 0,
-    "problem": {"type": "burgers1d", "params": {"nu": 0.05}, "n_x": 16, "n_t": 4},
-    "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "n_initial": 8, "sampler": "pseudo"},
-    "model": {"type": "mlp", "width": 4, "depth": 1},
-    "method": {"type": "pinn"},
-    "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 2},
-                         {"optimizer": "lbfgs", "lr": 1.0, "steps": 2}],
-              "eval_every": 10, "checkpoint_every": 10, "log_every": 1, "progress": False},
-    "output": {"dir": "runs", "formats": ["vtu"], "n_samples": 1},
-}
-OPERATOR = {
-    "name": "tinyop",
-    "seed": 0,
-    "problem": {"type": "darcy2d", "resolution": 9},
-    "data": {"type": "hdf5", "path": "data/d.h5", "n_train": 4, "n_test": 2, "batch_size": 2},
-    "model": {"type": "fno", "n_modes": [2, 2], "hidden_channels": 4, "n_layers": 1, "projection_channels": 4},
-    "method": {"type": "supervised"},
-    "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "epochs": 1}],
-              "eval_every": 10, "checkpoint_every": 10, "log_every": 1, "progress": False},
-    "output": {"dir": "runs", "formats": ["vtu"], "n_samples": 1},
-}
-
-
-def variant(base: dict, **changes) -> dict:
-    """A copy of ``base`` with ``a__b__0__c=value`` set (dotted keys, ``__`` for the dots)."""
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        *parents, last = key.split("__")
-        node = out
-        for p in parents:
-            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
-        node[int(last) if isinstance(node, list) else last] = value
-    return out
-
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
