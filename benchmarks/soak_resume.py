@@ -116,7 +116,8 @@ def _strict_json(text: str):
 
 
 def differences(a, b, where: str = "") -> list[str]:
-    """Where two nested states differ (tensors and arrays bitwise, dtype and shape included)."""
+    """Where two nested states differ (tensors and arrays bitwise, dtype and shape included; other
+    values by ``==``, shown); keys in ``TIMINGS`` are skipped. Also used by tests/core/test_exact_resume.py."""
     import numpy as np
     import torch
 
@@ -135,7 +136,7 @@ def differences(a, b, where: str = "") -> list[str]:
         if len(a) != len(b):
             return [f"{where} length {len(a)} != {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
-    return [] if type(a) is type(b) and a == b else [where]
+    return [] if type(a) is type(b) and a == b else [f"{where} {a!r} != {b!r}"]
 
 
 def _load_ckpt(path: Path):

@@ -12,17 +12,16 @@ against a run that was never interrupted (and never checkpointed).
 """
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from sciml import build, load_case
+from benchmarks.soak_resume import differences  # the soak's bitwise comparison (pythonpath: the repo root)
+from sciml import load_case
 from sciml.output import RunDir
-from sciml.train import Interrupted, Trainer
+from sciml.train import Interrupted
+from test_train import train  # (built, trainer, metrics); tests/core is on sys.path (pytest's prepend import mode)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,61 +96,14 @@ def case_of(family: str, data_dir: Path):
     return load_case(ROOT / "cases" / f"{name}.yaml", over)
 
 
-def interrupt_at(data, step: int) -> None:
-    """SIGINT to this process from the data's after_step hook once the global step reaches ``step``."""
-    orig, fired = data.after_step, []
-
-    def hook(state):
-        orig(state)
-        if state.step >= step and not fired:
-            fired.append(state.step)
-            os.kill(os.getpid(), signal.SIGINT)
-
-    data.after_step = hook
-
-
-def fit(case, run_dir=None, stop_at=None, resume=None):
-    built = build(case)
-    if stop_at is not None:
-        interrupt_at(built.data, stop_at)
-    tr = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
-    tr.fit(built.method, built.data, resume=resume)
-    return built, tr
-
-
 _REFERENCE: dict[str, tuple] = {}
 
 
 def reference(family: str, data_dir: Path):
     """The uninterrupted run of ``family`` (no run dir: nothing checkpointed), once per module."""
     if family not in _REFERENCE:
-        _REFERENCE[family] = fit(case_of(family, data_dir))
+        _REFERENCE[family] = train(case_of(family, data_dir))[:2]
     return _REFERENCE[family]
-
-
-# state that measures wall-clock time, not training: never bitwise reproducible
-TIMINGS = {"overhead_s"}
-
-
-def differences(a, b, where: str = "") -> list[str]:
-    """Where two (nested) states differ: tensors and arrays bitwise (dtype and shape included)."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        ok = (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
-              and a.shape == b.shape and torch.equal(a, b))
-        return [] if ok else [where]
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        ok = a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
-        return [] if ok else [where]
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{where} keys {sorted(map(str, set(a) ^ set(b)))}"]
-        return [d for k in a if k not in TIMINGS for d in differences(a[k], b[k], f"{where}/{k}")]
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        if len(a) != len(b):
-            return [f"{where} length {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
-    return [] if type(a) is type(b) and a == b else [f"{where} {a!r} != {b!r}"]
 
 
 @pytest.mark.parametrize("point", list(POINTS))
@@ -163,12 +115,12 @@ def test_interrupted_run_resumes_bitwise(family, point, data_dir, tmp_path):
     run_dir = RunDir.create(tmp_path / "runs", case.name)
     run_dir.save_case(case.to_dict())
     with pytest.raises(Interrupted):
-        fit(case, run_dir, stop_at=POINTS[point])
+        train(case, run_dir, stop_at=POINTS[point])
     blob = torch.load(run_dir.checkpoints / "last.pt", weights_only=False)
     stopped = blob["state"]["step"]
     assert (stopped < A) if point == "adam" else (stopped == A) if point == "boundary" else (A < stopped < A + L)
     assert stopped % case.train.checkpoint_every or point == "boundary"  # not on a periodic checkpoint
-    built, tr = fit(case_of(family, data_dir), run_dir, resume=run_dir.checkpoints / "last.pt")
+    built, tr, _ = train(case_of(family, data_dir), run_dir, resume=run_dir.checkpoints / "last.pt")
 
     assert tr.state.step == ref_tr.state.step == A + L
     ref_params = dict(ref.method.named_parameters())
@@ -192,7 +144,7 @@ def test_one_ulp_at_the_resume_is_detected(family, data_dir, tmp_path):
     run_dir = RunDir.create(tmp_path / "runs", case.name)
     run_dir.save_case(case.to_dict())
     with pytest.raises(Interrupted):
-        fit(case, run_dir, stop_at=POINTS["adam"])
+        train(case, run_dir, stop_at=POINTS["adam"])
     path = run_dir.checkpoints / "last.pt"
     blob = torch.load(path, weights_only=False)
     saved = {k: v.clone() for k, v in blob["method"].items() if isinstance(v, torch.Tensor)}
@@ -200,7 +152,7 @@ def test_one_ulp_at_the_resume_is_detected(family, data_dir, tmp_path):
     w = blob["method"][name].view(-1)
     w[0] = torch.nextafter(w[0], torch.tensor(float("inf"), dtype=w.dtype))
     torch.save(blob, path)
-    built, _ = fit(case_of(family, data_dir), run_dir, resume=path)
+    built, _, _ = train(case_of(family, data_dir), run_dir, resume=path)
     params = dict(built.method.named_parameters())
     assert not torch.equal(params[name], saved[name]), "no training after the resume"
     assert any(not torch.equal(p, params[k]) for k, p in ref.method.named_parameters()), \

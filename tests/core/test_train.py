@@ -57,6 +57,7 @@ def interrupt_at(data, step):
 
 
 def train(case, run_dir=None, stop_at=None, resume=None):
+    """Build ``case`` and fit it (SIGINT at ``stop_at``); (built, trainer, metrics). Also test_exact_resume's."""
     built = build(case)
     if stop_at:
         interrupt_at(built.data, stop_at)
