@@ -125,6 +125,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    """Runs side by side: what each run is (problem, model and its sizes, method, stages, from its
+    saved case.yaml), then its final metrics."""
     rows = []
     from .output import RunDir
 
@@ -133,13 +135,47 @@ def cmd_compare(args) -> int:
         if not (run_dir.path / RunDir.SUMMARY).exists():
             raise FileNotFoundError(f"{d}: no summary.json (the run has not finished; resume it with "
                                     f"sciml run --resume {d})")
-        rows.append((d, run_dir.load_summary().get("metrics", {})))
-    keys = sorted({k for _, m in rows for k in m})
-    print("| run | " + " | ".join(keys) + " |")
-    print("|---|" + "---|" * len(keys))
-    for d, m in rows:
-        print(f"| {d} | " + " | ".join(_cell(m.get(k)) for k in keys) + " |")
+        rows.append((d, _run_settings(run_dir.load_case_dict()), run_dir.load_summary().get("metrics", {})))
+    setting_keys = ["problem", "model", "method", "stages"]
+    keys = sorted({k for _, _, m in rows for k in m})
+    print("| run | " + " | ".join(setting_keys + keys) + " |")
+    print("|---|" + "---|" * (len(setting_keys) + len(keys)))
+    for d, s, m in rows:
+        cells = [s[k] for k in setting_keys] + [_cell(m.get(k)) for k in keys]
+        print(f"| {d} | " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return 0
+
+
+# the options of a model that say how big it is (shown by ``sciml compare``), in this order
+MODEL_SIZE_KEYS = ("width", "depth", "widths", "grid_size", "spline_order", "hidden_channels", "n_layers",
+                   "n_modes", "hidden", "layers", "neighbors", "k")
+METHOD_KEY_OPTIONS = ("loss",)  # the method options ``sciml compare`` shows with its type
+
+
+def _run_settings(raw: dict) -> dict[str, str]:
+    """What a run is, from its saved case dict: problem type, model type with its sizes, method type
+    (with its loss), and the stages ("adam 5000 + lbfgs 1500", "adam 30 epochs")."""
+    def section(name):
+        v = raw.get(name)
+        return v if isinstance(v, dict) else {}
+
+    def short(v):
+        return "x".join(map(str, v)) if isinstance(v, list) and all(isinstance(i, int) for i in v) else str(v)
+
+    model, method = section("model"), section("method")
+    model_s = " ".join([str(model.get("type", ""))] + [f"{k}={short(model[k])}" for k in MODEL_SIZE_KEYS
+                                                      if k in model and model[k] is not None])
+    method_s = " ".join([str(method.get("type", ""))] + [f"{k}={method[k]}" for k in METHOD_KEY_OPTIONS
+                                                        if k in method])
+    stages = section("train").get("stages") or []
+    parts = []
+    for st in stages if isinstance(stages, list) else []:
+        if not isinstance(st, dict):
+            continue
+        opt = st.get("optimizer", "adam")
+        parts.append(f"{opt} {st['epochs']} epochs" if st.get("epochs") else f"{opt} {st.get('steps', 0)}")
+    return {"problem": str(section("problem").get("type", "")), "model": model_s.strip(),
+            "method": method_s.strip(), "stages": " + ".join(parts)}
 
 
 def _cell(v) -> str:
