@@ -450,7 +450,8 @@ class Trainer:
         from tqdm import tqdm
 
         bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
-                   disable=(not self.cfg.progress) or self.rank != 0, leave=False, dynamic_ncols=True)
+                   disable=True if (not self.cfg.progress) or self.rank != 0 else None,  # None: no bar
+                   leave=False, dynamic_ncols=True)  # when stderr is not a terminal (a log file, a pipe)
         lbfgs = isinstance(opt, torch.optim.LBFGS)
         while self.state.step_in_stage < n_steps:
             batch = data.next_batch(stage.batch_size)

@@ -1,10 +1,16 @@
 """Small command-line and output details users noticed (issue 13 §8): compare columns, progress bar
 on a log, stage boundaries on the loss plot, `sciml list` descriptions."""
+import io
+import sys
 from pathlib import Path
 
+import pytest
+
+from sciml import build
 from sciml.cli import main
 from sciml.config import load_case
 from sciml.output import RunDir
+from sciml.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,3 +36,46 @@ def test_compare_shows_problem_model_method_and_stages(tmp_path, capsys):
     assert rows[str(mlp)][1:5] == ["burgers1d", "mlp width=20 depth=3", "pinn", "adam 5000 + lbfgs 1500"]
     assert rows[str(kan)][1:5] == ["burgers1d", "kan widths=10x10 grid_size=5", "pinn", "adam 5000 + lbfgs 700"]
     assert rows[str(mlp)][5] == "0.0375"
+
+
+TINY = """\
+name: tiny
+seed: 1
+problem: {type: burgers1d, params: {nu: 0.05}, n_x: 16, n_t: 4}
+data: {type: collocation, n_interior: 32, n_boundary: 8, n_initial: 8}
+model: {type: mlp, width: 4, depth: 1}
+method: {type: pinn}
+train:
+  stages:
+    - {optimizer: adam, lr: 1.0e-2, steps: 30}
+    - {optimizer: adam, lr: 1.0e-3, steps: 20}
+  eval_every: 1000
+  checkpoint_every: 1000
+  log_every: 10
+  progress: true
+"""
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, tty):
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY)
+    case = load_case(p)
+    built = build(case)
+    stream = _Stream(tty)
+    monkeypatch.setattr(sys, "stderr", stream)
+    Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
+    text = stream.getvalue()
+    if tty:
+        assert "stage 0 adam" in text and "stage 1 adam" in text  # the bar on a terminal
+    else:
+        assert text == ""  # nothing flooding a log file
