@@ -41,16 +41,26 @@ def _numeric_keys(records: list[dict], prefix: str) -> list[str]:
 
 
 # ---- losses ----------------------------------------------------------------------------
-def plot_losses(records: list[dict], path: str | os.PathLike) -> Path:
-    """Loss curves (log scale) of every key starting with ``loss`` against ``step``.
+def stage_boundaries(records: list[dict]) -> list[tuple[int, float]]:
+    """``(stage, step)`` where each stage after the first begins: the last step logged in the stage
+    before it (records carry ``stage`` and ``step``; the stage's end is always logged)."""
+    ends: dict[int, float] = {}
+    for r in records:
+        st, step = r.get("stage"), r.get("step")
+        if _is_number(st) and _is_number(step):
+            ends[int(st)] = max(ends.get(int(st), -math.inf), float(step))
+    return [(s, ends[s - 1]) for s in sorted(ends) if s - 1 in ends and s > 0]
 
-    Keys starting with ``eval/`` go to a second panel. Records without ``step`` are ignored.
-    """
+
+def loss_figure(records: list[dict]) -> Figure:
+    """The figure of :func:`plot_losses` (not saved): loss curves, eval curves, and a dotted vertical
+    line labelled "stage N" at the step where each stage after the first begins."""
     recs = [r for r in records if _is_number(r.get("step"))]
     loss_keys, eval_keys = _numeric_keys(recs, "loss"), _numeric_keys(recs, "eval/")
     fig = Figure(figsize=(7, 6.5 if eval_keys else 4), layout="constrained")
-    axes = fig.subplots(2 if eval_keys else 1, 1, squeeze=False)[:, 0]
+    axes = fig.subplots(2 if eval_keys else 1, 1, squeeze=False, sharex=True)[:, 0]  # steps line up
     panels = [(axes[0], loss_keys, "loss")] + ([(axes[1], eval_keys, "eval")] if eval_keys else [])
+    boundaries = stage_boundaries(recs)
     for ax, ks, ylabel in panels:
         positive = True
         for k in ks:
@@ -64,10 +74,23 @@ def plot_losses(records: list[dict], path: str | os.PathLike) -> Path:
             ax.legend(fontsize=8)
         else:
             ax.text(0.5, 0.5, f"no {ylabel} records", ha="center", va="center", transform=ax.transAxes)
+        for stage, step in boundaries:
+            ax.axvline(step, color="0.4", ls=":", lw=1.0, gid=f"stage_{stage}")
+            ax.text(step, 0.98, f" stage {stage}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    color="0.3", ha="left", va="top")
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return fig
+
+
+def plot_losses(records: list[dict], path: str | os.PathLike) -> Path:
+    """Loss curves (log scale) of every key starting with ``loss`` against ``step``.
+
+    Keys starting with ``eval/`` go to a second panel. Records without ``step`` are ignored. A
+    dotted vertical line marks where each stage after the first begins (from the records' ``stage``).
+    """
+    return _save(loss_figure(records), path)
 
 
 # ---- layouts ---------------------------------------------------------------------------

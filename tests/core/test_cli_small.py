@@ -79,3 +79,21 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch, tty):
         assert "stage 0 adam" in text and "stage 1 adam" in text  # the bar on a terminal
     else:
         assert text == ""  # nothing flooding a log file
+
+
+def test_loss_plot_marks_where_each_stage_begins(tmp_path):
+    from sciml.plots import loss_figure, plot_losses, stage_boundaries
+
+    recs = [{"step": s, "stage": 0, "loss": 1.0 / s} for s in (10, 20, 30)]
+    recs += [{"step": 30, "stage": 0, "eval/rel_l2": 0.5}]
+    recs += [{"step": s, "stage": 1, "loss": 0.5 / s} for s in (40, 50)]
+    recs += [{"step": s, "stage": 2, "loss": 0.1 / s} for s in (60, 70)]
+    assert stage_boundaries(recs) == [(1, 30.0), (2, 50.0)]
+    fig = loss_figure(recs)
+    for ax in fig.axes:  # the loss and the eval panel
+        vlines = [ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith("stage_")]
+        assert sorted(float(ln.get_xdata()[0]) for ln in vlines) == [30.0, 50.0]
+        assert all(ln.get_xdata()[0] == ln.get_xdata()[1] for ln in vlines)  # vertical
+    one_stage = loss_figure(recs[:3])
+    assert not [ln for ln in one_stage.axes[0].get_lines() if ln.get_gid()]
+    assert plot_losses(recs, tmp_path / "losses.png").stat().st_size > 0
