@@ -31,7 +31,7 @@ from sciml.method import AbstractMethod
 from sciml.registry import METHODS, MODELS
 
 from .mppde import MPPDE, GridStepper, build_graph
-from .supervised import relative_l2
+from .supervised import pick_samples, relative_l2
 
 
 class AutoregressiveOperator(AbstractMethod):
@@ -120,19 +120,27 @@ class AutoregressiveOperator(AbstractMethod):
                 "rollout_s": per_traj}
 
     def predict(self, data: TrajectoryData, n_samples: int = 4) -> list[tuple[str, Field]]:
-        """Rollouts of the first test trajectories as time series: ground-truth window(s), then predictions."""
-        n = min(n_samples, len(data.u["test"]))
-        pred, true, _ = self._rollouts(data, n=n)
-        u = data.u["test"][:n]
+        """Rollouts of test trajectories chosen by their relative L2 error (the median-error one first,
+        then the worst, then others spread over the errors; :func:`~operators.supervised.pick_samples`)
+        as time series: ground-truth window(s), then predictions. Named ``<role>_rollout<index>``
+        (``median_rollout012``, ``worst_rollout007``); ``self.sample_labels`` maps each name to its
+        label, e.g. ``"worst sample #7 (rel L2 0.31)"``."""
+        pred_all, true_all, _ = self._rollouts(data)
+        picks = pick_samples(relative_l2(pred_all, true_all).cpu().double().numpy(), n_samples)
+        idx = [i for i, _, _ in picks]
+        pred, u = pred_all[idx], data.u["test"][idx]
         start = self.gt_windows * self.window
         full = torch.cat([u[:, :start], pred], 1).double().cpu().numpy()
         ref = u.double().cpu().numpy()
         names = tuple(data.channels)
         names += tuple(f"{c}_ref" for c in data.channels) + tuple(f"{c}_error" for c in data.channels)
         outs = []
-        for i in range(n):
-            v = np.concatenate([full[i], ref[i], full[i] - ref[i]], axis=-1)  # (T, *space, 3C)
-            outs.append((f"rollout{i:03d}", Field(v, data.support, names, data.times)))
+        self.sample_labels = {}
+        for k, (i, role, label) in enumerate(picks):
+            v = np.concatenate([full[k], ref[k], full[k] - ref[k]], axis=-1)  # (T, *space, 3C)
+            stem = f"{role}_rollout{i:03d}"
+            self.sample_labels[stem] = label
+            outs.append((stem, Field(v, data.support, names, data.times)))
         return outs
 
 

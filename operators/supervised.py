@@ -67,17 +67,59 @@ class SupervisedOperator(AbstractMethod):
         return out
 
     def predict(self, data, n_samples: int = 4) -> list[tuple[str, Field]]:
-        n = min(n_samples, len(data.x["test"]))
-        pred = self._predict(data.x["test"][:n]).cpu().double().numpy()
-        true = data.y["test"][:n].cpu().double().numpy()
-        inp = data.raw_x["test"][:n].cpu().double().numpy()
+        """Test samples chosen by their relative L2 error (:func:`pick_samples`: the median-error
+        sample first, then the worst, then others spread over the errors), named
+        ``<role>_sample<index>`` (``median_sample012``, ``worst_sample007``); ``self.sample_labels``
+        maps each name to its label, e.g. ``"worst sample #7 (rel L2 0.31)"``."""
+        pred_all = self._predict(data.x["test"])
+        errors = relative_l2(pred_all, data.y["test"]).cpu().double().numpy()
+        picks = pick_samples(errors, n_samples)
+        idx = [i for i, _, _ in picks]
+        pred = pred_all[idx].cpu().double().numpy()
+        true = data.y["test"][idx].cpu().double().numpy()
+        inp = data.raw_x["test"][idx].cpu().double().numpy()
         outs = []
         names = tuple(data.input_names) + tuple(data.output_names)
         names += tuple(f"{c}_ref" for c in data.output_names) + tuple(f"{c}_error" for c in data.output_names)
-        for i in range(n):
-            v = np.concatenate([inp[i], pred[i], true[i], pred[i] - true[i]], axis=-1)
-            outs.append((f"sample{i:03d}", Field(v, data.support, names)))
+        self.sample_labels = {}
+        for k, (i, role, label) in enumerate(picks):
+            v = np.concatenate([inp[k], pred[k], true[k], pred[k] - true[k]], axis=-1)
+            stem = f"{role}_sample{i:03d}"
+            self.sample_labels[stem] = label
+            outs.append((stem, Field(v, data.support, names)))
         return outs
+
+
+def pick_samples(errors, n: int) -> list[tuple[int, str, str]]:
+    """Which of the samples with these per-sample errors to show, as ``(index, role, label)``: the
+    median-error sample (a typical one) first, then the worst, then the best and others at evenly
+    spaced error quantiles, ``n`` in all (fewer if there are fewer samples). Roles are ``median``,
+    ``worst``, ``best`` and ``pNN`` (the error percentile); labels read
+    ``"median error sample #12 (rel L2 0.021)"``, ``"worst sample #7 (rel L2 0.31)"``,
+    ``"error percentile 33: sample #4 (rel L2 0.018)"``. A NaN error counts as the worst."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    m = len(errors)
+    n = min(int(n), m)
+    if n <= 0:
+        return []
+    order = np.argsort(np.where(np.isnan(errors), np.inf, errors), kind="stable")  # NaN counts as worst
+    quantiles = [0.5, 1.0] + [q for q in np.linspace(0.0, 1.0, max(n, 2)) if q not in (0.5, 1.0)]
+    picks, used = [], set()
+    for q in quantiles + list(np.linspace(0.0, 1.0, m)):  # then any sample left, if ranks collided
+        if len(picks) == n:
+            break
+        rank = int(np.floor(q * (m - 1) + 0.5)) if q != 0.5 else (m - 1) // 2  # the lower median
+        i = int(order[rank])
+        if i in used:
+            continue
+        used.add(i)
+        q = rank / (m - 1) if m > 1 else 0.5
+        role = ("median" if rank == (m - 1) // 2 else "worst" if rank == m - 1 else "best" if rank == 0
+                else f"p{round(100 * q):02d}")
+        what = {"median": "median error sample", "worst": "worst sample", "best": "best sample"}.get(
+            role, f"error percentile {role[1:]}: sample")
+        picks.append((i, role, f"{what} #{i} (rel L2 {errors[i]:.3g})"))
+    return picks
 
 
 def check_supervised(*, loss, eval_batch, **_) -> None:

@@ -197,12 +197,19 @@ def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 # ---- public figures --------------------------------------------------------------------
-def plot_comparison(pred: Field, ref: Field, path: str | os.PathLike, channel: str | int | None = None) -> Path:
+def plot_comparison(pred: Field, ref: Field, path: str | os.PathLike, channel: str | int | None = None,
+                    title: str | None = None) -> Path:
     """Prediction, reference and |error| side by side, one row per channel (all if None).
 
-    The row title gives the relative L2 error over the whole channel (all time steps).
-    Raises :class:`~sciml.fields.InconsistentDiscretizationError` if the supports differ.
+    The row title gives the relative L2 error over the whole channel (all time steps); ``title``
+    goes above the figure (e.g. an operator method's ``sample_labels[stem]``, "worst sample #7
+    (rel L2 0.31)"). Raises :class:`~sciml.fields.InconsistentDiscretizationError` if the supports differ.
     """
+    return _save(comparison_figure(pred, ref, channel, title), path)
+
+
+def comparison_figure(pred: Field, ref: Field, channel: str | int | None = None, title: str | None = None) -> Figure:
+    """The figure of :func:`plot_comparison` (not saved)."""
     pred._check(ref)
     if pred.values.shape != ref.values.shape:
         raise ValueError(f"prediction {pred.values.shape} and reference {ref.values.shape} differ in shape")
@@ -231,7 +238,9 @@ def plot_comparison(pred: Field, ref: Field, path: str | os.PathLike, channel: s
         _draw(fig, row[0], pred, p, f"prediction {name}{label}", vlim=lim)
         _draw(fig, row[1], pred, r, f"reference {name}{label}\nrelative L2 error {err:.3e}", vlim=lim)
         _draw(fig, row[2], pred, e, f"|error| {name}{label}", cmap="magma")
-    return _save(fig, path)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def plot_field(field: Field, path: str | os.PathLike) -> Path:

@@ -7,6 +7,7 @@ import torch
 
 import sciml.components  # noqa: F401  (registries)
 from operators.autoregressive import AutoregressiveOperator
+from operators.supervised import relative_l2
 from sciml.config import Stage, Train
 from sciml.data import H5Dataset, write_dataset
 from sciml.data.trajectory import TrajectoryData
@@ -94,9 +95,13 @@ def test_exact_stepper_has_zero_loss_and_the_accumulated_error_formula(ramp):
     M2 = 20 - 6
     assert off2.evaluate(data)["accumulated_error"] == pytest.approx(delta**2 * sum(m * m for m in range(1, M2 + 1)),
                                                                       rel=1e-4)
-    fields = off.predict(data, n_samples=2)
+    fields = off.predict(data, n_samples=2)  # the median-error rollout, then the worst
     name, f = fields[0]
-    assert name == "rollout000" and f.values.shape == (20, 16, 3) and f.names == ("u", "u_ref", "u_error")
+    assert name.startswith("median_rollout") and f.values.shape == (20, 16, 3) and f.names == ("u", "u_ref", "u_error")
+    pred, true, _ = off._rollouts(data)
+    errors = relative_l2(pred, true).numpy()
+    assert fields[1][0] == f"worst_rollout{int(np.argmax(errors)):03d}"
+    assert off.sample_labels[fields[1][0]].startswith(f"worst sample #{int(np.argmax(errors))} (rel L2 ")
     assert np.allclose(f["u_error"][:3], 0) and np.allclose(f["u_error"][-1], M * delta, rtol=1e-4)
 
 
