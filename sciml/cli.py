@@ -91,9 +91,11 @@ def cmd_data(args) -> int:
         path = getattr(getattr(data, "dataset", None), "path", None)
         print(f"dataset ready: {path}" if path else "this case uses collocation points; nothing to generate")
     elif args.action == "convert-pdebench":
-        from .data import convert_pdebench_darcy
+        from .data.pdebench import convert_pdebench
 
-        print(f"wrote {convert_pdebench_darcy(args.src, args.dst)}")
+        out = convert_pdebench(args.src, args.dst, layout=args.layout, target=args.target,
+                               max_samples=args.max_samples, t_stride=args.t_stride)
+        print(f"wrote {out}")
     return 0
 
 
@@ -205,9 +207,17 @@ def parser() -> argparse.ArgumentParser:
     g = dsub.add_parser("generate", help="build (or reuse) a case's dataset without training")
     g.add_argument("case")
     g.add_argument("--set", action="append", metavar="KEY=VALUE")
-    c = dsub.add_parser("convert-pdebench", help="convert a PDEBench 2D Darcy HDF5 file to the sciml format")
+    c = dsub.add_parser("convert-pdebench", help="convert a PDEBench HDF5 file (2D Darcy, 1D advection/Burgers, "
+                                                 "2D diffusion-reaction) to the sciml format")
     c.add_argument("src")
     c.add_argument("dst")
+    c.add_argument("--layout", choices=["darcy", "1d", "diff-react"], default="darcy",
+                   help="the PDEBench file's layout (default darcy)")
+    c.add_argument("--target", choices=["operator", "trajectories"],
+                   help="time-dependent layouts: u(t0) -> u(t_last) pairs, or whole trajectories for "
+                        "data: {type: trajectories} (default: operator for 1d, trajectories for diff-react)")
+    c.add_argument("--max-samples", type=int, metavar="N", help="convert only the first N samples")
+    c.add_argument("--t-stride", type=int, default=1, metavar="K", help="keep every K-th time step (default 1)")
     d.set_defaults(func=cmd_data)
 
     e = sub.add_parser("eval", help="re-evaluate a finished run from its checkpoint")
