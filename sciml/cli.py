@@ -70,12 +70,18 @@ def cmd_list(args) -> int:
 
     from .registry import ALL
 
+    import shutil
+    import textwrap
+
     kinds = [args.kind] if args.kind else list(ALL)
+    columns = max(shutil.get_terminal_size().columns, 60)  # $COLUMNS, the terminal, or 80
     for kind in kinds:
         reg = ALL[kind]
         print(f"{kind}:")
-        for name in reg.names():
-            print(f"  {name:14s} {reg.describe(name)}")
+        pad = max(map(len, reg.names()), default=0) + 3
+        for name in reg.names():  # the description's first sentence, wrapped under itself
+            print(textwrap.fill(reg.describe(name), width=columns, initial_indent=f"  {name:{pad - 3}s} ",
+                                subsequent_indent=" " * pad, break_on_hyphens=False) or f"  {name}")
     return 0
 
 

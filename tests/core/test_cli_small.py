@@ -97,3 +97,34 @@ def test_loss_plot_marks_where_each_stage_begins(tmp_path):
     one_stage = loss_figure(recs[:3])
     assert not [ln for ln in one_stage.axes[0].get_lines() if ln.get_gid()]
     assert plot_losses(recs, tmp_path / "losses.png").stat().st_size > 0
+
+
+def test_list_descriptions_are_whole_sentences_wrapped(capsys, monkeypatch):
+    import sciml.components  # noqa: F401
+    from sciml.registry import ALL, Registry
+
+    for kind, reg in ALL.items():
+        for name in reg.names():
+            text = reg.describe(name)
+            assert text and text.endswith((".", "!", "?")) and "\n" not in text, (kind, name, text)
+    assert ALL["data"].describe("trajectories").endswith("(curriculum: at most the epoch number).")
+    reg = Registry("thing")
+
+    @reg.register("a")
+    def a():
+        """One sentence (Lau et al. 2024) that goes
+        on over a line break. A second sentence.
+
+        Details."""
+
+    @reg.register("b")
+    def b():
+        """No stop at all"""
+
+    assert reg.describe("a") == "One sentence (Lau et al. 2024) that goes on over a line break."
+    assert reg.describe("b") == "No stop at all"
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["list", "data"]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    assert "(curriculum: at most the epoch number)." in " ".join(out.split())
