@@ -26,29 +26,21 @@ class Registry:
 
     def register(self, name: str) -> Callable[[Callable], Callable]:
         def deco(obj: Callable) -> Callable:
-            if name in self._items and self._items[name] is not obj:
+            if name in self._items:
                 raise KeyError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
             return obj
 
         return deco
 
-    def _items_loaded(self) -> dict[str, Callable[..., Any]]:
-        """The registered items, once the plugins are loaded (the first lookup of any registry
-        imports sciml's own component modules and the installed plugins: :mod:`sciml.plugins`)."""
-        from .plugins import load_plugins
-
-        load_plugins()
-        return self._items
-
     def __contains__(self, name: str) -> bool:
-        return name in self._items_loaded()
+        return name in self._items
 
     def names(self) -> list[str]:
-        return sorted(self._items_loaded())
+        return sorted(self._items)
 
     def get(self, name: str) -> Callable[..., Any]:
-        if name not in self._items_loaded():
+        if name not in self._items:
             raise KeyError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {', '.join(self.names())}")
         return self._items[name]
 
