@@ -359,3 +359,52 @@ def test_identity_normalizer():
     x = torch.randn(3, 4, 1)
     ident = IdentityNormalizer().fit(x)
     assert ident.encode(x) is x and ident.decode(x) is x and ident.state_dict() == {}
+
+
+# ---- a file that differs from the case's generator settings --------------------------------------
+def test_refused_file_advice_fits_a_users_file(tmp_path):
+    """A file the case would not have generated is refused with advice for both kinds of file: your own
+    (read it with data.generate: false) and one sciml generated for another setting (regenerate it)."""
+    from sciml.config import OptionError
+    from sciml.data.operator import check_dataset_file, generator_config
+    from sciml.registry import PROBLEMS
+
+    problem = PROBLEMS.build("darcy2d", {"resolution": 8})
+    grid = Grid((8, 8), ((0.0, 1.0), (0.0, 1.0)))
+    a, u = RNG.random((6, 8, 8, 1)), RNG.random((6, 8, 8, 1))
+    # made by sciml for another seed
+    ours = write_dataset(tmp_path / "ours.h5", {"a": a, "u": u}, {"a": "input", "u": "output"}, grid,
+                         problem="darcy2d", generator=generator_config(problem, 6, 1))
+    with pytest.raises(OptionError) as err:
+        check_dataset_file(problem, ours, 6, 0, generate=True)
+    msg = str(err.value)
+    assert "generated with different settings: seed (stored 1, requested 0)" in msg
+    assert "if this is your own file, set data.generate: false" in msg.lower()
+    assert "if sciml generated it for another setting, regenerate it (delete the file)" in msg
+    assert "Delete the file or choose another path" not in msg
+    # a user's own file (here a converted PDEBench one): no generator record of a problem
+    src = tmp_path / "2D_DarcyFlow_beta1.0_Train.hdf5"
+    _pdebench_file(src)
+    theirs = convert_pdebench_darcy(src, tmp_path / "theirs.h5")
+    with pytest.raises(OptionError) as err:
+        check_dataset_file(problem, theirs, 3, 0, generate=True)
+    msg = str(err.value)
+    assert "was not made by problem 'darcy2d''s generator" in msg and "source: pdebench" in msg
+    assert "if this is your own file, set data.generate: false to read it as it is" in msg
+    assert "regenerate it (delete the file)" in msg
+    # with generate: false both are read as they are
+    assert len(check_dataset_file(problem, ours, 6, 0, generate=False)) == 6
+    assert len(check_dataset_file(problem, theirs, 3, 0, generate=False)) == 3
+    # a file whose fields are not the problem's: advice for a user's file too
+    other = write_dataset(tmp_path / "other.h5", {"k": a, "u": u}, {"k": "input", "u": "output"}, grid)
+    with pytest.raises(OptionError, match=r"no field 'a'.*regenerate it.*your own file, write it with "
+                                          r"problem 'darcy2d''s fields and grid"):
+        check_dataset_file(problem, other, 6, 0, generate=False)
+
+
+def test_ensure_dataset_advice_fits_a_users_file(tmp_path):
+    path = write_dataset(tmp_path / "d.h5", {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid(),
+                         generator={"source": "mine"})
+    with pytest.raises(ValueError, match=r"If this is your own file, read it as it is .*data.generate: false.*"
+                                         r"delete the file to regenerate it"):
+        ensure_dataset(path, lambda: None, {"n": 2})

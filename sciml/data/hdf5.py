@@ -479,5 +479,7 @@ def ensure_dataset(path, generate: Callable[[], None], generator: dict) -> Path:
             raise ValueError(f"{path}: the generator wrote settings different from those requested: "
                              + "; ".join(diff))
         raise ValueError(f"{path}: existing dataset was generated with different settings: "
-                         + "; ".join(diff) + ". Delete the file or choose another path.")
+                         + "; ".join(diff) + ". If this is your own file, read it as it is (H5Dataset(path), "
+                         "or data.generate: false in a case); if it was generated for another setting, delete "
+                         "the file to regenerate it or choose another path.")
     return path

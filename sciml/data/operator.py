@@ -49,7 +49,9 @@ def check_against_problem(dataset: H5Dataset, problem) -> None:
     if spec is None:
         return
     p, name = dataset.path, problem.name
-    advice = f"regenerate it (delete the file) or point data.path at a {name} dataset made for this case"
+    advice = (f"if sciml generated it for another setting, regenerate it (delete the file) or point data.path at a "
+              f"{name} dataset made for this case; if it is your own file, write it with problem {name!r}'s fields "
+              f"and grid (docs/byo_data.md)")
     stored = {f: ("input" if f in dataset.inputs else "output") for f in dataset.fields}
     missing = [f for f in spec.roles if f not in stored]
     if missing:
@@ -92,6 +94,22 @@ def check_finite(dataset: H5Dataset, name: str, values: np.ndarray, index) -> No
                          f"regenerate the dataset (delete the file) or point data.path at a clean one")
 
 
+def settings_mismatch(path, problem, stored: dict, diff: list[str]) -> str:
+    """Why an existing file is refused while the case generates its data (``data.generate: true``), with
+    advice for both kinds of file: a user's own (read it with ``generate: false``) and one sciml's generator
+    made for other settings (regenerate it). A file no sciml generator wrote (a converted PDEBench file,
+    your own arrays: its ``generator`` names no problem) is said to be one, without the key-by-key diff."""
+    own = (f"if this is your own file, set data.generate: false to read it as it is (its fields and grid "
+           f"already match problem {problem.name!r})")
+    regen = "if sciml generated it for another setting, regenerate it (delete the file) or choose another data.path"
+    if stored.get("problem") is None:
+        what = ", ".join(f"{k}: {v}" for k, v in stored.items()) or "none"
+        return (f"{path}: this dataset was not made by problem {problem.name!r}'s generator (its generator "
+                f"record: {{{what}}}), and data.generate is on; {own}; {regen}")
+    return (f"{path}: existing dataset was generated with different settings: " + "; ".join(diff)
+            + f". {own[0].upper()}{own[1:]}; {regen}.")
+
+
 def check_dataset_file(problem, path, n_samples: int, seed: int, generate: bool) -> H5Dataset | None:
     """What can be checked of ``data.path`` without generating anything: the file exists (or will be
     generated), is a sciml dataset of the case's problem (fields, roles, grid), was made with the case's
@@ -116,10 +134,10 @@ def check_dataset_file(problem, path, n_samples: int, seed: int, generate: bool)
                                   f"dataset") from None
     check_against_problem(dataset, problem)
     if problem.dataset is not None and generate:
-        diff = _diff_keys(dataset.attrs["generator"], _normalize_config(generator_config(problem, n_samples, seed)))
+        stored = dataset.attrs["generator"]
+        diff = _diff_keys(stored, _normalize_config(generator_config(problem, n_samples, seed)))
         if diff:
-            raise OptionError("path", f"{p}: existing dataset was generated with different settings: "
-                                      + "; ".join(diff) + ". Delete the file or choose another path.")
+            raise OptionError("path", settings_mismatch(p, problem, stored, diff))
     if n_samples > len(dataset):
         raise OptionError("n_train", f"{p}: n_train + n_test = {n_samples} exceeds its {len(dataset)} samples")
     return dataset
