@@ -24,10 +24,14 @@ from .mesh import Grid, Mesh  # noqa: E402
 from .output import atomic_path  # noqa: E402
 
 
+DPI = 110
+
+
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
+        # tight: the saved area grows to every artist (colour-bar tick labels, offsets, titles), never clips them
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI, bbox_inches="tight", pad_inches=0.08)
     return path
 
 

@@ -128,3 +128,24 @@ def test_list_descriptions_are_whole_sentences_wrapped(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert max(map(len, out.splitlines())) <= 80
     assert "(curriculum: at most the epoch number)." in " ".join(out.split())
+
+
+def test_saved_figures_keep_colour_bar_labels(tmp_path):
+    """A colour bar at the figure's edge with long tick labels: the PNG grows to hold them."""
+    import matplotlib.image
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from sciml.plots import DPI, _save
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_axes([0.1, 0.1, 0.7, 0.8])
+    im = ax.imshow(np.linspace(-1.2345678e-7, 2.3456789e-7, 12).reshape(3, 4))
+    cb = fig.colorbar(im, cax=fig.add_axes([0.88, 0.1, 0.05, 0.8]))
+    cb.set_label("von Mises stress (Pa)")
+    cb.formatter.set_useOffset(False)
+    labels = [t.get_window_extent() for t in cb.ax.get_yticklabels() if t.get_text()]
+    assert max(b.x1 for b in labels) > fig.bbox.width  # past the figure's right edge
+    height, width = matplotlib.image.imread(_save(fig, tmp_path / "cb.png")).shape[:2]
+    assert width > 3 * DPI  # the saved image is wider than the figure: nothing cut off
+    assert width >= fig.get_tightbbox().width * DPI - 2
