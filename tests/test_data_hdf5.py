@@ -408,3 +408,50 @@ def test_ensure_dataset_advice_fits_a_users_file(tmp_path):
     with pytest.raises(ValueError, match=r"If this is your own file, read it as it is .*data.generate: false.*"
                                          r"delete the file to regenerate it"):
         ensure_dataset(path, lambda: None, {"n": 2})
+
+
+# ---- problem from_data: fields, roles and grid from the file -------------------------------------
+def _own_file(tmp_path) -> Path:
+    grid = Grid((8, 6), ((0.0, 1.0), (0.0, 2.0)))
+    k, p = RNG.random((10, 8, 6, 2)), RNG.random((10, 8, 6, 1))
+    return write_dataset(tmp_path / "mine.h5", {"k": k, "p": p}, {"k": "input", "p": "output"}, grid,
+                         channels={"k": ["kx", "ky"], "p": ["pressure"]}, generator={"source": "mine"})
+
+
+def test_problem_from_data(tmp_path):
+    from sciml.config import OptionError
+    from sciml.registry import DATA, PROBLEMS
+
+    path = _own_file(tmp_path)
+    problem = PROBLEMS.build("from_data", {"path": str(path)})
+    io = problem.io_spec()
+    assert (io.inputs, io.outputs, io.ndim) == (("kx", "ky"), ("pressure",), 2)
+    # data.path defaults to the problem's file; generate (on by default) compares no generator settings
+    data = DATA.build("hdf5", {"n_train": 6, "n_test": 4, "batch_size": 3}, problem=problem, seed=0)
+    assert data.input_names == ["kx", "ky"] and data.output_names == ["pressure"]
+    assert data.next_batch()["x"].shape == (3, 8, 6, 2)
+    with pytest.raises(OptionError, match="no such file"):
+        PROBLEMS.build("from_data", {"path": str(tmp_path / "nope.h5")})
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    with pytest.raises(OptionError, match="not a readable HDF5 file"):
+        PROBLEMS.build("from_data", {"path": str(tmp_path / "junk.h5")})
+
+
+def test_case_with_problem_from_data_validates_output_fields(tmp_path):
+    import yaml
+
+    from sciml.config import CaseError, load_case
+
+    path = _own_file(tmp_path)
+    case = {"name": "mine", "problem": {"type": "from_data", "path": str(path)},
+            "data": {"type": "hdf5", "n_train": 6, "n_test": 4, "batch_size": 3},
+            "model": {"type": "fno", "n_modes": [2, 2], "hidden_channels": 4, "n_layers": 1,
+                      "projection_channels": 4},
+            "method": {"type": "supervised"}, "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 1}]},
+            "output": {"fields": ["pressure"]}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(case))
+    assert load_case(tmp_path / "c.yaml").problem["type"] == "from_data"
+    case["output"]["fields"] = ["u"]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(case))
+    with pytest.raises(CaseError, match=r"unknown field 'u'; 'from_data' has: kx, ky, pressure"):
+        load_case(tmp_path / "c.yaml")

@@ -16,7 +16,7 @@ from sciml.data.pdebench import (
     read_pdebench_diff_react,
 )
 from sciml.data.trajectory import TrajectoryData
-from sciml.registry import PROBLEMS
+from sciml.registry import DATA, PROBLEMS
 
 RNG = np.random.default_rng(0)
 
@@ -97,6 +97,12 @@ def test_convert_1d_trajectories(tmp_path):
     batch = data.next_batch()
     assert batch["u"].shape == (2, 2, 16, 1) and batch["future"].shape == (2, 1, 16, 1)
     assert data.param_names == ("nu",) and data.period == pytest.approx((1.0,))
+    # through the registries with problem from_data (no placeholder problem; generate stays on)
+    problem = PROBLEMS.build("from_data", {"path": str(out)})
+    assert problem.io_spec().outputs == ("u",)
+    built = DATA.build("trajectories", {"path": str(out), "n_train": 3, "n_test": 2, "batch_size": 2,
+                                        "time_window": 2}, problem=problem, seed=0)
+    assert built.next_batch()["future"].shape == (2, 2, 16, 1)
 
 
 def test_1d_errors(tmp_path):
