@@ -24,6 +24,7 @@ import torch
 
 from sciml.fields import Field, comparison
 from sciml.method import AbstractMethod
+from sciml.nn import check_model_fits
 from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.ops import grad, jacobian
 from sciml.registry import METHODS
@@ -78,6 +79,7 @@ class EnergyMethod(AbstractMethod):
     def __init__(self, problem, model: torch.nn.Module, form: EnergyForm | None = None,
                  constraint: HardConstraint | None = None, weights: dict[str, float] | None = None):
         super().__init__()
+        check_model_fits(model, problem)  # a wrong network size in one line, not a torch shape error
         self.problem, self.model = problem, model
         self.form = form or energy_form_of(problem)
         self.constraint = constraint or problem.constraint

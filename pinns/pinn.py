@@ -12,6 +12,7 @@ import torch
 
 from sciml.fields import Field, comparison, error_metrics
 from sciml.method import AbstractMethod
+from sciml.nn import check_model_fits
 from sciml.ops import Derivatives
 from sciml.registry import METHODS
 
@@ -42,6 +43,7 @@ class PINN(AbstractMethod):
                  derivatives: str = "auto", hard_constraints: bool = False, selection=None,
                  trainable_params: dict[str, float] | None = None):
         super().__init__()
+        check_model_fits(model, problem)  # a wrong network size in one line, not a torch shape error
         self.selection, self._bound = selection, False
         unknown = sorted(set(trainable_params or {}) - set(problem.params))
         if unknown:

@@ -217,3 +217,29 @@ class SubdomainNet(nn.Module):
             y = net(x.index_select(0, idx))
             out = (x.new_zeros(len(x), y.shape[1]) if out is None else out).index_copy(0, idx, y)
         return out
+
+
+def _sizes(model: nn.Module, attr: str) -> int | None:
+    """A point-wise network's number of inputs (``attr="in_features"``) or outputs, if it says
+    (MLP, KAN, a SubdomainNet of such); None if it does not."""
+    n = getattr(model, attr, None)
+    if isinstance(n, int) and not isinstance(n, bool):
+        return n
+    nets = getattr(model, "nets", None)
+    if isinstance(nets, nn.ModuleDict) and len(nets):
+        sizes = {_sizes(m, attr) for m in nets.values()}
+        return sizes.pop() if len(sizes) == 1 else None
+    return None
+
+
+def check_model_fits(model: nn.Module, problem) -> None:
+    """Refuse a network whose input (or output) size is not the problem's, in one line:
+    "model expects 3 inputs but problem burgers1d has 2 (x, t)", instead of a torch shape error
+    at the first step. Networks that do not state their sizes are not checked."""
+    for attr, names, what in (("in_features", problem.inputs, "expects {} input"),
+                              ("out_features", problem.outputs, "gives {} output")):
+        n = _sizes(model, attr)
+        if n is not None and n != len(names):
+            plural = "s" if n != 1 else ""
+            raise ValueError(f"model {what.format(n)}{plural} but problem {problem.name} has {len(names)} "
+                             f"({', '.join(names)}): build it with {attr} = {len(names)}")

@@ -149,3 +149,29 @@ def test_saved_figures_keep_colour_bar_labels(tmp_path):
     height, width = matplotlib.image.imread(_save(fig, tmp_path / "cb.png")).shape[:2]
     assert width > 3 * DPI  # the saved image is wider than the figure: nothing cut off
     assert width >= fig.get_tightbbox().width * DPI - 2
+
+
+def test_a_network_of_the_wrong_size_is_named_against_the_problem():
+    import numpy as np
+    import torch
+
+    import sciml.components  # noqa: F401
+    from pinns import PINN
+    from pinns.kan import KAN
+    from sciml.nn import MLP, SubdomainNet, check_model_fits
+    from sciml.problems.burgers import burgers1d
+
+    problem = burgers1d(params={"nu": 0.01 / np.pi})
+    with pytest.raises(ValueError, match=r"^model expects 3 inputs but problem burgers1d has 2 \(x, t\)"):
+        PINN(problem, MLP(3, 1, width=4, depth=1))
+    with pytest.raises(ValueError, match=r"^model gives 2 outputs but problem burgers1d has 1 \(u\)"):
+        PINN(problem, MLP(2, 2, width=4, depth=1))
+    with pytest.raises(ValueError, match="model expects 1 input but problem burgers1d has 2"):
+        check_model_fits(KAN(1, 1, widths=[4]), problem)
+    nets = SubdomainNet({"a": MLP(3, 1, width=4, depth=1)}, {"a": lambda x: x[:, 0] > 0})
+    with pytest.raises(ValueError, match="model expects 3 inputs"):
+        check_model_fits(nets, problem)
+    PINN(problem, MLP(2, 1, width=4, depth=1))  # the right size
+    with pytest.raises(ValueError, match="model expects 3 inputs"):
+        check_model_fits(torch.nn.Linear(3, 1), problem)  # torch's own layers state their sizes
+    check_model_fits(torch.nn.Tanh(), problem)  # unknown sizes: not checked
