@@ -82,6 +82,18 @@ class PINN(AbstractMethod):
             else:
                 self.groups[name] = {name: cond.residual}
         self._requests: dict[str, set] = {}
+        self.with_normals = {name for name, c in conditions.items() if c.normals}  # du.normals, du.dn there
+
+    def normals(self, group: str, x: torch.Tensor, batch: dict | None = None) -> torch.Tensor | None:
+        """Outward normals at the points ``x`` of condition ``group`` if it declares ``normals=True``
+        (else None): the data's (batch entry ``normals:<group>``), or ``domain.normals(x)`` for
+        points of one's own (a selector's candidates), the same function of the points."""
+        if group not in self.with_normals:
+            return None
+        if batch is not None and f"normals:{group}" in batch:
+            return batch[f"normals:{group}"]
+        n = self.problem.domain.normals(x.detach().cpu().numpy())
+        return torch.as_tensor(n, dtype=x.dtype, device=x.device)
 
     def params(self) -> dict:
         """The problem's parameters, with the trainable ones as tensors (in the autograd graph)."""
@@ -110,7 +122,7 @@ class PINN(AbstractMethod):
             self.selection.load_state_dict(state["selection"])
             self._bound = True
 
-    def _learn_requests(self, group: str, x: torch.Tensor) -> None:
+    def _learn_requests(self, group: str, x: torch.Tensor, normals: torch.Tensor | None = None) -> None:
         """Find which derivatives the residuals of ``group`` ask for (a probe on 2 points of ``x``).
 
         Pure: it changes no weights and draws no random numbers, and it runs before the first loss
@@ -118,7 +130,7 @@ class PINN(AbstractMethod):
         same arithmetic path; a resumed run then repeats the uninterrupted one bit for bit."""
         io = (self.problem.inputs, self.problem.outputs)
         xs = x[:2].detach().requires_grad_(True)
-        probe = Derivatives(self.model(xs), xs, *io)
+        probe = Derivatives(self.model(xs), xs, *io, normals=None if normals is None else normals[:2])
         for residual in self.groups[group].values():
             residual(probe, self.params())
         if any(len(a) > 2 for _, a in probe.requested):
@@ -126,15 +138,18 @@ class PINN(AbstractMethod):
         else:
             self._requests[group] = {a for _, a in probe.requested}
 
-    def derivatives(self, group: str, x: torch.Tensor) -> Derivatives:
-        """The derivative accessor for the residuals of ``group`` at points ``x``."""
+    def derivatives(self, group: str, x: torch.Tensor, normals: torch.Tensor | None = None) -> Derivatives:
+        """The derivative accessor for the residuals of ``group`` at points ``x`` (with the outward
+        ``normals`` there, or the domain's, when the group's condition declares ``normals=True``)."""
+        if normals is None:
+            normals = self.normals(group, x)
         if self.use_jet and group not in self._requests:
-            self._learn_requests(group, x)
+            self._learn_requests(group, x, normals)
         if not self.use_jet:
-            return autograd_derivatives(self.problem, self.net(), x)
+            return autograd_derivatives(self.problem, self.net(), x, normals)
         known = self.model.jet(x, self._requests[group])
         u = torch.stack([known[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
-        return Derivatives(u, x, self.problem.inputs, self.problem.outputs, known=known)
+        return Derivatives(u, x, self.problem.inputs, self.problem.outputs, known=known, normals=normals)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         p = self.params()
@@ -143,7 +158,8 @@ class PINN(AbstractMethod):
             for name, residual in self.groups[group].items():
                 terms[name] = residual(du, p).square().mean()
         for name, cond in self.sided.items():
-            terms[name] = sided_residual(self.problem, cond, self.net, batch[name], p).square().mean()
+            terms[name] = sided_residual(self.problem, cond, self.net, batch[name], p,
+                                         self.normals(name, batch[name], batch)).square().mean()
         if "observations" in batch:
             terms["observations"] = self.observation_misfit(batch["observations"]).square().mean()
         return terms
@@ -156,9 +172,9 @@ class PINN(AbstractMethod):
     def _all_derivatives(self, batch) -> dict[str, Derivatives]:  # the equation/condition groups only
         for g in self.groups:  # learned up front, so the first loss takes the same path as every later one
             if self.use_jet and g not in self._requests:
-                self._learn_requests(g, batch[g])
+                self._learn_requests(g, batch[g], self.normals(g, batch[g], batch))
         if not self.use_jet:
-            return {g: self.derivatives(g, batch[g]) for g in self.groups}
+            return {g: self.derivatives(g, batch[g], self.normals(g, batch[g], batch)) for g in self.groups}
         # jets: every point set in one pass through the network (fewer, larger kernels)
         xs = [batch[g] for g in self.groups]
         known = self.model.jet(torch.cat(xs), set().union(*self._requests.values()))
@@ -169,7 +185,7 @@ class PINN(AbstractMethod):
             start += len(x)
             kg = {k: v[sl] for k, v in known.items() if k[1] == () or k[1] in self._requests[g]}
             u = torch.stack([kg[(o, ())] for o in range(len(self.problem.outputs))], dim=1)
-            out[g] = Derivatives(u, x, *io, known=kg)
+            out[g] = Derivatives(u, x, *io, known=kg, normals=self.normals(g, x, batch))
         return out
 
     # --- evaluation against the reference field ---
@@ -193,21 +209,22 @@ class PINN(AbstractMethod):
         return [("solution", comparison(self._predict_values(ref), ref))]
 
 
-def autograd_derivatives(problem, fn, x: torch.Tensor) -> Derivatives:
-    """A derivative accessor for ``fn`` at ``x`` by autograd."""
+def autograd_derivatives(problem, fn, x: torch.Tensor, normals: torch.Tensor | None = None) -> Derivatives:
+    """A derivative accessor for ``fn`` at ``x`` by autograd (with outward ``normals`` if given)."""
     x = x.detach().requires_grad_(True)
-    return Derivatives(fn(x), x, problem.inputs, problem.outputs)
+    return Derivatives(fn(x), x, problem.inputs, problem.outputs, normals=normals)
 
 
-def sided_residual(problem, cond, net_of, x: torch.Tensor, params: dict | None = None) -> torch.Tensor:
+def sided_residual(problem, cond, net_of, x: torch.Tensor, params: dict | None = None,
+                   normals: torch.Tensor | None = None) -> torch.Tensor:
     """Residual of a condition bound to one subdomain's network (``net_of(name)``), or of an
     interface condition ``residual(du_a, du_b, params)`` between two."""
     p = problem.params if params is None else params
     if cond.is_interface:
         a, b = cond.subdomain
-        return cond.residual(autograd_derivatives(problem, net_of(a), x),
-                             autograd_derivatives(problem, net_of(b), x), p)
-    return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x), p)
+        return cond.residual(autograd_derivatives(problem, net_of(a), x, normals),
+                             autograd_derivatives(problem, net_of(b), x, normals), p)
+    return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x, normals), p)
 
 
 def trial_function(model: torch.nn.Module, constraint=None, subdomain: str | None = None):

@@ -591,13 +591,19 @@ class Domain:
         return ok
 
     def normals(self, x: np.ndarray) -> np.ndarray:
-        """Outward unit normals at spatial boundary points (zero away from the boundary). On CSG
-        shapes from the pieces (deepxde's are zero on edges shared by both operands)."""
+        """Outward unit normals ``(n, dim)`` at boundary points ``x`` (space or space-time rows; zero
+        away from the boundary and on internal segments). They come from the boundary pieces: the
+        nearest piece's normal, turned to point out of the shape (probes at ``±eps``), so on CSG
+        shapes a hole's normals point into the hole (deepxde's are zero on edges shared by both
+        operands). Shapes without pieces (``Ellipse``...) use deepxde's ``boundary_normal``. A
+        deterministic function of the points: conditions that declare ``normals=True`` get them."""
         x = np.asarray(x, dtype=np.float64)[:, : self.dim]
-        if not self._csg:
+        try:
+            pieces = self._pieces
+        except NotImplementedError:
             return np.asarray(self.geometry.boundary_normal(x), dtype=np.float64)
         out = np.zeros_like(x)
-        for p in self._pieces:
+        for p in pieces:
             todo = np.flatnonzero(~out.any(axis=1))
             y = p.project(x[todo])
             near = np.linalg.norm(x[todo] - y, axis=1) <= 10 * self._eps
@@ -759,4 +765,69 @@ class MeshDomain:
             lam = np.einsum("cij,ncj->nci", Tinv, r)
             inside = (lam >= -tol).all(-1) & (lam.sum(-1) <= 1 + tol)
             out[s : s + 2048] = inside.any(1)
+        return out
+
+    def _outward_facet_normals(self) -> np.ndarray:
+        """Unit normals ``(m, dim)`` of the boundary facets (in the order of :meth:`boundary_facets`),
+        each pointing away from the vertex of its cell that is not on the facet: out of the mesh."""
+        if getattr(self, "_facet_normal_cache", None) is None:
+            k = self._cells.shape[1]
+            faces = np.concatenate([np.delete(self._cells, i, axis=1) for i in range(k)])
+            opposite = np.concatenate([self._cells[:, i] for i in range(k)])
+            _, inv, counts = np.unique(np.sort(faces, axis=1), axis=0, return_inverse=True, return_counts=True)
+            inv = np.asarray(inv).ravel()
+            rows = np.flatnonzero(counts[inv] == 1)  # faces of one cell only, in any order
+            slot = np.searchsorted(np.flatnonzero(counts == 1), inv[rows])  # their index in self._facets
+            opp = np.empty(len(self._facets), dtype=np.int64)
+            opp[slot] = opposite[rows]
+            p = self.mesh.points[self._facets]  # (m, k - 1, dim)
+            if self.dim == 1:
+                n = np.ones((len(p), 1))
+            elif self.dim == 2:
+                t = p[:, 1] - p[:, 0]
+                n = np.stack([t[:, 1], -t[:, 0]], axis=1)
+            else:
+                n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+            n = n / np.linalg.norm(n, axis=1, keepdims=True)
+            inward = np.einsum("md,md->m", self.mesh.points[opp] - p[:, 0], n) > 0
+            self._facet_normal_cache = np.where(inward[:, None], -n, n)
+        return self._facet_normal_cache
+
+    def _facet_distance(self, x: np.ndarray) -> np.ndarray:
+        """Distances ``(n, m)`` from points to the boundary facets (segments in 2D; in 3D the
+        distance to the facet's plane where the point projects inside the triangle, else inf)."""
+        p = self.mesh.points[self._facets]
+        if self.dim == 1:
+            return np.abs(x[:, None, 0] - p[None, :, 0, 0])
+        a, v = p[:, 0], p[:, 1] - p[:, 0]
+        if self.dim == 2:
+            t = np.clip(np.einsum("nmd,md->nm", x[:, None] - a, v) / np.einsum("md,md->m", v, v), 0.0, 1.0)
+            return np.linalg.norm(x[:, None] - (a + t[..., None] * v), axis=-1)
+        w = p[:, 2] - p[:, 0]
+        nrm = self._outward_facet_normals()
+        r = x[:, None] - a
+        h = np.einsum("nmd,md->nm", r, nrm)
+        q = r - h[..., None] * nrm  # in the plane, relative to a: solve q = s v + u w
+        G = np.stack([np.stack([np.einsum("md,md->m", v, v), np.einsum("md,md->m", v, w)], -1),
+                      np.stack([np.einsum("md,md->m", v, w), np.einsum("md,md->m", w, w)], -1)], -2)
+        rhs = np.stack([np.einsum("nmd,md->nm", q, v), np.einsum("nmd,md->nm", q, w)], -1)
+        su = np.einsum("mij,nmj->nmi", np.linalg.inv(G), rhs)
+        tol = 1e-9
+        inside = (su >= -tol).all(-1) & (su.sum(-1) <= 1 + tol)
+        return np.where(inside, np.abs(h), np.inf)
+
+    def normals(self, x: np.ndarray) -> np.ndarray:
+        """Outward unit normals ``(n, dim)`` at boundary points ``x`` (space or space-time rows): the
+        normal of the nearest boundary facet, pointing out of the mesh (so into a hole); zero for
+        points farther than 1e-6 of the mesh's diameter from every boundary facet. A deterministic
+        function of the points: conditions that declare ``normals=True`` get them."""
+        x = np.asarray(x, dtype=np.float64)[:, : self.dim]
+        nrm = self._outward_facet_normals()
+        tol = 1e-6 * float(np.linalg.norm(np.ptp(self.mesh.points, axis=0)))
+        out = np.zeros_like(x)
+        for s in range(0, len(x), 1024):
+            d = self._facet_distance(x[s : s + 1024])
+            j = np.argmin(d, axis=1)
+            near = d[np.arange(len(j)), j] <= tol
+            out[s : s + 1024][near] = nrm[j[near]]
         return out

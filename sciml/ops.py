@@ -74,13 +74,38 @@ class Derivatives:
     forward propagation) where available, else from autograd on ``u(x)``; both are cached, so a
     residual may ask for the same derivative twice at no cost. ``requested`` records every
     ``(out, axes)`` asked for, so a method can learn what to precompute.
+
+    On the points of a boundary condition that declares ``normals=True``, ``du.normals`` is the
+    outward unit normal ``(n, d_space)`` at each point and ``du.dn(out=0)`` (alias
+    ``du.normal_derivative``) the normal derivative ∂u/∂n = Σ_j n_j ∂u/∂x_j over the spatial
+    coordinates (the first ``d_space`` inputs), for Neumann and Robin conditions.
     """
 
     def __init__(self, u: torch.Tensor, x: torch.Tensor, inputs: tuple[str, ...], outputs: tuple[str, ...],
-                 known: dict[tuple[int, tuple[int, ...]], torch.Tensor] | None = None):
+                 known: dict[tuple[int, tuple[int, ...]], torch.Tensor] | None = None,
+                 normals: torch.Tensor | None = None):
         self.u, self.x, self.inputs, self.outputs = u, x, tuple(inputs), tuple(outputs)
         self._cache = dict(known or {})
         self.requested: set[tuple[int, tuple[int, ...]]] = set()
+        if normals is not None and (normals.ndim != 2 or len(normals) != len(x) or normals.shape[1] > x.shape[1]):
+            raise ValueError(f"normals must be (n, d_space) with n = {len(x)} points and d_space <= {x.shape[1]}, "
+                             f"got {tuple(normals.shape)}")
+        self._normals = normals
+
+    @property
+    def normals(self) -> torch.Tensor:
+        """Outward unit normals ``(n, d_space)`` at the points (boundary conditions with ``normals=True``)."""
+        if self._normals is None:
+            raise RuntimeError("no normals at these points: only a boundary condition declared with "
+                               "Condition(..., normals=True) gets outward normals (du.normals, du.dn)")
+        return self._normals
+
+    def dn(self, out=0) -> torch.Tensor:
+        """The outward normal derivative ∂u/∂n = Σ_j n_j ∂u/∂x_j of output ``out``: (n,)."""
+        n = self.normals
+        return sum(n[:, j] * self(j, out=out) for j in range(n.shape[1]))
+
+    normal_derivative = dn
 
     def _axis(self, a) -> int:
         if isinstance(a, int):

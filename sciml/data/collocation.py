@@ -1,7 +1,10 @@
 """Collocation points for point-wise methods (PINNs): one named point set per loss term.
 
 The batch is a dict: ``"interior"`` for the equations and one entry per condition name
-(``"initial"``, ``"boundary"``, ``"boundary:left"`` ...), each an ``(n, ndim)`` tensor.
+(``"initial"``, ``"boundary"``, ``"boundary:left"`` ...), each an ``(n, ndim)`` tensor. A boundary
+condition declared with ``normals=True`` also gets ``"normals:<name>"``, the outward unit normals
+``(n, d_space)`` at its points: a deterministic function of the points (``domain.normals``),
+recomputed whenever the points change (resampling, point selection, loading a checkpoint).
 Points come from the problem's domain with a seeded generator; the generator state and the
 points are part of the checkpoint, so a resumed run resamples exactly as an uninterrupted one.
 """
@@ -61,7 +64,22 @@ class CollocationData:
             self.observation_pool = self._observe(n_observations, observation_noise)
             active = n_observations if n_observations_active is None else n_observations_active
             self.points["observations"] = self.sample("observations", active)
+        self.normals: dict[str, np.ndarray] = {}  # condition name -> outward normals at its points
+        self._update_normals()
         self._batch = None
+
+    def _update_normals(self, *names: str) -> None:
+        """Recompute the normals of the point sets ``names`` (default all) whose condition wants them."""
+        for name in names or tuple(self.points):
+            cond = self.problem.conditions.get(name)
+            if cond is None or not cond.normals:
+                continue
+            n = np.asarray(self.domain.normals(self.points[name]), dtype=np.float64)
+            bad = int(np.count_nonzero(np.linalg.norm(n, axis=1) < 0.5))
+            if bad:
+                raise ValueError(f"condition {name!r} declares normals=True, but {bad} of its {len(n)} points have "
+                                 f"no outward normal (internal segments have none; points must lie on the boundary)")
+            self.normals[name] = n
 
     def _observe(self, n: int, noise: float) -> np.ndarray:
         if self.problem.exact is None:
@@ -96,6 +114,7 @@ class CollocationData:
         if x.ndim != 2 or x.shape[1] != self.points[name].shape[1] or not len(x):
             raise ValueError(f"point set {name!r} needs a non-empty (n, {self.points[name].shape[1]}) array, got {x.shape}")
         self.points[name] = x
+        self._update_normals(name)
         self._batch = None
 
     # --- Trainer interface ---
@@ -118,6 +137,8 @@ class CollocationData:
             r, w = self.shard_of
             self._batch = {k: torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device)
                            for k, v in self.points.items()}
+            for k, v in self.normals.items():
+                self._batch[f"normals:{k}"] = torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device)
         return self._batch
 
     def after_step(self, state) -> None:
@@ -133,6 +154,8 @@ class CollocationData:
         self.rng.bit_generator.state = state["rng"]
         self.points = {k: np.asarray(v) for k, v in state["points"].items()}
         self.observation_pool = state.get("observation_pool")
+        self.normals = {}
+        self._update_normals()  # a function of the points: the same as before the checkpoint
         self._batch = None
 
 

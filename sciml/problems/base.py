@@ -48,13 +48,22 @@ class Condition:
     subdomain whose network is evaluated (e.g. one face of a crack), and a pair ``(a, b)`` makes
     an interface condition ``residual(du_a, du_b, params)`` between two subdomains' networks.
     ``pointwise=False`` marks a residual that couples points (periodic pairs), which point
-    selection must leave alone.
+    selection must leave alone. ``normals=True`` (boundary conditions only) gives the residual
+    the outward unit normals at its points: ``du.normals`` and the normal derivative
+    ``du.dn("u")``, for Neumann (``du.dn() - g``) and Robin (``du.dn() + a * du() - g``) conditions;
+    collocation data then keep the normals with the condition's points.
     """
 
     where: str
     residual: Residual
     subdomain: str | tuple[str, str] | None = None
     pointwise: bool = True
+    normals: bool = False
+
+    def __post_init__(self):
+        if self.normals and not self.where.startswith("boundary"):
+            raise ValueError(f"a condition on {self.where!r} has no outward normals: normals=True needs a "
+                             "boundary condition ('boundary' or 'boundary:<name>')")
 
     @property
     def is_interface(self) -> bool:
