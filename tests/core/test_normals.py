@@ -82,6 +82,30 @@ def test_mesh_normals_outer_edges_and_hole():
     np.testing.assert_allclose(d.normals(np.hstack([x, np.ones((400, 1))])), n)  # a time column is ignored
 
 
+def test_mesh_normals_in_one_and_three_dimensions():
+    import itertools
+
+    # a box [0,1]x[0,2]x[0,1] cut into the 6 tetrahedra of Kuhn's subdivision: face normals on every face
+    corners = np.array(list(itertools.product([0, 1], repeat=3)))
+    index = {tuple(c): i for i, c in enumerate(corners)}
+    tets = []
+    for perm in itertools.permutations(range(3)):
+        v, path = np.zeros(3, int), [0]
+        for k in perm:
+            v[k] = 1
+            path.append(index[tuple(v)])
+        tets.append(path)
+    d = MeshDomain(Mesh(corners * [1.0, 2.0, 1.0], [("tetra", np.array(tets))]))
+    x = d.sample_boundary(500, rng=0)
+    expect = np.zeros_like(x)
+    for k, hi in enumerate((1.0, 2.0, 1.0)):
+        expect[np.isclose(x[:, k], 0), k], expect[np.isclose(x[:, k], hi), k] = -1, 1
+    assert np.all(np.abs(expect).sum(1) == 1)
+    np.testing.assert_allclose(d.normals(x), expect, atol=1e-12)
+    line = MeshDomain(Mesh(np.array([[0.0], [1.0], [2.0]]), [("line", np.array([[0, 1], [1, 2]]))]))
+    np.testing.assert_array_equal(line.normals(np.array([[0.0], [2.0], [1.0]])), [[-1], [1], [0]])
+
+
 def _chord_normals(hole: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Unit normals towards ``c`` of the chords between consecutive hole vertices (by angle) that
     carry the points ``x``: the outward normals of the meshed domain there, written out by hand."""
@@ -214,7 +238,9 @@ def test_jets_and_autograd_agree_with_normals():
 
 def test_normals_follow_the_points():
     problem = _csg_problem()
-    data = CollocationData(problem, n_interior=20, n_boundary=30, seed=2)
+    data = CollocationData(problem, n_interior=20, n_boundary=30, seed=2).to(dtype=torch.float64)
+    method = PINN(problem, Exact().double(), derivatives="autograd")
+    before = method.loss(data.next_batch())
     state = data.state_dict()
     x = data.sample("neumann_hole", 17)
     data.set_points("neumann_hole", x)  # point selection: the normals are recomputed with the points
@@ -224,6 +250,8 @@ def test_normals_follow_the_points():
     fresh = CollocationData(problem, n_interior=20, n_boundary=30, seed=2)
     for k in fresh.normals:
         assert np.array_equal(data.normals[k], fresh.normals[k])
+    after = method.loss(data.next_batch())
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit for bit
     data.shard(1, 2)
     b = data.next_batch()
     assert len(b["normals:robin"]) == len(b["robin"]) == 15
