@@ -1,7 +1,10 @@
-"""Importing this module fills every registry (problems, data, models, methods, writers)."""
+"""sciml's own components (problems, data, networks, writers): importing this module registers
+them. It is the ``sciml`` entry point of the ``sciml.plugins`` group, loaded like any plugin on
+the first registry lookup (:mod:`sciml.plugins`); the method packages ``pinns`` and
+``operators`` are entry points of their own, so the core imports no method package."""
 from . import nn, output  # noqa: F401
 from . import problems  # noqa: F401
 from .data import collocation, operator, quadrature, trajectory  # noqa: F401
+from .plugins import load_plugins as _load_plugins
 
-import pinns  # noqa: F401,E402
-import operators  # noqa: F401,E402
+_load_plugins()  # old code imports this module to fill every registry: it still does

@@ -175,7 +175,7 @@ class Output:
 
 
 FORMATS = ("vtu", "pvd", "xdmf", "png")
-TOP = {"name": str, "description": str, "seed": int, "dtype": str, "device": str,
+TOP = {"name": str, "description": str, "seed": int, "dtype": str, "device": str, "imports": list,
        "problem": dict, "data": dict, "model": dict, "method": dict, "train": dict, "output": dict}
 REQUIRED = ("name", "problem", "data", "model", "method", "train")
 _ANNOTATED = {"dict": dict, "list": list, "int": int, "float": float, "str": str, "bool": bool}
@@ -360,9 +360,13 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     [0, 2^32); the problem is built (cheap: parameters, meshes); a data section's checks run
     (option ranges and, when the file exists, the dataset against the case) without generating data.
     """
-    import sciml.components  # noqa: F401  (fills the registries)
+    from .plugins import PluginError, import_user, load_plugins, resolve_import
 
     c = _Checker(source, lines or {})
+    try:
+        load_plugins()  # sciml's own components and the installed plugins
+    except PluginError as exc:
+        c.fail((), str(exc))
     if not isinstance(raw, dict):
         c.fail((), "a case file must be a mapping of sections")
     raw = copy.deepcopy(raw)
@@ -370,6 +374,17 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         if k not in TOP:
             c.fail((k,), f"unknown section; valid sections: {', '.join(TOP)}")
         raw[k] = c.typed((k,), v, TOP[k])
+    # the case's own modules (user problems, models, methods...), before its components are checked;
+    # files are kept as absolute paths (relative ones are relative to the case file)
+    base = Path(source).parent if source and Path(source).is_file() else None
+    for i, item in enumerate(raw.get("imports", [])):
+        if not isinstance(item, str) or not item.strip():
+            c.fail(("imports", i), f"expected a module name or a .py file, got {item!r}")
+        raw["imports"][i] = resolve_import(item.strip(), base)
+        try:
+            import_user(raw["imports"][i])
+        except PluginError as exc:
+            c.fail(("imports", i), str(exc))
     for k in REQUIRED:
         if k not in raw:
             c.fail((), f"missing required section {k!r}")

@@ -26,21 +26,29 @@ class Registry:
 
     def register(self, name: str) -> Callable[[Callable], Callable]:
         def deco(obj: Callable) -> Callable:
-            if name in self._items:
+            if name in self._items and self._items[name] is not obj:
                 raise KeyError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
             return obj
 
         return deco
 
+    def _items_loaded(self) -> dict[str, Callable[..., Any]]:
+        """The registered items, once the plugins are loaded (the first lookup of any registry
+        imports sciml's own component modules and the installed plugins: :mod:`sciml.plugins`)."""
+        from .plugins import load_plugins
+
+        load_plugins()
+        return self._items
+
     def __contains__(self, name: str) -> bool:
-        return name in self._items
+        return name in self._items_loaded()
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted(self._items_loaded())
 
     def get(self, name: str) -> Callable[..., Any]:
-        if name not in self._items:
+        if name not in self._items_loaded():
             raise KeyError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {', '.join(self.names())}")
         return self._items[name]
 
