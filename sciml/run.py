@@ -65,7 +65,8 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
             for name in outs:
                 pred = field.with_values(field.values[..., [field.names.index(name)]], (name,))
                 ref = field.with_values(field.values[..., [field.names.index(name + "_ref")]], (name,))
-                written.append(plot_comparison(pred, ref, run_dir.plots / f"{stem}_{name}.png"))
+                written.append(plot_comparison(pred, ref, run_dir.plots / f"{stem}_{name}.png",
+                                               title=getattr(built.method, "sample_labels", {}).get(stem)))
     records = run_dir.read_metrics()
     if records:
         written.append(plot_losses(records, run_dir.plots / "losses.png"))
@@ -106,7 +107,7 @@ def resolve_paths(case: Case) -> None:
 
 # what a resumed run may change: nothing its checkpoint holds (problem, data, model, method, seed,
 # dtype, the arithmetic of the steps), only how long it goes on, what it checks and what it writes
-RESUME_SAFE = ("name", "description", "output", "device", "train.eval_every", "train.checkpoint_every",
+RESUME_SAFE = ("name", "description", "imports", "output", "device", "train.eval_every", "train.checkpoint_every",
                "train.progress", "train.time_limit_s", "train.divergence_factor")
 _MISSING = object()
 
@@ -161,6 +162,23 @@ def check_resume_changes(saved: dict, new: dict, stage: int, where) -> None:
             f"steps/epochs of the current stage when its schedule is not laid over them")
 
 
+def record_imports(case: Case) -> None:
+    """Add to ``case.imports`` the modules that define the case's components when they are neither
+    sciml's own nor an installed plugin's (a problem registered from the user's module in a Python
+    session), so that ``sciml eval/export/--resume`` of the saved case find them again."""
+    from .plugins import module_import
+
+    imports = list(case.raw.get("imports", []))
+    for section, registry in (("problem", PROBLEMS), ("data", DATA), ("model", MODELS), ("method", METHODS)):
+        kind = getattr(case, section).get("type")
+        if kind in registry:
+            m = module_import(registry.get(kind))
+            if m and m not in imports:
+                imports.append(m)
+    if imports:
+        case.raw["imports"] = imports
+
+
 def _remove_unstarted(run_dir: RunDir) -> None:
     """Remove the directory of a run that failed before its first step: it holds nothing but the
     case, and a half-written run dir would only mislead."""
@@ -194,6 +212,7 @@ def run_case(case: Case, resume: str | Path | None = None,
     if resume is None and case.output.dir:
         check_output_root(case.output.dir)
     resolve_paths(case)
+    record_imports(case)
     ckpt = None
     if resume is not None:
         run_dir = RunDir.open(resume)
