@@ -103,6 +103,10 @@ def test_convert_1d_trajectories(tmp_path):
     built = DATA.build("trajectories", {"path": str(out), "n_train": 3, "n_test": 2, "batch_size": 2,
                                         "time_window": 2}, problem=problem, seed=0)
     assert built.next_batch()["future"].shape == (2, 2, 16, 1)
+    # data.path defaults to the from_data problem's file, as for data: {type: hdf5}
+    implicit = DATA.build("trajectories", {"n_train": 3, "n_test": 2, "batch_size": 2, "time_window": 2},
+                          problem=problem, seed=0)
+    assert str(implicit.dataset.path) == str(out)
 
 
 def test_1d_errors(tmp_path):
