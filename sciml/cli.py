@@ -73,6 +73,11 @@ def cmd_list(args) -> int:
     import shutil
     import textwrap
 
+    if args.name:
+        if not args.kind:
+            raise ValueError("sciml list: give the kind before the name, e.g. sciml list models mlp")
+        print(_component_help(ALL[args.kind], args.name))
+        return 0
     kinds = [args.kind] if args.kind else list(ALL)
     columns = max(shutil.get_terminal_size().columns, 60)  # $COLUMNS, the terminal, or 80
     for kind in kinds:
@@ -83,6 +88,51 @@ def cmd_list(args) -> int:
             print(textwrap.fill(reg.describe(name), width=columns, initial_indent=f"  {name:{pad - 3}s} ",
                                 subsequent_indent=" " * pad, break_on_hyphens=False) or f"  {name}")
     return 0
+
+
+def _option_docs(*objs) -> dict[str, str]:
+    """``name -> text`` from the numpy-style ``Parameters`` entries (``name : text``, or
+    ``a, b : text``) of the docstrings of ``objs``."""
+    import inspect
+    import re
+
+    out: dict[str, str] = {}
+    for obj in objs:
+        lines = (inspect.getdoc(obj) or "").splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"^([A-Za-z_][\w, ]*?)\s+:\s*(.*)$", line)
+            if not m:
+                continue
+            text = [m.group(2).strip()]
+            for nxt in lines[i + 1:]:  # the indented continuation lines
+                if not nxt.startswith("    "):
+                    break
+                text.append(nxt.strip())
+            for name in (n.strip() for n in m.group(1).split(",")):
+                out.setdefault(name, " ".join(t for t in text if t))
+    return out
+
+
+def _component_help(registry, name: str) -> str:
+    """One component's documentation and options with their defaults, from the same builder
+    signature the case validator uses (``sciml list KIND NAME``)."""
+    import inspect
+
+    from .config import CONTEXT_ARGS
+
+    builder = registry.get(name)
+    made = inspect.signature(builder).return_annotation
+    if isinstance(made, str):  # postponed annotations: look the class up where the builder lives
+        made = getattr(builder, "__globals__", {}).get(made.split("[")[0].split(".")[-1])
+    docs = _option_docs(builder, *([made] if inspect.isclass(made) else []))
+    lines = [f"{registry.kind} {name!r}", "", inspect.getdoc(builder) or "(no documentation)", "", "options:"]
+    opts = {k: v for k, v in registry.options(name).items() if k not in CONTEXT_ARGS}
+    for key, default in opts.items():
+        value = "(required)" if default is inspect.Parameter.empty else f"= {default!r}"
+        lines.append(f"  {key} {value}" + (f"\n      {docs[key]}" if key in docs else ""))
+    if not opts:
+        lines.append("  (none)")
+    return "\n".join(lines)
 
 
 def cmd_data(args) -> int:
@@ -206,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="show registered problems, data, models, methods, samplers, writers")
     ls.add_argument("kind", nargs="?", choices=["problems", "models", "methods", "data", "samplers", "writers"])
+    ls.add_argument("name", nargs="?", help="one component: its documentation and options with defaults")
     ls.set_defaults(func=cmd_list)
 
     d = sub.add_parser("data", help="dataset tools")

@@ -175,3 +175,21 @@ def test_a_network_of_the_wrong_size_is_named_against_the_problem():
     with pytest.raises(ValueError, match="model expects 3 inputs"):
         check_model_fits(torch.nn.Linear(3, 1), problem)  # torch's own layers state their sizes
     check_model_fits(torch.nn.Tanh(), problem)  # unknown sizes: not checked
+
+
+def test_list_one_component_shows_its_options_from_the_validators_signature(capsys):
+    from sciml.config import CONTEXT_ARGS
+    from sciml.registry import ALL
+
+    for kind, name in (("models", "mlp"), ("methods", "pinn"), ("data", "hdf5"), ("problems", "burgers1d")):
+        assert main(["list", kind, name]) == 0
+        out = capsys.readouterr().out
+        reg = ALL[kind]
+        opts = [k for k in reg.options(name) if k not in CONTEXT_ARGS]
+        assert opts and all(f"\n  {k} " in out for k in opts), (kind, name, out)
+    assert main(["list", "models", "mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "  width = 64\n      hidden width" in out and "Multilayer perceptron" in out
+    assert main(["list", "models", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown model 'nope'" in err and "mlp" in err
