@@ -198,6 +198,7 @@ class PINN(AbstractMethod):
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
         out = field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
+        out["n_points"] = int(np.prod(ref.values.shape[:-1]))  # space(-time) points scored: eval/n_points
         for k, v in self.unknowns.items():  # recovered coefficients against the problem's true values
             true = self.problem.params[k]
             out[f"param/{k}"] = float(v.detach())

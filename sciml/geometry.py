@@ -619,12 +619,90 @@ class Domain:
         return Grid(shape, [tuple(r) for r in self.bounds])
 
     def to_mesh(self, h: float) -> Mesh:
-        """A structured mesh of spacing about ``h`` (box domains; other shapes come from ``meshes/``)."""
-        if not self._is_box():
-            raise NotImplementedError("to_mesh works for box domains; mesh other shapes with gmsh (meshes/)")
-        b = self.bounds[: self.dim]
-        shape = tuple(max(2, int(np.ceil((hi - lo) / h)) + 1) for lo, hi in b)
-        return Grid(shape, [tuple(r) for r in b]).to_mesh()
+        """A mesh of the spatial domain with spacing about ``h``.
+
+        Boxes (intervals, rectangles, cuboids) get the structured grid as before (lines, quads,
+        hexahedra). Any other 2D shape (polygons, disks, their ``| - &``) gets triangles: points
+        every ``h`` (or less) by arc length along the boundary pieces that bound the shape, a
+        lattice of interior points, a Delaunay triangulation of both, and the triangles whose
+        centroid is inside the shape (so holes stay empty). Boundary vertices lie on the boundary;
+        named boundaries become point tags. 3D shapes other than boxes: mesh them with gmsh and use
+        a :class:`MeshDomain`."""
+        h = float(h)
+        if not np.isfinite(h) or h <= 0:
+            raise ValueError(f"to_mesh needs a spacing h > 0, got {h!r}")
+        if self._is_box():
+            b = self.bounds[: self.dim]
+            shape = tuple(max(2, int(np.ceil((hi - lo) / h)) + 1) for lo, hi in b)
+            return Grid(shape, [tuple(r) for r in b]).to_mesh()
+        if self.dim != 2:
+            raise NotImplementedError(f"to_mesh of a {self.dim}-D {type(self.geometry).__name__} is not supported "
+                                      "(boxes and 2D shapes are); mesh it with gmsh and use a MeshDomain")
+        return self._triangulate(h)
+
+    def _on_boundary(self, x: np.ndarray) -> np.ndarray:
+        """Points of primitive pieces that are on the shape's boundary: among the point and eight
+        probes at distance ``eps`` around it, some are inside the shape and some are not."""
+        ang = np.arange(8) * np.pi / 4
+        probes = [x] + [x + self._eps * np.array([np.cos(a), np.sin(a)]) for a in ang]
+        ins = np.stack([np.asarray(self.geometry.inside(p), dtype=bool) for p in probes])
+        return ins.any(0) & ~ins.all(0)
+
+    def _triangulate(self, h: float) -> Mesh:
+        from scipy.spatial import Delaunay, cKDTree
+
+        diam = float(np.linalg.norm(self.bounds[:2, 1] - self.bounds[:2, 0]))
+        pieces = self._pieces
+        bnd = []
+        for p in pieces:
+            if isinstance(p, _Sphere):
+                m = max(int(np.ceil(p.measure / h)), 12)
+                u = np.arange(m) / m
+            else:
+                m = max(int(np.ceil(p.measure / h)), 1)
+                u = np.arange(m + 1) / m
+            bnd.append(p.at(u[:, None]))
+        bnd = np.concatenate(bnd)
+        bnd = bnd[self._on_boundary(bnd)]
+        tol = 1e-9 * diam
+        drop = {j for i, j in cKDTree(bnd).query_pairs(tol)}  # shared vertices, coincident pieces
+        bnd = bnd[np.setdiff1d(np.arange(len(bnd)), np.fromiter(drop, dtype=np.int64, count=len(drop)))]
+        if len(bnd) < 3:
+            raise ValueError(f"to_mesh: the boundary of {type(self.geometry).__name__} gave {len(bnd)} points at h={h}")
+        # interior: a triangular lattice, away from the boundary pieces by at least h / 2
+        b = self.bounds[:2]
+        dy = h * np.sqrt(3) / 2
+        ys = np.arange(b[1, 0], b[1, 1] + dy, dy)
+        rows = [np.column_stack([np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h),
+                                 np.full(len(np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h)), y)])
+                for k, y in enumerate(ys)]
+        inner = np.concatenate(rows)
+        inner = inner[np.asarray(self.geometry.inside(inner), dtype=bool)]
+        if len(inner):
+            far = np.min([p.dist(inner) for p in pieces], axis=0) > 0.5 * h
+            inner = inner[far & (cKDTree(bnd).query(inner)[0] > 0.5 * h)]
+        pts = np.concatenate([bnd, inner])
+        tri = Delaunay(pts).simplices
+        c = pts[tri]
+        area = 0.5 * ((c[:, 1, 0] - c[:, 0, 0]) * (c[:, 2, 1] - c[:, 0, 1])
+                      - (c[:, 2, 0] - c[:, 0, 0]) * (c[:, 1, 1] - c[:, 0, 1]))
+        keep = np.asarray(self.geometry.inside(c.mean(1)), dtype=bool) & (np.abs(area) > 1e-12 * diam**2)
+        tri = tri[keep]
+        neg = area[keep] < 0
+        tri[neg] = tri[neg][:, [0, 2, 1]]  # counter-clockwise
+        used = np.unique(tri)
+        new = np.full(len(pts), -1, dtype=np.int64)
+        new[used] = np.arange(len(used))
+        pts, tri = pts[used], new[tri]
+        on = np.flatnonzero(new[: len(bnd)] >= 0)
+        on = new[on]  # the boundary vertices, renumbered
+        tags = {}
+        for name, pred in self.boundaries.items():
+            sel = on[np.asarray(pred(pts[on]), dtype=bool)]
+            if len(sel):
+                tags[name] = sel
+        tags.setdefault("boundary", on)
+        return Mesh(pts, [("triangle", tri)], tags)
 
 
 def _barycentric(u: np.ndarray, m: int) -> np.ndarray:

@@ -156,7 +156,9 @@ class Problem:
     equations: dict[str, Residual] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
     reference: Callable[[], Field] | None = None  # reference solution on an evaluation support
-    exact: Callable[[np.ndarray], np.ndarray] | None = None  # u(x) where a closed form exists
+    # u where a closed form exists: exact(x) or exact(x, params) -> (n,) or (n, c) on (n, ndim) points; with
+    # no ``reference`` it gives the reference field on ``domain.to_mesh(eval_h)`` (× ``eval_times``)
+    exact: Callable[..., np.ndarray] | None = None
     dataset: DatasetSpec | None = None  # operator-learning data from the classical solver
     periodic: dict[str, float] = field(default_factory=dict)  # coordinate name -> period
     # characteristic form u_t + a(u) u_x = ν u_xx for Lagrangian methods: {"speed": a(u, params), "nu": ν}
@@ -170,14 +172,47 @@ class Problem:
     derived: Callable[..., dict[str, Any]] | None = None
     derived_names: tuple[str, ...] = ()
     primary: tuple[str, ...] = ()  # outputs scored as ``rel_l2`` (default all); others get rel_l2_<name>
+    eval_h: float | None = None  # mesh spacing of the reference built from ``exact`` (default diameter / 64)
+    eval_times: Any = None  # its time levels: a count (default 21, evenly over the interval) or the times
 
     def reference_field(self) -> Field:
-        """The reference solution (computed once, then cached on the problem)."""
-        if self.reference is None:
+        """The reference solution (computed once, then cached on the problem): ``reference()``, or,
+        without one, ``exact`` on a mesh of the domain (:meth:`exact_field`)."""
+        if self.reference is None and (self.exact is None or self.domain is None):
             raise ValueError(f"problem {self.name!r} has no reference solution to evaluate against")
         if "_reference_cache" not in self.__dict__:
-            self.__dict__["_reference_cache"] = self.reference()
+            self.__dict__["_reference_cache"] = self.reference() if self.reference is not None else self.exact_field()
         return self.__dict__["_reference_cache"]
+
+    def exact_field(self) -> Field:
+        """``exact`` on ``domain.to_mesh(h)`` (``h = eval_h``, default the spatial diameter / 64): a
+        mesh Field for a steady problem, a time series on the mesh at ``eval_times`` otherwise."""
+        import inspect
+
+        if self.exact is None or self.domain is None:
+            raise ValueError(f"problem {self.name!r} has no exact solution and domain to build a reference from")
+        b = np.asarray(self.domain.bounds, dtype=np.float64)[: self.domain.dim]
+        h = self.eval_h if self.eval_h is not None else float(np.linalg.norm(b[:, 1] - b[:, 0])) / 64
+        mesh = self.domain.to_mesh(h)
+        times = None
+        x = mesh.points
+        if self.domain.time:
+            t = self.eval_times if self.eval_times is not None else 21
+            times = (np.linspace(*self.domain.time, int(t)) if np.ndim(t) == 0
+                     else np.asarray(t, dtype=np.float64))
+            x = np.hstack([np.tile(x, (len(times), 1)), np.repeat(times, len(x))[:, None]])
+        try:  # exact(x, params) or exact(x)
+            two = len([p for p in inspect.signature(self.exact).parameters.values()
+                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]) >= 2
+        except (TypeError, ValueError):
+            two = False
+        u = np.asarray(self.exact(x, self.params) if two else self.exact(x), dtype=np.float64)
+        u = u.reshape(len(x), -1)
+        if u.shape[1] != len(self.outputs):
+            raise ValueError(f"problem {self.name!r}: exact gave {u.shape[1]} channels for outputs {self.outputs}")
+        if times is not None:
+            u = u.reshape(len(times), mesh.n_points, -1)
+        return Field(u, mesh, self.outputs, times)
 
     def io_spec(self) -> IOSpec:
         if self.dataset is not None:
