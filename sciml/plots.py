@@ -60,7 +60,8 @@ def loss_figure(records: list[dict]) -> Figure:
     """The figure of :func:`plot_losses` (not saved): loss curves, eval curves, and a dotted vertical
     line labelled "stage N" at the step where each stage after the first begins."""
     recs = [r for r in records if _is_number(r.get("step"))]
-    loss_keys, eval_keys = _numeric_keys(recs, "loss"), _numeric_keys(recs, "eval/")
+    loss_keys = _numeric_keys(recs, "loss")
+    eval_keys = [k for k in _numeric_keys(recs, "eval/") if k != "eval/n_points"]  # a count, not an error
     fig = Figure(figsize=(7, 6.5 if eval_keys else 4), layout="constrained")
     axes = fig.subplots(2 if eval_keys else 1, 1, squeeze=False, sharex=True)[:, 0]  # steps line up
     panels = [(axes[0], loss_keys, "loss")] + ([(axes[1], eval_keys, "eval")] if eval_keys else [])

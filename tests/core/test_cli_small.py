@@ -85,7 +85,7 @@ def test_loss_plot_marks_where_each_stage_begins(tmp_path):
     from sciml.plots import loss_figure, plot_losses, stage_boundaries
 
     recs = [{"step": s, "stage": 0, "loss": 1.0 / s} for s in (10, 20, 30)]
-    recs += [{"step": 30, "stage": 0, "eval/rel_l2": 0.5}]
+    recs += [{"step": 30, "stage": 0, "eval/rel_l2": 0.5, "eval/n_points": 4096}]
     recs += [{"step": s, "stage": 1, "loss": 0.5 / s} for s in (40, 50)]
     recs += [{"step": s, "stage": 2, "loss": 0.1 / s} for s in (60, 70)]
     assert stage_boundaries(recs) == [(1, 30.0), (2, 50.0)]
@@ -94,6 +94,8 @@ def test_loss_plot_marks_where_each_stage_begins(tmp_path):
         vlines = [ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith("stage_")]
         assert sorted(float(ln.get_xdata()[0]) for ln in vlines) == [30.0, 50.0]
         assert all(ln.get_xdata()[0] == ln.get_xdata()[1] for ln in vlines)  # vertical
+    eval_curves = [ln.get_label() for ln in fig.axes[1].get_lines() if not ln.get_gid()]
+    assert "eval/rel_l2" in eval_curves and "eval/n_points" not in eval_curves  # a count is not plotted
     one_stage = loss_figure(recs[:3])
     assert not [ln for ln in one_stage.axes[0].get_lines() if ln.get_gid()]
     assert plot_losses(recs, tmp_path / "losses.png").stat().st_size > 0
