@@ -1,7 +1,7 @@
 """Every fenced Python block of README.md and docs/**/*.md runs.
 
 Each block runs in a fresh namespace, in a temporary working directory (one per page) that holds
-links to the repository's ``cases/`` and ``meshes/``, so relative paths in the docs resolve and
+links to the repository's ``cases/``, ``meshes/`` and ``docs/``, so relative paths in the docs resolve and
 nothing is written into the repository's ``runs/`` or ``data/``. The blocks of a page run in page
 order, as a reader would run them: a later block may read a file an earlier one wrote (running a
 single block runs the ones before it first). Trainings are cut short by ``SCIML_MAX_STEPS``
@@ -53,7 +53,7 @@ _WORKDIRS: dict[Path, Path] = {}
 def _workdir(page: Path, factory) -> Path:
     if page not in _WORKDIRS:
         d = factory.mktemp(re.sub(r"\W", "_", str(page.relative_to(ROOT))))
-        for name in ("cases", "meshes"):
+        for name in ("cases", "meshes", "docs"):
             (d / name).symlink_to(ROOT / name, target_is_directory=True)
         _WORKDIRS[page] = d
     return _WORKDIRS[page]
