@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -66,9 +65,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    import sciml.components  # noqa: F401
-
-    from .registry import ALL
+    from .registry import ALL  # the registries load every component on their first lookup
 
     import shutil
     import textwrap

@@ -64,6 +64,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_ANY_TEMP = re.compile(r"\..+\.tmp\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^/]+")
+
+
+def _remove_dead_writers_temps(directory: Path, recursive: bool, prefix: str = ".") -> list[Path]:
+    """Remove the temporary files of :func:`atomic_path` (names starting with ``prefix``) in
+    ``directory`` (and below it if ``recursive``) whose writer ran on this host and is gone; a
+    writer still at work (another process, or this one) keeps its file."""
+    removed = []
+    try:
+        walk = os.walk(directory) if recursive else [(directory, None, os.listdir(directory))]
+        for root, _dirs, files in walk:
+            for name in files:
+                m = _ANY_TEMP.fullmatch(name)
+                if m and name.startswith(prefix) and m["host"] == _host_tag() and not _pid_alive(int(m["pid"])):
+                    with contextlib.suppress(FileNotFoundError):  # another process cleaned it first
+                        os.unlink(os.path.join(root, name))
+                        removed.append(Path(root) / name)
+    except FileNotFoundError:
+        pass
+    return removed
+
+
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     """Remove temporary files that :func:`atomic_path` left next to ``path`` in a killed process.
 
@@ -72,43 +94,14 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     writing the same file, or this process) keeps its file. Returns the removed paths.
     """
     path = Path(path)
-    pat = re.compile(rf"\.{re.escape(path.name)}\.tmp\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^.]+"
-                     rf"{re.escape(path.suffix)}")
-    removed = []
-    try:
-        entries = list(os.scandir(path.parent))
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
-        m = pat.fullmatch(entry.name)
-        if m and _dead_writer(m):
-            with contextlib.suppress(FileNotFoundError):  # another process cleaned it first
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-    return removed
-
-
-def _dead_writer(m: re.Match) -> bool:
-    """A temporary name's writer (groups ``host``, ``pid``) ran on this host and is gone."""
-    return m["host"] == _host_tag() and not _pid_alive(int(m["pid"]))
-
-
-_ANY_TEMP = re.compile(r"\..+\.tmp\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[^/]+")
+    return _remove_dead_writers_temps(path.parent, False, f".{path.name}.tmp.")
 
 
 def remove_stale_temps_under(directory: str | os.PathLike) -> list[Path]:
     """:func:`remove_stale_temps` for every file below ``directory``: the temporary files of
     writers killed on this host (a run killed while writing its plots or fields), whatever they
     were writing. A live writer's file is kept."""
-    removed = []
-    for root, _dirs, files in os.walk(directory):
-        for name in files:
-            m = _ANY_TEMP.fullmatch(name)
-            if m and _dead_writer(m):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(root, name))
-                    removed.append(Path(root) / name)
-    return removed
+    return _remove_dead_writers_temps(Path(directory), True)
 
 
 @contextlib.contextmanager

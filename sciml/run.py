@@ -208,7 +208,7 @@ def run_case(case: Case, resume: str | Path | None = None,
     """
     from .train import read_checkpoint
 
-    resolve_device(case.device)  # an unavailable device is refused before any work
+    device = resolve_device(case.device)  # an unavailable device is refused before any work
     if resume is None and case.output.dir:
         check_output_root(case.output.dir)
     resolve_paths(case)
@@ -223,7 +223,7 @@ def run_case(case: Case, resume: str | Path | None = None,
         else:
             ckpt = None  # killed before its first checkpoint: start over in place
     built = build(case)
-    rank, _ = init_distributed(resolve_device(case.device))  # under torchrun only rank 0 writes
+    rank, _ = init_distributed(device)  # under torchrun only rank 0 writes
     if resume is None:
         run_dir = RunDir.create(case.output.dir, case.name) if rank == 0 else None
         if run_dir is not None:
