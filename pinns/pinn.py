@@ -198,7 +198,6 @@ class PINN(AbstractMethod):
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
         out = field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
-        out["n_points"] = int(np.prod(ref.values.shape[:-1]))  # space(-time) points scored: eval/n_points
         for k, v in self.unknowns.items():  # recovered coefficients against the problem's true values
             true = self.problem.params[k]
             out[f"param/{k}"] = float(v.detach())
@@ -250,12 +249,14 @@ def constrained(constraint, net, x: torch.Tensor, subdomain: str | None = None) 
 def field_metrics(pred: np.ndarray, ref: Field, primary: tuple[str, ...]) -> dict[str, float]:
     """``rel_l2``/``max_abs`` over the ``primary`` channels (the solution), and ``rel_l2_<name>``
     for every other channel (derived quantities such as von Mises stress, auxiliary outputs such
-    as the stresses of a mixed formulation), each against its own reference norm."""
+    as the stresses of a mixed formulation), each against its own reference norm; ``n_points``,
+    the number of space(-time) points scored."""
     idx = [ref.names.index(n) for n in primary]
     out = error_metrics(pred[..., idx], ref.values[..., idx])
     for k, name in enumerate(ref.names):
         if name not in primary:
             out[f"rel_l2_{name}"] = error_metrics(pred[..., k], ref.values[..., k])["rel_l2"]
+    out["n_points"] = int(np.prod(ref.values.shape[:-1]))
     return out
 
 

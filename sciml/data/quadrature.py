@@ -2,9 +2,11 @@
 
 The batch is ``{"points": (n, d), "weights": (n,)}`` with :math:`\\sum_i w_i f(x_i) \\approx
 \\int_\\Omega f\\,dx`: composite Gauss–Legendre on a box domain, or a per-cell rule on the mesh
-of a :class:`~sciml.geometry.MeshDomain`; plus ``"points:<tag>"``/``"weights:<tag>"`` (a
-Gauss rule on the boundary edges or internal segment ``tag``) for each boundary term of the
-problem's energy form, and ``"<condition>"`` points for each penalty condition. The rules are
+of a :class:`~sciml.geometry.MeshDomain` or on the automatic triangle mesh of any other 2D
+``Domain`` (``Domain.to_mesh``: exact area for polygons, chords on curves); plus
+``"points:<tag>"``/``"weights:<tag>"`` (a Gauss rule on the mesh's boundary edges, the polygon
+edges named ``tag`` or the internal segment ``tag``) for each boundary term of the problem's
+energy form, and ``"<condition>"`` points for each penalty condition. The rules are
 deterministic, so there is no generator state to checkpoint.
 """
 from __future__ import annotations
@@ -27,10 +29,18 @@ def domain_quadrature(domain, n_cells: int, order: int) -> tuple[np.ndarray, np.
         raise ValueError("quadrature data needs a steady domain (no time axis)")
     if hasattr(domain, "mesh"):
         return mesh_quadrature(domain.mesh, order)
-    if not domain._is_box():
-        raise ValueError(f"quadrature data needs a box ({type(domain.geometry).__name__} is not one) "
-                         "or a MeshDomain; mesh other shapes with gmsh (meshes/)")
-    return gauss_legendre_grid(domain.bounds[: domain.dim], n_cells, order)
+    if domain._is_box():
+        return gauss_legendre_grid(domain.bounds[: domain.dim], n_cells, order)
+    if domain.dim != 2:
+        raise ValueError(f"quadrature data on a {domain.dim}-D {type(domain.geometry).__name__} needs a MeshDomain "
+                         "(mesh it with gmsh, meshes/); boxes and 2D shapes are covered")
+    return mesh_quadrature(domain.to_mesh(_spacing(domain, n_cells)), order)
+
+
+def _spacing(domain, n_cells: int) -> float:
+    """The mesh spacing of ``n_cells`` cells across the longest side of the bounding box."""
+    b = domain.bounds[: domain.dim]
+    return float(np.max(b[:, 1] - b[:, 0])) / n_cells
 
 
 def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +54,36 @@ def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.
         return segment_quadrature(sub, order)
     if hasattr(domain, "boundary_facets") and domain.dim == 2:
         return segment_quadrature(domain.mesh.points[domain.boundary_facets(tag)][..., :2], order)
-    raise ValueError(f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag or an internal segment")
+    if tag in getattr(domain, "edge_names", ()) and domain.dim == 2:
+        return _edge_quadrature(domain, tag, _spacing(domain, n_cells), order)
+    raise ValueError(f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag, a named edge of a 2D "
+                     "Domain (polygon edge_names) or an internal segment")
+
+
+def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre on the straight pieces named ``tag`` (polygon edges), each split into pieces of
+    length ≤ ``h``. Refused where a piece is curved or lies only partly on the shape's boundary (a
+    named edge inside a CSG shape that another primitive cuts): its rule would not integrate the
+    boundary."""
+    from ..geometry import _Segment
+
+    pieces = [(i, p) for i, p in enumerate(domain._pieces) if p.name == tag]
+    if not all(isinstance(p, _Segment) for _, p in pieces):
+        raise ValueError(f"boundary quadrature on {tag!r}: only straight named edges are supported; "
+                         "mesh curved boundaries with gmsh and use a MeshDomain")
+    subs = []
+    for _, p in pieces:
+        m = max(int(np.ceil(p.measure / h)), 1)
+        t = np.linspace(0.0, 1.0, m + 1)[:, None]
+        ends = p.a + t * p.v
+        subs.append(np.stack([ends[:-1], ends[1:]], axis=1))
+    pts, w = segment_quadrature(np.concatenate(subs), order)
+    if domain._csg:
+        owner = np.concatenate([np.full(len(s) * order, i) for (i, _), s in zip(pieces, subs)])
+        if not domain._on_composite(pts, owner).all():
+            raise ValueError(f"boundary quadrature on {tag!r}: the named edge lies (partly) off the shape's "
+                             "boundary (another CSG piece cuts or covers it); name the edges of the final shape instead")
+    return pts, w
 
 
 class QuadratureData:
@@ -52,8 +91,11 @@ class QuadratureData:
 
     Parameters
     ----------
-    problem : a steady Problem with a box ``Domain`` or a ``MeshDomain``
-    n_cells : cells per axis (box domains; pieces per internal segment)
+    problem : a steady Problem with a ``Domain`` (boxes; 2D shapes through their triangle mesh) or a
+        ``MeshDomain``
+    n_cells : cells per axis (box domains); other 2D shapes: mesh spacing = longest side of the
+        bounding box / ``n_cells``, and named edges split into pieces no longer than that;
+        pieces per internal segment
     order : Gauss points per cell and axis (boxes, lines, edges) or degree of the triangle rule
     n_boundary : points per penalty condition of the energy form
     """

@@ -87,6 +87,35 @@ def _energy(freq, u_fn, n_cells=64, order=4):
     return float(energy_functional(form, u_fn, torch.as_tensor(x), torch.as_tensor(w), pb.params).detach())
 
 
+def test_quadrature_on_non_box_shapes_and_named_edges():
+    """A 2D Domain that is not a box gets triangle rules on its automatic mesh (exact area and
+    polynomials on a polygon) and Gauss rules on its named polygon edges; a named edge that a CSG
+    operation removes from the boundary is refused, not integrated."""
+    from sciml.data.quadrature import boundary_quadrature, domain_quadrature
+    from sciml.geometry import Domain, dde, named, polygon
+
+    verts = [(-1, -1), (0, -1), (0, 0), (1, 0), (1, 1), (-1, 1)]
+    names = ["bottom", "notch_x", "notch_y", "right", "top", "left"]
+    L = Domain(polygon(verts, edge_names=names))
+    x, w = domain_quadrature(L, 10, 4)
+    assert L.contains(x).all() and abs(w.sum() - 3.0) < 1e-12
+    # ∫_L x² y² dx dy: each of the three unit squares gives (1/3)(1/3), so 1/3
+    assert abs((w * x[:, 0] ** 2 * x[:, 1] ** 2).sum() - 1 / 3) < 1e-12
+    for name, (a, b) in zip(names, zip(verts, verts[1:] + verts[:1])):
+        p, q = boundary_quadrature(L, name, 10, 3)
+        length = np.linalg.norm(np.subtract(b, a))
+        assert abs(q.sum() - length) < 1e-12
+        mid = (np.add(a, b) / 2)  # ∫ |x - mid|² ds = length³ / 12 on a segment
+        assert abs((q * ((p - mid) ** 2).sum(1)).sum() - length**3 / 12) < 1e-12
+    g = dde().geometry
+    cut = Domain(g.Rectangle([-1, -1], [1, 1]) - polygon([(0, -1), (1, -1), (1, 0), (0, 0)], ["a", "b", "c", "d"]))
+    assert abs(boundary_quadrature(cut, "c", 10, 2)[1].sum() - 1.0) < 1e-12  # the notch edge y = 0
+    with pytest.raises(ValueError, match="off the shape's boundary"):
+        boundary_quadrature(cut, "a", 10, 2)  # on the square's bottom edge: not a boundary of the L
+    with pytest.raises(ValueError, match="straight named edges"):
+        boundary_quadrature(Domain(g.Rectangle([-1, -1], [1, 1]) - named(g.Disk([0, 0], 0.5), "hole")), "hole", 10, 2)
+
+
 @pytest.mark.parametrize("v", [lambda x: torch.sin(2 * np.pi * x), lambda x: x**2 * (1 - x),
                                lambda x: torch.sin(np.pi * x) ** 3, lambda x: x * (1 - x) * torch.cos(7 * x)])
 def test_exact_solution_minimizes_energy(v):

@@ -198,7 +198,7 @@ def test_mixed_formulation_residuals_and_scoring():
         torch.set_default_dtype(torch.float32)
     from pinns.pinn import field_metrics
     m = field_metrics(pred, ref, pb.primary)
-    assert set(m) == {"rel_l2", "max_abs", "rel_l2_sxx", "rel_l2_syy", "rel_l2_sxy", "rel_l2_von_mises"}
+    assert set(m) == {"rel_l2", "max_abs", "rel_l2_sxx", "rel_l2_syy", "rel_l2_sxy", "rel_l2_von_mises", "n_points"}
     with pytest.raises(ValueError, match="energy form"):
         EnergyMethod(pb, UniaxialMixed())
     with pytest.raises(ValueError, match="formulation"):
