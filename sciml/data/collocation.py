@@ -30,6 +30,8 @@ class CollocationData:
     n_interior, n_boundary, n_initial : points for the equations, each boundary condition, the initial
         condition (a steady problem has none: ``n_initial`` is ignored there and may be 0)
     sampler : interior/initial sampler (``uniform, pseudo, hammersley, halton, sobol, lhs``)
+    boundary_sampler : the sampler of the boundary conditions' points, along the boundary's arc
+        length (jointly with time): ``pseudo`` by default (as before it existed), any of the above
     resample_every : redraw the interior points (pseudo-random) every this many steps (0 = never)
     seed : seed of the point generator
     n_observations : size of a pool of experimental observations (values of the exact solution at
@@ -42,10 +44,11 @@ class CollocationData:
 
     def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int = N_INITIAL, sampler: str = SAMPLER,
                  resample_every: int = 0, seed: int = 0, n_observations: int = 0, observation_noise: float = 0.0,
-                 n_observations_active: int | None = None):
+                 n_observations_active: int | None = None, boundary_sampler: str = "pseudo"):
         check_collocation(problem=problem, n_interior=n_interior, n_boundary=n_boundary, n_initial=n_initial,
                           sampler=sampler, resample_every=resample_every, n_observations=n_observations,
-                          observation_noise=observation_noise, n_observations_active=n_observations_active)
+                          observation_noise=observation_noise, n_observations_active=n_observations_active,
+                          boundary_sampler=boundary_sampler)
         self.problem, self.domain = problem, problem.domain
         self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
         self.sampler, self.resample_every = sampler, resample_every
@@ -58,7 +61,7 @@ class CollocationData:
         self.points: dict[str, np.ndarray] = {"interior": self.sample("interior", n_interior, sampler)}
         for name, cond in problem.conditions.items():
             size = n_initial if cond.where == "initial" else n_boundary
-            self.points[name] = self.sample(name, size, sampler if cond.where == "initial" else "pseudo")
+            self.points[name] = self.sample(name, size, sampler if cond.where == "initial" else boundary_sampler)
         self.observation_pool = None
         if n_observations:
             self.observation_pool = self._observe(n_observations, observation_noise)
@@ -165,7 +168,7 @@ def _has_initial(problem) -> bool:
 
 
 def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, resample_every, n_observations,
-                      observation_noise, n_observations_active, **_) -> None:
+                      observation_noise, n_observations_active, boundary_sampler="pseudo", **_) -> None:
     """The ``collocation`` options, checked by CollocationData before any point is drawn (and by
     ``sciml.config.validate``)."""
     if problem.domain is None:
@@ -183,6 +186,9 @@ def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, re
             raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
     if sampler not in SAMPLERS:
         raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if boundary_sampler not in SAMPLERS:
+        raise OptionError("boundary_sampler",
+                          f"unknown boundary_sampler {boundary_sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if isinstance(observation_noise, bool) or not isinstance(observation_noise, (int, float)) \
             or not np.isfinite(observation_noise) or observation_noise < 0:
         raise OptionError("observation_noise",
@@ -198,10 +204,12 @@ def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, re
 @DATA.register("collocation")
 def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = N_INITIAL,
                 sampler: str = SAMPLER, resample_every: int = 0, n_observations: int = 0,
-                observation_noise: float = 0.0, n_observations_active: int | None = None) -> CollocationData:
+                observation_noise: float = 0.0, n_observations_active: int | None = None,
+                boundary_sampler: str = "pseudo") -> CollocationData:
     """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
     return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed,
-                           n_observations, observation_noise, n_observations_active)  # checked there first
+                           n_observations, observation_noise, n_observations_active,
+                           boundary_sampler)  # checked there first
 
 
 collocation.check = check_collocation  # run by sciml.config.validate, before any work

@@ -159,6 +159,7 @@ def test_every_float_of_the_train_schema_must_be_finite(value):
     ("data.n_interior", 0, "data.n_interior: collocation n_interior must be an integer >= 1"),
     ("data.observation_noise", -1.0, "data.observation_noise: observation_noise must be a finite number >= 0"),
     ("data.sampler", "sobolev", "data.sampler: unknown sampler 'sobolev'"),
+    ("data.boundary_sampler", "grid", "data.boundary_sampler: unknown boundary_sampler 'grid'"),
 ])
 def test_ranges_name_the_key(key, value, words):
     raw, _ = parse_yaml(VALID)

@@ -266,6 +266,26 @@ def test_space_time_boundary_is_uniform_in_arc_length_and_time():
             assert np.abs(early - want / 2).max() <= slack
 
 
+def test_collocation_boundary_sampler_is_honoured():
+    """``boundary_sampler`` reaches the boundary conditions' point sets (``pseudo`` by default, as
+    before the option existed); a low-discrepancy one spreads them along the arc length."""
+    from sciml.data.collocation import CollocationData
+    from sciml.problems import Condition, Problem
+
+    d = Domain(polygon(L_VERTS, edge_names=[f"e{i}" for i in range(len(L_VERTS))]))
+    p = Problem("l", ("x", "y"), ("u",), {}, domain=d, equations={"pde": lambda du, p: du("x", "x")},
+                conditions={"bc": Condition("boundary", lambda du, p: du())})
+    default = CollocationData(p, 16, 600, seed=0).points["bc"]
+    pts = {m: CollocationData(p, 16, 600, seed=0, boundary_sampler=m).points["bc"] for m in ("pseudo", "hammersley")}
+    assert np.array_equal(pts["pseudo"], default) and not np.allclose(pts["hammersley"], default)
+    # per-edge counts against edge lengths: hammersley within 2 points, pseudo only statistically
+    lengths = np.array([np.linalg.norm(np.subtract(L_VERTS[(i + 1) % len(L_VERTS)], v)) for i, v in enumerate(L_VERTS)])
+    want = 600 * lengths / lengths.sum()
+    names = [f"e{i}" for i in range(len(L_VERTS))]
+    counts = np.array([d.boundaries[n](pts["hammersley"]).sum() for n in names])
+    assert np.abs(counts - want).max() <= 2, (counts, want)
+
+
 def test_interior_samplers_are_honoured_on_any_shape():
     g = dde().geometry
     d = Domain(g.Polygon(L_VERTS))
