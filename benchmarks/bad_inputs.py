@@ -21,21 +21,20 @@ Run from the repository root (about 4 minutes on 2 cores; one subprocess per ite
     python benchmarks/bad_inputs.py --out benchmarks/out/bad_inputs.json
     python benchmarks/bad_inputs.py --only checkpoint --keep   # items whose name contains 'checkpoint'
 """
+
 from __future__ import annotations
 
 import argparse
 import copy
 import hashlib
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -48,9 +47,13 @@ PINN = {
     "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "n_initial": 8, "sampler": "pseudo"},
     "model": {"type": "mlp", "width": 4, "depth": 1},
     "method": {"type": "pinn"},
-    "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 2},
-                         {"optimizer": "lbfgs", "lr": 1.0, "steps": 2}],
-              "eval_every": 10, "checkpoint_every": 10, "log_every": 1, "progress": False},
+    "train": {
+        "stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 2}, {"optimizer": "lbfgs", "lr": 1.0, "steps": 2}],
+        "eval_every": 10,
+        "checkpoint_every": 10,
+        "log_every": 1,
+        "progress": False,
+    },
     "output": {"dir": "runs", "formats": ["vtu"], "n_samples": 1},
 }
 OPERATOR = {
@@ -60,12 +63,21 @@ OPERATOR = {
     "data": {"type": "hdf5", "path": "data/d.h5", "n_train": 4, "n_test": 2, "batch_size": 2},
     "model": {"type": "fno", "n_modes": [2, 2], "hidden_channels": 4, "n_layers": 1, "projection_channels": 4},
     "method": {"type": "supervised"},
-    "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "epochs": 1}],
-              "eval_every": 10, "checkpoint_every": 10, "log_every": 1, "progress": False},
+    "train": {
+        "stages": [{"optimizer": "adam", "lr": 1e-3, "epochs": 1}],
+        "eval_every": 10,
+        "checkpoint_every": 10,
+        "log_every": 1,
+        "progress": False,
+    },
     "output": {"dir": "runs", "formats": ["vtu"], "n_samples": 1},
 }
-MESH = {**PINN, "name": "tinymesh", "problem": {"type": "plate_hole", "mesh": "bad.msh"},
-        "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "sampler": "pseudo"}}
+MESH = {
+    **PINN,
+    "name": "tinymesh",
+    "problem": {"type": "plate_hole", "mesh": "bad.msh"},
+    "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "sampler": "pseudo"},
+}
 
 
 def variant(base: dict, **changes) -> dict:
@@ -224,11 +236,15 @@ def _damage_checkpoint(kind: str) -> Callable[[Path], None]:
             import torch
 
             torch.save({"weights": [1.0, 2.0], "note": "a plain dict"}, p)
+
     return damage
 
 
-COMMANDS = {"--resume": lambda run: ["run", "--resume", run, "--quiet"], "eval": lambda run: ["eval", run],
-            "export": lambda run: ["export", run, "--formats", "vtu"]}
+COMMANDS = {
+    "--resume": lambda run: ["run", "--resume", run, "--quiet"],
+    "eval": lambda run: ["eval", run],
+    "export": lambda run: ["export", run, "--formats", "vtu"],
+}
 
 
 def run_item(name, damage: Callable[[Path], None], command: str, names: tuple[str, ...]) -> Item:
@@ -265,13 +281,28 @@ def items() -> list[Item]:
         Item("case path is a directory", "traceback", _directory_case, ("cases_dir",)),
         Item("--set seed.x=1 (a key below a scalar)", "traceback", _set_into_scalar, ("seed",)),
         case_item("device: cuda without CUDA", "traceback", PINN, ("device",), device=_cuda_device()),
-        case_item("L-BFGS history_size: 0", "traceback", PINN, ("train.stages.1.history_size",),
-                  **{stage1 + "history_size": 0}),
-        case_item("line_search: wolfe", "traceback", PINN, ("train.stages.1.line_search",),
-                  **{stage1 + "line_search": "wolfe"}),
+        case_item(
+            "L-BFGS history_size: 0",
+            "traceback",
+            PINN,
+            ("train.stages.1.history_size",),
+            **{stage1 + "history_size": 0},
+        ),
+        case_item(
+            "line_search: wolfe",
+            "traceback",
+            PINN,
+            ("train.stages.1.line_search",),
+            **{stage1 + "line_search": "wolfe"},
+        ),
         case_item("data.batch_size: 0", "traceback", OPERATOR, ("data.batch_size",), data__batch_size=0),
-        case_item("stage batch_size: -1", "traceback", OPERATOR, ("train.stages.0.batch_size",),
-                  train__stages__0__batch_size=-1),
+        case_item(
+            "stage batch_size: -1",
+            "traceback",
+            OPERATOR,
+            ("train.stages.0.batch_size",),
+            train__stages__0__batch_size=-1,
+        ),
         case_item("data.n_test: 0", "traceback", OPERATOR, ("data.n_test",), data__n_test=0),
         case_item("output.n_samples: 0", "traceback", PINN, ("output.n_samples",), output__n_samples=0),
         Item("binary case file", "traceback", _binary_case, ("case.yaml",)),
@@ -279,22 +310,35 @@ def items() -> list[Item]:
         case_item("clip_grad: -1", "silent", PINN, ("train.stages.0.clip_grad",), train__stages__0__clip_grad=-1.0),
         case_item("method.weights: {pde: -1}", "silent", PINN, ("method.weights.pde",), method__weights={"pde": -1.0}),
         case_item("output.n_samples: -1", "silent", PINN, ("output.n_samples",), output__n_samples=-1),
-        case_item("train.log_every: 1e9 (longer than the run)", "silent", PINN, (), accepted=True,
-                  train__log_every=10**9),
+        case_item(
+            "train.log_every: 1e9 (longer than the run)", "silent", PINN, (), accepted=True, train__log_every=10**9
+        ),
         case_item("data.n_train: 0", "silent", OPERATOR, ("data.n_train",), data__n_train=0),
-        case_item("9x9 dataset in a 12x12 case (generate: true)", "silent", OPERATOR, ("d.h5",),
-                  problem__resolution=12),
-        case_item("9x9 dataset in a 12x12 case (generate: false)", "silent", OPERATOR, ("d.h5", "12"),
-                  problem__resolution=12, data__generate=False),
-        case_item("dataset with swapped input/output roles", "silent", OPERATOR, ("d.h5", "role"),
-                  dataset=_swap_roles),
+        case_item(
+            "9x9 dataset in a 12x12 case (generate: true)", "silent", OPERATOR, ("d.h5",), problem__resolution=12
+        ),
+        case_item(
+            "9x9 dataset in a 12x12 case (generate: false)",
+            "silent",
+            OPERATOR,
+            ("d.h5", "12"),
+            problem__resolution=12,
+            data__generate=False,
+        ),
+        case_item("dataset with swapped input/output roles", "silent", OPERATOR, ("d.h5", "role"), dataset=_swap_roles),
         # a half-written run directory before
         case_item("lr: .nan", "half-written", PINN, ("train.stages.0.lr",), train__stages__0__lr=float("nan")),
         case_item("lr: .inf", "half-written", PINN, ("train.stages.0.lr",), train__stages__0__lr=float("inf")),
-        case_item("weight_decay: -1", "half-written", PINN, ("train.stages.0.weight_decay",),
-                  train__stages__0__weight_decay=-1.0),
-        case_item("divergence_factor: -1", "half-written", PINN, ("train.divergence_factor",),
-                  train__divergence_factor=-1.0),
+        case_item(
+            "weight_decay: -1",
+            "half-written",
+            PINN,
+            ("train.stages.0.weight_decay",),
+            train__stages__0__weight_decay=-1.0,
+        ),
+        case_item(
+            "divergence_factor: -1", "half-written", PINN, ("train.divergence_factor",), train__divergence_factor=-1.0
+        ),
         case_item("problem.n_t: 0", "half-written", PINN, ("problem.n_t",), problem__n_t=0),
         case_item("NaN inside a dataset", "half-written", OPERATOR, ("d.h5", "NaN"), dataset=_nan_in_dataset),
         # a cryptic message before
@@ -303,19 +347,27 @@ def items() -> list[Item]:
         case_item("seed: 2^70", "cryptic", PINN, ("seed",), seed=2**70),
         case_item("dataset with no output field", "cryptic", OPERATOR, ("d.h5", "output"), dataset=_no_output_field),
         Item("garbage bytes at data.path", "cryptic", _garbage_dataset, ("data.path", "d.h5")),
-        case_item("n_train + n_test beyond the file's samples (generate: false)", "cryptic", OPERATOR,
-                  ("data.n_train", "d.h5"), data__n_train=10, data__generate=False),
+        case_item(
+            "n_train + n_test beyond the file's samples (generate: false)",
+            "cryptic",
+            OPERATOR,
+            ("data.n_train", "d.h5"),
+            data__n_train=10,
+            data__generate=False,
+        ),
         Item("garbage mesh file", "cryptic", _garbage_mesh, ("bad.msh",)),
         # run directories and checkpoints
         Item("--output pointing at a file", "run dir", _output_is_file, ("afile",)),
     ]
     for kind in ("truncated", "empty", "garbage", "foreign"):
         for command in COMMANDS:
-            out.append(run_item(f"{kind} checkpoints/last.pt on {command}", _damage_checkpoint(kind), command,
-                                ("last.pt",)))
+            out.append(
+                run_item(f"{kind} checkpoints/last.pt on {command}", _damage_checkpoint(kind), command, ("last.pt",))
+            )
     for command in COMMANDS:
-        out.append(run_item(f"broken case.yaml in the run dir on {command}", _broken_case_yaml, command,
-                            ("case.yaml",)))
+        out.append(
+            run_item(f"broken case.yaml in the run dir on {command}", _broken_case_yaml, command, ("case.yaml",))
+        )
     out += [
         run_item("corrupt summary.json on eval", _corrupt_summary, "eval", ("summary.json",)),
         Item("run --resume RUN --set model.width=40", "run dir", _resume_with_set, ("model.width",)),
@@ -378,8 +430,17 @@ def run_one(item: Item, scratch: Path, fx: Fixtures) -> dict:
     outcome, line = classify(item, rc, stderr, diff)
     if rc == -1:
         outcome = "timed out"
-    return {"input": item.name, "group": item.group, "args": args, "rc": rc, "outcome": outcome, "line": line,
-            "left": diff, "stderr": stderr[-4000:], "wall_s": round(wall, 2)}
+    return {
+        "input": item.name,
+        "group": item.group,
+        "args": args,
+        "rc": rc,
+        "outcome": outcome,
+        "line": line,
+        "left": diff,
+        "stderr": stderr[-4000:],
+        "wall_s": round(wall, 2),
+    }
 
 
 OUTCOMES = ("clear", "traceback", "silently accepted", "left behind", "cryptic")
@@ -394,12 +455,17 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {i} | {cell(r['input'])} | {r['outcome']} | {cell(r['line'])} |")
     counts = {k: sum(r["outcome"] == k for r in rows) for k in OUTCOMES}
     other = len(rows) - sum(counts.values())
-    lines += ["", "| tried | clear | traceback | silently accepted | left behind | cryptic | other |",
-              "|---|---|---|---|---|---|---|",
-              f"| {len(rows)} | " + " | ".join(str(counts[k]) for k in OUTCOMES) + f" | {other} |"]
+    lines += [
+        "",
+        "| tried | clear | traceback | silently accepted | left behind | cryptic | other |",
+        "|---|---|---|---|---|---|---|",
+        f"| {len(rows)} | " + " | ".join(str(counts[k]) for k in OUTCOMES) + f" | {other} |",
+    ]
     if other:
         lines.append("")
-        lines.append("other: " + ", ".join(f"{r['input']} ({r['outcome']})" for r in rows if r["outcome"] not in OUTCOMES))
+        lines.append(
+            "other: " + ", ".join(f"{r['input']} ({r['outcome']})" for r in rows if r["outcome"] not in OUTCOMES)
+        )
     return "\n".join(lines)
 
 
@@ -430,8 +496,13 @@ def main(argv=None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     md = table(rows)
     print(md)
-    write_results(args.out, {"only": args.only, "command": "python benchmarks/bad_inputs.py " + " ".join(argv or sys.argv[1:])},
-                  rows, md, started)
+    write_results(
+        args.out,
+        {"only": args.only, "command": "python benchmarks/bad_inputs.py " + " ".join(argv or sys.argv[1:])},
+        rows,
+        md,
+        started,
+    )
     return 0
 
 

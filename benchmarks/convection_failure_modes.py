@@ -14,6 +14,7 @@ Run from the repository root::
 
     python benchmarks/convection_failure_modes.py --betas 10 30 50 --seeds 0 1 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,27 +38,46 @@ def run_one(method: str, beta: float, seed: int, adam: int, lbfgs: int) -> dict:
     stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}}}"]
     if lbfgs:
         stages.append(f"{{optimizer: lbfgs, lr: 1.0, steps: {lbfgs}}}")
-    case = load_case(CASES[method], [f"seed={seed}", f"problem.params.beta={beta}", "train.progress=false",
-                                     f"train.stages=[{', '.join(stages)}]", "train.eval_every=1000000"])
+    case = load_case(
+        CASES[method],
+        [
+            f"seed={seed}",
+            f"problem.params.beta={beta}",
+            "train.progress=false",
+            f"train.stages=[{', '.join(stages)}]",
+            "train.eval_every=1000000",
+        ],
+    )
     built = build(case)
     t0 = time.perf_counter()
     metrics = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
-    return {"method": method, "beta": beta, "seed": seed, "rel_l2": metrics["eval/rel_l2"],
-            "wall_s": time.perf_counter() - t0, "params": sum(p.numel() for p in built.method.parameters())}
+    return {
+        "method": method,
+        "beta": beta,
+        "seed": seed,
+        "rel_l2": metrics["eval/rel_l2"],
+        "wall_s": time.perf_counter() - t0,
+        "params": sum(p.numel() for p in built.method.parameters()),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| β | method | params | mean rel L2 | worst rel L2 | failure rate (>10%) | mean wall s | per seed |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| β | method | params | mean rel L2 | worst rel L2 | failure rate (>10%) | mean wall s | per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for beta in dict.fromkeys(r["beta"] for r in rows):
         for method in CASES:
             rs = [r for r in rows if r["beta"] == beta and r["method"] == method]
             if not rs:
                 continue
             e = np.array([r["rel_l2"] for r in rs])
-            lines.append(f"| {beta:g} | {method} | {rs[0]['params']:,} | {e.mean():.3e} | {e.max():.3e} | "
-                         f"{(e > 0.1).sum()}/{len(e)} | {np.mean([r['wall_s'] for r in rs]):.1f} | "
-                         + ", ".join(f"{x:.2e}" for x in e) + " |")
+            lines.append(
+                f"| {beta:g} | {method} | {rs[0]['params']:,} | {e.mean():.3e} | {e.max():.3e} | "
+                f"{(e > 0.1).sum()}/{len(e)} | {np.mean([r['wall_s'] for r in rs]):.1f} | "
+                + ", ".join(f"{x:.2e}" for x in e)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -81,8 +100,11 @@ def main() -> None:
     print()
     print(table(rows))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"settings": vars(args), "provenance": provenance(), "runs": rows,
-                                          "table_markdown": table(rows)}, indent=1))
+    Path(args.out).write_text(
+        json.dumps(
+            {"settings": vars(args), "provenance": provenance(), "runs": rows, "table_markdown": table(rows)}, indent=1
+        )
+    )
     print(f"\nwrote {args.out}")
 
 

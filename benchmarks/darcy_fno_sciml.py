@@ -34,6 +34,7 @@ Run from the repository root::
 
 Writes ``benchmarks/out/darcy_fno_sciml.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,11 @@ CASE = ROOT / "cases" / "darcy_fno.yaml"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: the case's)")
-    ap.add_argument("--data", default=str(OUT / "data" / "darcy2d_r64_n1100_s0.h5"),
-                    help="HDF5 dataset path (generated on first use)")
+    ap.add_argument(
+        "--data",
+        default=str(OUT / "data" / "darcy2d_r64_n1100_s0.h5"),
+        help="HDF5 dataset path (generated on first use)",
+    )
     ap.add_argument("--regenerate", action="store_true", help="delete the dataset first so generation is timed")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra case override")
     ap.add_argument("--threads", type=int, default=2)
@@ -64,7 +67,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     import sciml
-    import sciml.components  # noqa: F401  (fills the registries)
+    import sciml.components
     from sciml import load_case
     from sciml.data.operator import generate_problem_dataset
     from sciml.registry import PROBLEMS
@@ -76,8 +79,11 @@ def main() -> None:
     case = load_case(CASE, overrides)
     stage = case.train.stages[0]
     n_train, n_test = case.data["n_train"], case.data["n_test"]
-    print(f"case {case.name}: {case.problem}, {n_train} train / {n_test} test, model {case.model}, "
-          f"{stage.epochs} epochs, batch {case.data['batch_size']}, threads {torch.get_num_threads()}", flush=True)
+    print(
+        f"case {case.name}: {case.problem}, {n_train} train / {n_test} test, model {case.model}, "
+        f"{stage.epochs} epochs, batch {case.data['batch_size']}, threads {torch.get_num_threads()}",
+        flush=True,
+    )
 
     # 1. the dataset, timed on its own (run() then finds it cached)
     data_path = Path(args.data)
@@ -101,16 +107,31 @@ def main() -> None:
     loop_s = steps[-1]["time_s"] if steps else None
     n_epochs = stage.epochs
     res = {
-        "case": case.name, "epochs": n_epochs, "case_epochs": load_case(CASE).train.stages[0].epochs,
-        "n_train": n_train, "n_test": n_test, "resolution": case.problem.get("resolution"),
-        "model": case.model, "params": None, "steps": steps[-1]["step"] if steps else None,
-        "dataset_cached": cached, "dataset_s": gen_s,
-        "train_time_s": metrics["train_time_s"], "train_loop_s": loop_s,
+        "case": case.name,
+        "epochs": n_epochs,
+        "case_epochs": load_case(CASE).train.stages[0].epochs,
+        "n_train": n_train,
+        "n_test": n_test,
+        "resolution": case.problem.get("resolution"),
+        "model": case.model,
+        "params": None,
+        "steps": steps[-1]["step"] if steps else None,
+        "dataset_cached": cached,
+        "dataset_s": gen_s,
+        "train_time_s": metrics["train_time_s"],
+        "train_loop_s": loop_s,
         "s_per_epoch": metrics["train_time_s"] / n_epochs,
-        "run_wall_s": run_wall, "test_rel_l2": metrics["eval/rel_l2"], "final_train_loss": metrics.get("loss"),
-        "eval_history": [(r["step"], r["eval/rel_l2"]) for r in evals], "run_dir": str(run_dir.path),
-        "threads": torch.get_num_threads(), "loadavg_start": load0, "loadavg_end": os.getloadavg()[0],
-        "torch": torch.__version__, "cpu_count": os.cpu_count(), "provenance": provenance(),
+        "run_wall_s": run_wall,
+        "test_rel_l2": metrics["eval/rel_l2"],
+        "final_train_loss": metrics.get("loss"),
+        "eval_history": [(r["step"], r["eval/rel_l2"]) for r in evals],
+        "run_dir": str(run_dir.path),
+        "threads": torch.get_num_threads(),
+        "loadavg_start": load0,
+        "loadavg_end": os.getloadavg()[0],
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "provenance": provenance(),
     }
     try:
         from sciml import build
@@ -119,17 +140,20 @@ def main() -> None:
     except Exception as exc:  # the count is a convenience; never fail the benchmark on it
         res["params"] = f"unavailable: {exc}"
 
-    table = "\n".join([
-        "| case | epochs | params | dataset gen s | train s (s/epoch) | sciml.run wall s | test rel L2 |",
-        "|---|---|---|---|---|---|---|",
-        f"| {case.name} ({res['resolution']}x{res['resolution']}, {n_train}/{n_test}) | {n_epochs} | {res['params']:,} | "
-        f"{gen_s:.1f}{' (cached)' if cached else ''} | {res['train_time_s']:.1f} ({res['s_per_epoch']:.1f}) | "
-        f"{run_wall:.1f} | {res['test_rel_l2']:.4f} |",
-    ])
+    table = "\n".join(
+        [
+            "| case | epochs | params | dataset gen s | train s (s/epoch) | sciml.run wall s | test rel L2 |",
+            "|---|---|---|---|---|---|---|",
+            f"| {case.name} ({res['resolution']}x{res['resolution']}, {n_train}/{n_test}) | {n_epochs} | {res['params']:,} | "
+            f"{gen_s:.1f}{' (cached)' if cached else ''} | {res['train_time_s']:.1f} ({res['s_per_epoch']:.1f}) | "
+            f"{run_wall:.1f} | {res['test_rel_l2']:.4f} |",
+        ]
+    )
     print()
     print(table)
-    print("\ntest rel L2 during training (step, value): "
-          + ", ".join(f"({s}, {v:.4f})" for s, v in res["eval_history"]))
+    print(
+        "\ntest rel L2 during training (step, value): " + ", ".join(f"({s}, {v:.4f})" for s, v in res["eval_history"])
+    )
     res["table_markdown"] = table
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1))

@@ -60,6 +60,7 @@ Run from the repository root (needs ``pip install -e .[bench]``)::
 
 Prints a markdown table and writes ``benchmarks/out/fno_vs_neuralop.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,8 +112,18 @@ def coordinates(n: tuple[int, int], kind: str) -> torch.Tensor:
 class Runner:
     """A model with its layout: how a channels-last batch reaches it and how the loss is taken."""
 
-    def __init__(self, name: str, model: torch.nn.Module, channels_first: bool, grid: str | None,
-                 y_norm, seed: int, lr: float, weight_decay: float, epochs: int):
+    def __init__(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        channels_first: bool,
+        grid: str | None,
+        y_norm,
+        seed: int,
+        lr: float,
+        weight_decay: float,
+        epochs: int,
+    ):
         self.name, self.model, self.channels_first, self.grid, self.y_norm = name, model, channels_first, grid, y_norm
         self.opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
@@ -158,7 +168,7 @@ class Runner:
         total, n = 0.0, 0
         t0 = time.perf_counter()
         for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             loss = relative_l2(self.predict(x[idx]), y[idx]).mean()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -185,16 +195,33 @@ def build_models(args, seed: int, y_norm) -> list[Runner]:
     sciml_grid = None if args.grid == "native" else args.grid
     nop_grid = "exclusive" if args.grid == "native" else args.grid
     torch.manual_seed(seed)
-    sciml = ScimlFNO(1 if sciml_grid is None else 3, 1, (m, m), hidden_channels=w, n_layers=args.layers,
-                     projection_channels=p, padding=float(args.padding) if args.padding else 0,
-                     positional_embedding=sciml_grid is None)
+    sciml = ScimlFNO(
+        1 if sciml_grid is None else 3,
+        1,
+        (m, m),
+        hidden_channels=w,
+        n_layers=args.layers,
+        projection_channels=p,
+        padding=float(args.padding) if args.padding else 0,
+        positional_embedding=sciml_grid is None,
+    )
     torch.manual_seed(seed)
-    nop = NeuralopFNO(n_modes=(2 * m, 2 * m - 1), hidden_channels=w, in_channels=3, out_channels=1,
-                      lifting_channels=0, projection_channels=p, n_layers=args.layers,
-                      domain_padding=args.padding if args.padding else None, domain_padding_mode="one-sided")
+    nop = NeuralopFNO(
+        n_modes=(2 * m, 2 * m - 1),
+        hidden_channels=w,
+        in_channels=3,
+        out_channels=1,
+        lifting_channels=0,
+        projection_channels=p,
+        n_layers=args.layers,
+        domain_padding=args.padding if args.padding else None,
+        domain_padding_mode="one-sided",
+    )
     common = dict(y_norm=y_norm, seed=seed, lr=args.lr, weight_decay=args.weight_decay, epochs=args.epochs)
-    return [Runner("sciml FNO", sciml, False, sciml_grid, **common),
-            Runner("neuralop 0.3.0 FNO", nop, True, nop_grid, **common)]
+    return [
+        Runner("sciml FNO", sciml, False, sciml_grid, **common),
+        Runner("neuralop 0.3.0 FNO", nop, True, nop_grid, **common),
+    ]
 
 
 # ---------------------------------------------------------------- driver
@@ -218,33 +245,50 @@ def run_seed(args, seed: int, data: dict) -> list[dict]:
     rows = []
     for r in runners:
         times = np.asarray(r.epoch_times)
-        rows.append({"model": r.name, "seed": seed, "params": r.params, "grid": r.grid or "sciml built-in k/(n-1)",
-                     "s_per_epoch": float(times.mean()), "s_per_epoch_median": float(np.median(times)),
-                     "s_per_epoch_after_first": float(times[1:].mean()) if len(times) > 1 else float(times[0]),
-                     "train_wall_s": float(times.sum()), "final_train_loss": r.train_loss[-1],
-                     "test_rel_l2_16": r.test_error(*split[r.name]["test16"]),
-                     "test_rel_l2_32": r.test_error(*split[r.name]["test32"]),
-                     "epoch_times": times.tolist(), "train_loss": r.train_loss})
+        rows.append(
+            {
+                "model": r.name,
+                "seed": seed,
+                "params": r.params,
+                "grid": r.grid or "sciml built-in k/(n-1)",
+                "s_per_epoch": float(times.mean()),
+                "s_per_epoch_median": float(np.median(times)),
+                "s_per_epoch_after_first": float(times[1:].mean()) if len(times) > 1 else float(times[0]),
+                "train_wall_s": float(times.sum()),
+                "final_train_loss": r.train_loss[-1],
+                "test_rel_l2_16": r.test_error(*split[r.name]["test16"]),
+                "test_rel_l2_32": r.test_error(*split[r.name]["test32"]),
+                "epoch_times": times.tolist(),
+                "train_loss": r.train_loss,
+            }
+        )
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | seed | params | s/epoch (median) | test rel L2 @16 | test rel L2 @32 (zero-shot) | "
-             "time ratio sciml/neuralop |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | seed | params | s/epoch (median) | test rel L2 @16 | test rel L2 @32 (zero-shot) | "
+        "time ratio sciml/neuralop |",
+        "|---|---|---|---|---|---|---|",
+    ]
     base = {r["seed"]: r for r in rows if r["model"].startswith("neuralop")}
     for r in rows:
         ratio = r["s_per_epoch"] / base[r["seed"]]["s_per_epoch"]
-        lines.append(f"| {r['model']} | {r['seed']} | {r['params']:,} | {r['s_per_epoch']:.3f} "
-                     f"({r['s_per_epoch_median']:.3f}) | {r['test_rel_l2_16']:.4f} | {r['test_rel_l2_32']:.4f} | "
-                     f"{ratio:.2f} |")
+        lines.append(
+            f"| {r['model']} | {r['seed']} | {r['params']:,} | {r['s_per_epoch']:.3f} "
+            f"({r['s_per_epoch_median']:.3f}) | {r['test_rel_l2_16']:.4f} | {r['test_rel_l2_32']:.4f} | "
+            f"{ratio:.2f} |"
+        )
     if len({r["seed"] for r in rows}) > 1:
         for name in dict.fromkeys(r["model"] for r in rows):
             rs = [r for r in rows if r["model"] == name]
             mean = {k: np.mean([r[k] for r in rs]) for k in ("s_per_epoch", "test_rel_l2_16", "test_rel_l2_32")}
             std = {k: np.std([r[k] for r in rs]) for k in ("test_rel_l2_16", "test_rel_l2_32")}
-            lines.append(f"| {name} | mean of {len(rs)} | {rs[0]['params']:,} | {mean['s_per_epoch']:.3f} | "
-                         f"{mean['test_rel_l2_16']:.4f} ± {std['test_rel_l2_16']:.4f} | "
-                         f"{mean['test_rel_l2_32']:.4f} ± {std['test_rel_l2_32']:.4f} | |")
+            lines.append(
+                f"| {name} | mean of {len(rs)} | {rs[0]['params']:,} | {mean['s_per_epoch']:.3f} | "
+                f"{mean['test_rel_l2_16']:.4f} ± {std['test_rel_l2_16']:.4f} | "
+                f"{mean['test_rel_l2_32']:.4f} ± {std['test_rel_l2_32']:.4f} | |"
+            )
     return "\n".join(lines)
 
 
@@ -274,11 +318,17 @@ def main() -> None:
     import neuralop
 
     d = neuralop_data_dir()
-    data = {"train": load_split(d / "darcy_train_16.pt"), "test16": load_split(d / "darcy_test_16.pt"),
-            "test32": load_split(d / "darcy_test_32.pt")}
+    data = {
+        "train": load_split(d / "darcy_train_16.pt"),
+        "test16": load_split(d / "darcy_test_16.pt"),
+        "test32": load_split(d / "darcy_test_32.pt"),
+    }
     data["train"] = tuple(t[: args.n_train] for t in data["train"])
-    print(f"neuralop {getattr(neuralop, '__version__', '?')} data {d}: "
-          + ", ".join(f"{k} x{tuple(v[0].shape)}" for k, v in data.items()), flush=True)
+    print(
+        f"neuralop {getattr(neuralop, '__version__', '?')} data {d}: "
+        + ", ".join(f"{k} x{tuple(v[0].shape)}" for k, v in data.items()),
+        flush=True,
+    )
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     rows = []
@@ -287,10 +337,22 @@ def main() -> None:
     wall = time.perf_counter() - t0
     print()
     print(table(rows))
-    blob = {"benchmark": "fno_vs_neuralop", "settings": vars(args) | {"torch": torch.__version__,
-            "neuralop": getattr(neuralop, "__version__", "?"), "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(), "loadavg_start": load0, "loadavg_end": os.getloadavg()[0],
-            "total_wall_s": wall}, "provenance": provenance(), "runs": rows, "table_markdown": table(rows)}
+    blob = {
+        "benchmark": "fno_vs_neuralop",
+        "settings": vars(args)
+        | {
+            "torch": torch.__version__,
+            "neuralop": getattr(neuralop, "__version__", "?"),
+            "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "loadavg_start": load0,
+            "loadavg_end": os.getloadavg()[0],
+            "total_wall_s": wall,
+        },
+        "provenance": provenance(),
+        "runs": rows,
+        "table_markdown": table(rows),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(blob, indent=1))
     print(f"\nwrote {args.out} (total {wall:.0f} s)")

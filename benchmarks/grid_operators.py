@@ -31,6 +31,7 @@ Run from the repository root::
     python benchmarks/grid_operators.py --tasks darcy64 --models FNO MgNO FNO-H1 MgNO-L2 --seeds 0 1
     python benchmarks/grid_operators.py --tasks darcy64 --schedule onecycle --budget-s 300
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 DATA = ROOT / "data"
 
-_DARCY = {"FNO": "darcy_fno", "MgNO": "darcy_mgno", "FNO-H1": ("darcy_fno", ["method.loss=rel_h1"]),
-          "MgNO-L2": ("darcy_mgno", ["method.loss=rel_l2"])}
+_DARCY = {
+    "FNO": "darcy_fno",
+    "MgNO": "darcy_mgno",
+    "FNO-H1": ("darcy_fno", ["method.loss=rel_h1"]),
+    "MgNO-L2": ("darcy_mgno", ["method.loss=rel_l2"]),
+}
 TASKS = {
     # channel-wise normalization (not the cases' pointwise one) so that models apply at other resolutions
     "darcy64": {**_DARCY, "over": ["data.normalize=channel"]},
@@ -63,19 +67,38 @@ MODELS = ["FNO", "MgNO", "FNO-H1", "MgNO-L2"]
 
 # learning-rate schedules over the time budget (``--schedule``); "case" keeps the case's own, whose
 # horizon is its epoch count, so a time-limited run stops wherever the budget cuts the schedule
-SCHEDULES = {"case": None, "cosine": "{type: cosine, horizon: time}",
-             "onecycle": "{type: onecycle, horizon: time, pct_start: 0.1, div_factor: 2, final_div_factor: 100}"}
+SCHEDULES = {
+    "case": None,
+    "cosine": "{type: cosine, horizon: time}",
+    "onecycle": "{type: onecycle, horizon: time, pct_start: 0.1, div_factor: 2, final_div_factor: 100}",
+}
 
 
-def _case(task: str, model: str, seed: int, budget: float, n_train: int, n_test: int, schedule: str = "case",
-          extra_over: tuple[str, ...] = ()):
+def _case(
+    task: str,
+    model: str,
+    seed: int,
+    budget: float,
+    n_train: int,
+    n_test: int,
+    schedule: str = "case",
+    extra_over: tuple[str, ...] = (),
+):
     from sciml import load_case
 
     spec = TASKS[task]
     name, extra = spec[model] if isinstance(spec[model], tuple) else (spec[model], [])
-    over = [f"seed={seed}", "train.progress=false", f"train.time_limit_s={budget}", "train.eval_every=1000000",
-            f"data.path={DATA / f'bench_{task}_n{n_train + n_test}_s{seed}.h5'}", f"data.n_train={n_train}",
-            f"data.n_test={n_test}", *spec["over"], *extra]
+    over = [
+        f"seed={seed}",
+        "train.progress=false",
+        f"train.time_limit_s={budget}",
+        "train.eval_every=1000000",
+        f"data.path={DATA / f'bench_{task}_n{n_train + n_test}_s{seed}.h5'}",
+        f"data.n_train={n_train}",
+        f"data.n_test={n_test}",
+        *spec["over"],
+        *extra,
+    ]
     if SCHEDULES[schedule]:
         over.append(f"train.stages.0.scheduler={SCHEDULES[schedule]}")
     return load_case(ROOT / "cases" / f"{name}.yaml", [*over, *extra_over])
@@ -103,7 +126,7 @@ def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
             pred = torch.cat([method.rollout(c, c.new_zeros(len(c), 0)) for c in u.split(10)])
         except (ValueError, RuntimeError):
             return None
-        return float(relative_l2(pred, u[:, method.gt_windows * method.window:]).mean())
+        return float(relative_l2(pred, u[:, method.gt_windows * method.window :]).mean())
     x = torch.as_tensor(np.concatenate([fields[f] for f, r in roles.items() if r == "input"], -1), dtype=torch.float32)
     y = torch.as_tensor(np.concatenate([fields[f] for f, r in roles.items() if r == "output"], -1), dtype=torch.float32)
     try:
@@ -114,8 +137,17 @@ def zero_shot(built, case, factor: int = 2, n_test: int = 50) -> float | None:
     return float(relative_l2(pred, y).mean())
 
 
-def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n_train: int = 1000,
-            n_test: int = 100, schedule: str = "case", extra_over: tuple[str, ...] = ()) -> dict:
+def run_one(
+    task: str,
+    model: str,
+    seed: int,
+    budget: float,
+    n_zero_shot: int,
+    n_train: int = 1000,
+    n_test: int = 100,
+    schedule: str = "case",
+    extra_over: tuple[str, ...] = (),
+) -> dict:
     from sciml import build
     from sciml.train import Trainer, TrainingDiverged
 
@@ -128,27 +160,54 @@ def run_one(task: str, model: str, seed: int, budget: float, n_zero_shot: int, n
         m = trainer.fit(built.method, built.data)
     except TrainingDiverged as err:  # a row saying so (e.g. a learning rate too high), not a lost table
         nan = float("nan")
-        return {"task": task, "model": model, "seed": seed, "schedule": schedule, "set": list(extra_over),
-                "params": sum(p.numel() for p in built.model.parameters()), "rel_l2": nan, "rel_h1": nan,
-                "epochs": nan, "s_per_epoch": nan, "train_s": nan, "data_s": gen_s, "zero_shot_rel_l2": None,
-                "diverged": str(err).splitlines()[0]}
+        return {
+            "task": task,
+            "model": model,
+            "seed": seed,
+            "schedule": schedule,
+            "set": list(extra_over),
+            "params": sum(p.numel() for p in built.model.parameters()),
+            "rel_l2": nan,
+            "rel_h1": nan,
+            "epochs": nan,
+            "s_per_epoch": nan,
+            "train_s": nan,
+            "data_s": gen_s,
+            "zero_shot_rel_l2": None,
+            "diverged": str(err).splitlines()[0],
+        }
     steps_per_epoch = built.data.steps_per_epoch(case.train.stages[0].batch_size)
     epochs = m["steps"] / steps_per_epoch
-    return {"task": task, "model": model, "seed": seed, "schedule": schedule, "set": list(extra_over), "params": sum(p.numel() for p in built.model.parameters()),
-            "rel_l2": m["eval/rel_l2"], "rel_h1": m.get("eval/rel_h1"), "epochs": epochs,
-            "s_per_epoch": m["train_time_s"] / max(epochs, 1e-9), "train_s": m["train_time_s"], "data_s": gen_s,
-            "zero_shot_rel_l2": zero_shot(built, case, n_test=n_zero_shot) if n_zero_shot else None}
+    return {
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "schedule": schedule,
+        "set": list(extra_over),
+        "params": sum(p.numel() for p in built.model.parameters()),
+        "rel_l2": m["eval/rel_l2"],
+        "rel_h1": m.get("eval/rel_h1"),
+        "epochs": epochs,
+        "s_per_epoch": m["train_time_s"] / max(epochs, 1e-9),
+        "train_s": m["train_time_s"],
+        "data_s": gen_s,
+        "zero_shot_rel_l2": zero_shot(built, case, n_test=n_zero_shot) if n_zero_shot else None,
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| task | model | training | params | s/epoch | epochs | test rel L2 | test rel H1 | zero-shot 2× rel L2 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | model | training | params | s/epoch | epochs | test rel L2 | test rel H1 | zero-shot 2× rel L2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         h1 = f"{r['rel_h1']:.4f}" if r["rel_h1"] is not None else "–"
         zs = f"{r['zero_shot_rel_l2']:.4f}" if r["zero_shot_rel_l2"] is not None else "–"
         how = " ".join([r.get("schedule", "case"), *r.get("set", [])]) + (" (diverged)" if r.get("diverged") else "")
-        lines.append(f"| {r['task']} | {r['model']} | {how} | {r['params']:,} | {r['s_per_epoch']:.1f} | "
-                     f"{r['epochs']:.1f} | {r['rel_l2']:.4f} | {h1} | {zs} |")
+        lines.append(
+            f"| {r['task']} | {r['model']} | {how} | {r['params']:,} | {r['s_per_epoch']:.1f} | "
+            f"{r['epochs']:.1f} | {r['rel_l2']:.4f} | {h1} | {zs} |"
+        )
     return "\n".join(lines)
 
 
@@ -158,10 +217,19 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", choices=MODELS, default=["FNO", "MgNO"])
     ap.add_argument("--budget-s", type=float, default=600.0, help="training wall time per model")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--schedule", choices=list(SCHEDULES), default="case",
-                    help="learning-rate schedule: the case's own, or cosine / one-cycle over the time budget")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a case override applied to every model (e.g. train.stages.0.lr=2.0e-3)")
+    ap.add_argument(
+        "--schedule",
+        choices=list(SCHEDULES),
+        default="case",
+        help="learning-rate schedule: the case's own, or cosine / one-cycle over the time budget",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a case override applied to every model (e.g. train.stages.0.lr=2.0e-3)",
+    )
     ap.add_argument("--zero-shot", type=int, default=50, help="test samples at 2x resolution (0 = skip)")
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=100)
@@ -175,13 +243,25 @@ def main() -> None:
         for seed in args.seeds:
             for model in args.models:
                 if model in TASKS[task]:
-                    rows.append(run_one(task, model, seed, args.budget_s, args.zero_shot, args.n_train, args.n_test,
-                                        args.schedule, tuple(args.set)))
+                    rows.append(
+                        run_one(
+                            task,
+                            model,
+                            seed,
+                            args.budget_s,
+                            args.zero_shot,
+                            args.n_train,
+                            args.n_test,
+                            args.schedule,
+                            tuple(args.set),
+                        )
+                    )
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))
-    write_results(args.out or OUT / f"grid_operators_{'_'.join(args.tasks)}.json", vars(args), rows, table(rows),
-                  started)
+    write_results(
+        args.out or OUT / f"grid_operators_{'_'.join(args.tasks)}.json", vars(args), rows, table(rows), started
+    )
 
 
 if __name__ == "__main__":

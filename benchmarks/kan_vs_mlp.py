@@ -24,6 +24,7 @@ Run from the repository root (one thread per process; two problems can run side 
 
     python benchmarks/kan_vs_mlp.py --problems poisson crack plate --seeds 0 1 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,31 +41,36 @@ OUT = ROOT / "benchmarks" / "out"
 
 SETUPS = {
     "poisson": {
-        "models": {"MLP": "{type: mlp, width: 50, depth: 3, activation: tanh}",
-                   "KAN": "{type: kan, widths: [18, 18], grid_size: 10, spline_order: 3}"},
+        "models": {
+            "MLP": "{type: mlp, width: 50, depth: 3, activation: tanh}",
+            "KAN": "{type: kan, widths: [18, 18], grid_size: 10, spline_order: 3}",
+        },
         "forms": {
-            "strong": ("poisson_energy", ["method={type: pinn}", "data={type: collocation, n_interior: 512, "
-                                          "n_boundary: 2, n_initial: 1, sampler: hammersley}"]),
+            "strong": (
+                "poisson_energy",
+                [
+                    "method={type: pinn}",
+                    "data={type: collocation, n_interior: 512, n_boundary: 2, n_initial: 1, sampler: hammersley}",
+                ],
+            ),
             "energy": ("poisson_energy", ["data={type: quadrature, n_cells: 128, order: 4}"]),
         },
         "budget": (3000, 500),
     },
     "crack": {
-        "models": {"MLP": "{type: mlp, width: 22, depth: 2, activation: tanh}",
-                   "KAN": "{type: kan, widths: [5, 5], grid_size: 10, spline_order: 3}"},
-        "forms": {
-            "strong": ("crack_pinn", ["data.n_interior=2048"]),
-            "energy": ("crack_energy", ["data.n_cells=32"]),
+        "models": {
+            "MLP": "{type: mlp, width: 22, depth: 2, activation: tanh}",
+            "KAN": "{type: kan, widths: [5, 5], grid_size: 10, spline_order: 3}",
         },
+        "forms": {"strong": ("crack_pinn", ["data.n_interior=2048"]), "energy": ("crack_energy", ["data.n_cells=32"])},
         "budget": (1000, 200),
     },
     "plate": {
-        "models": {"MLP": "{type: mlp, width: 33, depth: 3, activation: tanh}",
-                   "KAN": "{type: kan, widths: [8, 8, 8], grid_size: 10, spline_order: 3}"},
-        "forms": {
-            "strong": ("plate_pinn", ["data.n_interior=2000"]),
-            "energy": ("plate_energy", []),
+        "models": {
+            "MLP": "{type: mlp, width: 33, depth: 3, activation: tanh}",
+            "KAN": "{type: kan, widths: [8, 8, 8], grid_size: 10, spline_order: 3}",
         },
+        "forms": {"strong": ("plate_pinn", ["data.n_interior=2000"]), "energy": ("plate_energy", [])},
         "budget": (1000, 200),
     },
 }
@@ -80,24 +85,41 @@ def run_one(problem: str, form: str, net: str, seed: int, adam: int, lbfgs: int)
     stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}}}"]
     if lbfgs:
         stages.append(f"{{optimizer: lbfgs, lr: 1.0, steps: {lbfgs}}}")
-    over = [f"seed={seed}", f"model={setup['models'][net]}", "train.progress=false",
-            f"train.stages=[{', '.join(stages)}]", "train.eval_every=1000000", *extra]
+    over = [
+        f"seed={seed}",
+        f"model={setup['models'][net]}",
+        "train.progress=false",
+        f"train.stages=[{', '.join(stages)}]",
+        "train.eval_every=1000000",
+        *extra,
+    ]
     case = load_case(ROOT / "cases" / f"{case_name}.yaml", over)
     built = build(case)
     built.problem.reference_field()  # computed (FE for the plate) and cached outside the timed run
     t0 = time.perf_counter()
     metrics = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
     wall = time.perf_counter() - t0
-    return {"problem": problem, "form": form, "model": net, "seed": seed, "adam": adam, "lbfgs": lbfgs,
-            "rel_l2": metrics["eval/rel_l2"], "rel_l2_von_mises": metrics.get("eval/rel_l2_von_mises"),
-            "wall_s": wall, "ms_per_step": 1000 * wall / (adam + lbfgs),
-            "params": sum(p.numel() for p in built.model.parameters())}
+    return {
+        "problem": problem,
+        "form": form,
+        "model": net,
+        "seed": seed,
+        "adam": adam,
+        "lbfgs": lbfgs,
+        "rel_l2": metrics["eval/rel_l2"],
+        "rel_l2_von_mises": metrics.get("eval/rel_l2_von_mises"),
+        "wall_s": wall,
+        "ms_per_step": 1000 * wall / (adam + lbfgs),
+        "params": sum(p.numel() for p in built.model.parameters()),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| problem | form | model | steps (Adam+L-BFGS) | params | mean rel L2 | worst rel L2 | "
-             "mean von Mises rel L2 | ms/step | wall s | rel L2 per seed |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| problem | form | model | steps (Adam+L-BFGS) | params | mean rel L2 | worst rel L2 | "
+        "mean von Mises rel L2 | ms/step | wall s | rel L2 per seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for problem in SETUPS:
         for form in SETUPS[problem]["forms"]:
             for net in ("MLP", "KAN", "MLP @ KAN time"):
@@ -109,11 +131,16 @@ def table(rows: list[dict]) -> str:
                 steps = sorted({f"{r['adam']}+{r['lbfgs']}" for r in rs})
                 lines.append(
                     f"| {problem} | {form} | {net} | {', '.join(steps)} | {rs[0]['params']:,} | {e.mean():.3e} | "
-                    f"{e.max():.3e} | {np.mean(vm):.3e} | " if vm else
-                    f"| {problem} | {form} | {net} | {', '.join(steps)} | {rs[0]['params']:,} | {e.mean():.3e} | "
-                    f"{e.max():.3e} | – | ")
-                lines[-1] += (f"{np.mean([r['ms_per_step'] for r in rs]):.2f} | {np.mean([r['wall_s'] for r in rs]):.1f} | "
-                              + ", ".join(f"{x:.2e}" for x in e) + " |")
+                    f"{e.max():.3e} | {np.mean(vm):.3e} | "
+                    if vm
+                    else f"| {problem} | {form} | {net} | {', '.join(steps)} | {rs[0]['params']:,} | {e.mean():.3e} | "
+                    f"{e.max():.3e} | – | "
+                )
+                lines[-1] += (
+                    f"{np.mean([r['ms_per_step'] for r in rs]):.2f} | {np.mean([r['wall_s'] for r in rs]):.1f} | "
+                    + ", ".join(f"{x:.2e}" for x in e)
+                    + " |"
+                )
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ Run from the repository root::
 
     python benchmarks/mppde.py --experiments E1 E2 E3 --nx 100 50 40 --budget-s 300
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,21 +47,47 @@ CASES = {"MP-PDE": "ce_mppde", "FNO": "ce_fno", "MP-PDE-irregular": "ce_irregula
 MODELS = ["MP-PDE", "FNO", "WENO5", "MP-PDE-irregular", "WENO5-paper"]
 
 
-def _case(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
-          schedule: str = "constant", extra_over: tuple[str, ...] = ()):
+def _case(
+    model: str,
+    experiment: str,
+    nx: int,
+    seed: int,
+    budget: float,
+    n_train: int,
+    n_test: int,
+    schedule: str = "constant",
+    extra_over: tuple[str, ...] = (),
+):
     from sciml import load_case
 
     tag = "irr" if model.endswith("irregular") else "nx"
     sched = ", scheduler: {type: cosine, horizon: time}" if schedule == "cosine" else ""
-    over = [f"seed={seed}", "train.progress=false", f"train.time_limit_s={budget}", "train.eval_every=100000000",
-            f"problem.experiment={experiment}", f"problem.nx={nx}", f"data.n_train={n_train}", f"data.n_test={n_test}",
-            f"data.path={DATA / f'bench_ce_{experiment}_{tag}{nx}_n{n_train + n_test}_s{seed}.h5'}",
-            f"train.stages=[{{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000{sched}}}]"]
+    over = [
+        f"seed={seed}",
+        "train.progress=false",
+        f"train.time_limit_s={budget}",
+        "train.eval_every=100000000",
+        f"problem.experiment={experiment}",
+        f"problem.nx={nx}",
+        f"data.n_train={n_train}",
+        f"data.n_test={n_test}",
+        f"data.path={DATA / f'bench_ce_{experiment}_{tag}{nx}_n{n_train + n_test}_s{seed}.h5'}",
+        f"train.stages=[{{optimizer: adamw, lr: 1.0e-3, weight_decay: 1.0e-8, epochs: 100000{sched}}}]",
+    ]
     return load_case(ROOT / "cases" / f"{CASES[model]}.yaml", [*over, *extra_over])
 
 
-def run_network(model: str, experiment: str, nx: int, seed: int, budget: float, n_train: int, n_test: int,
-                schedule: str = "constant", extra_over: tuple[str, ...] = ()) -> dict:
+def run_network(
+    model: str,
+    experiment: str,
+    nx: int,
+    seed: int,
+    budget: float,
+    n_train: int,
+    n_test: int,
+    schedule: str = "constant",
+    extra_over: tuple[str, ...] = (),
+) -> dict:
     from sciml import build
     from sciml.train import Trainer
 
@@ -70,10 +96,21 @@ def run_network(model: str, experiment: str, nx: int, seed: int, budget: float, 
     m = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
     ev = built.method.evaluate(built.data)
     fit = built.method.evaluate(built.data, "train", n_test)  # as many training trajectories: over- or under-fitting?
-    return {"experiment": experiment, "nx": nx, "model": model, "seed": seed, "schedule": schedule,
-            "set": list(extra_over), "params": sum(p.numel() for p in built.model.parameters()), "accumulated_error": ev["accumulated_error"],
-            "rel_l2": ev["rel_l2"], "train_accumulated_error": fit["accumulated_error"], "rollout_s": ev["rollout_s"],
-            "train_s": m["train_time_s"], "steps": m["steps"]}
+    return {
+        "experiment": experiment,
+        "nx": nx,
+        "model": model,
+        "seed": seed,
+        "schedule": schedule,
+        "set": list(extra_over),
+        "params": sum(p.numel() for p in built.model.parameters()),
+        "accumulated_error": ev["accumulated_error"],
+        "rel_l2": ev["rel_l2"],
+        "train_accumulated_error": fit["accumulated_error"],
+        "rollout_s": ev["rollout_s"],
+        "train_s": m["train_time_s"],
+        "steps": m["steps"],
+    }
 
 
 def run_weno(experiment: str, nx: int, seed: int, n_train: int, n_test: int, paper_protocol: bool = False) -> dict:
@@ -114,24 +151,39 @@ def run_weno(experiment: str, nx: int, seed: int, n_train: int, n_test: int, pap
         fine = solve_combined_equation(src_f(0.0), data.times, L, alpha[test], beta[test], gamma[test], src_f, cfl=CFL)
         r = nf // nx
         padded = np.concatenate([fine[..., -2:], fine, fine[..., :2]], -1)  # fine node k at index k + 2
-        filt = np.stack([padded[..., i * r: i * r + 5].mean(-1) for i in range(nx)], -1)
+        filt = np.stack([padded[..., i * r : i * r + 5].mean(-1) for i in range(nx)], -1)
         true = torch.as_tensor(filt[:, start:, :, None])
     acc = (pred - true).square().flatten(1).sum(1) / nx
     rel = ((pred - true).flatten(1).norm(dim=1) / true.flatten(1).norm(dim=1)).mean()
     first = np.abs(u[:, 0] - data.u["test"][:, 0, :, 0].double().numpy()).max()
-    return {"experiment": experiment, "nx": nx, "model": "WENO5-paper" if paper_protocol else "WENO5", "seed": seed, "params": 0,
-            "accumulated_error": float(acc.mean()), "rel_l2": float(rel), "rollout_s": per_traj, "train_s": 0.0,
-            "steps": 0.0, "initial_mismatch": float(first)}
+    return {
+        "experiment": experiment,
+        "nx": nx,
+        "model": "WENO5-paper" if paper_protocol else "WENO5",
+        "seed": seed,
+        "params": 0,
+        "accumulated_error": float(acc.mean()),
+        "rel_l2": float(rel),
+        "rollout_s": per_traj,
+        "train_s": 0.0,
+        "steps": 0.0,
+        "initial_mismatch": float(first),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| experiment | nx | model | params | accumulated error | rel L2 | same on train trajectories | "
-             "rollout s/traj | train s | steps |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| experiment | nx | model | params | accumulated error | rel L2 | same on train trajectories | "
+        "rollout s/traj | train s | steps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         fit = r.get("train_accumulated_error")
-        lines.append(f"| {r['experiment']} | {r['nx']} | {r['model']} | {r['params']:,} | {r['accumulated_error']:.3f} | "
-                     f"{r['rel_l2']:.4f} | {'–' if fit is None else f'{fit:.3f}'} | {r['rollout_s']:.4f} | "
-                     f"{r['train_s']:.0f} | {r['steps']:.0f} |")
+        lines.append(
+            f"| {r['experiment']} | {r['nx']} | {r['model']} | {r['params']:,} | {r['accumulated_error']:.3f} | "
+            f"{r['rel_l2']:.4f} | {'–' if fit is None else f'{fit:.3f}'} | {r['rollout_s']:.4f} | "
+            f"{r['train_s']:.0f} | {r['steps']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -142,10 +194,19 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", choices=MODELS, default=MODELS[:3])
     ap.add_argument("--budget-s", type=float, default=300.0, help="training wall time per network")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                    help="learning rate: constant 1e-3, or cosine from 1e-3 to 0 over the time budget")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a case override for the networks (e.g. model.hidden=64)")
+    ap.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate: constant 1e-3, or cosine from 1e-3 to 0 over the time budget",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a case override for the networks (e.g. model.hidden=64)",
+    )
     ap.add_argument("--n-train", type=int, default=256)
     ap.add_argument("--n-test", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
@@ -161,8 +222,19 @@ def main() -> None:
                     if model.startswith("WENO5"):
                         rows.append(run_weno(experiment, nx, seed, args.n_train, args.n_test, model == "WENO5-paper"))
                     else:
-                        rows.append(run_network(model, experiment, nx, seed, args.budget_s, args.n_train, args.n_test,
-                                                args.schedule, tuple(args.set)))
+                        rows.append(
+                            run_network(
+                                model,
+                                experiment,
+                                nx,
+                                seed,
+                                args.budget_s,
+                                args.n_train,
+                                args.n_test,
+                                args.schedule,
+                                tuple(args.set),
+                            )
+                        )
                     print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows))

@@ -68,6 +68,7 @@ Run from the repository root::
 
 Prints a markdown table and writes ``benchmarks/out/pinn_vs_deepxde.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,7 +81,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _provenance import provenance as _provenance  # benchmarks/ is on sys.path as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,14 +132,21 @@ def run_deepxde(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool) 
     geomtime = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
     bc = dde.icbc.DirichletBC(geomtime, lambda x: 0, lambda _, on_boundary: on_boundary)
     ic = dde.icbc.IC(geomtime, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
-    data = dde.data.TimePDE(geomtime, pde, [bc, ic], num_domain=N_DOMAIN, num_boundary=N_BOUNDARY,
-                            num_initial=N_INITIAL)
+    data = dde.data.TimePDE(
+        geomtime, pde, [bc, ic], num_domain=N_DOMAIN, num_boundary=N_BOUNDARY, num_initial=N_INITIAL
+    )
     net = dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal")
     model = dde.Model(data, net)
     n_params = sum(p.numel() for p in net.parameters())
 
-    out: dict = {"library": "DeepXDE", "version": dde.__version__, "seed": seed, "params": n_params,
-                 "n_train_rows": int(len(data.train_x)), "default_dtype": str(torch.get_default_dtype())}
+    out: dict = {
+        "library": "DeepXDE",
+        "version": dde.__version__,
+        "seed": seed,
+        "params": n_params,
+        "n_train_rows": int(len(data.train_x)),
+        "default_dtype": str(torch.get_default_dtype()),
+    }
 
     class Clock(dde.callbacks.Callback):  # a time stamp every WINDOW iterations (a counter per step, nothing else)
         def __init__(self):
@@ -156,10 +163,14 @@ def run_deepxde(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool) 
     t0 = time.perf_counter()
     model.train(iterations=adam_steps, display_every=10 * adam_steps + 1, verbose=0, callbacks=[clock])
     adam_wall = time.perf_counter() - t0
-    out.update(adam_steps=adam_steps, adam_wall_s=adam_wall, adam_it_per_s=adam_steps / adam_wall,
-               adam_it_per_s_median_window=median_rate(clock.stamps),
-               adam_final_loss=float(np.sum(model.train_state.loss_train)),
-               rel_l2_adam=rel_l2(model.predict(pts.astype(np.float32)), u_ref))
+    out.update(
+        adam_steps=adam_steps,
+        adam_wall_s=adam_wall,
+        adam_it_per_s=adam_steps / adam_wall,
+        adam_it_per_s_median_window=median_rate(clock.stamps),
+        adam_final_loss=float(np.sum(model.train_state.loss_train)),
+        rel_l2_adam=rel_l2(model.predict(pts.astype(np.float32)), u_ref),
+    )
     if not skip_lbfgs:
         dde.optimizers.set_LBFGS_options(maxiter=lbfgs_steps)
         model.compile("L-BFGS")
@@ -167,15 +178,19 @@ def run_deepxde(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool) 
         model.train(verbose=0)
         out["lbfgs_wall_s"] = time.perf_counter() - t0
         state = model.opt.state_dict()["state"][0]
-        out.update(lbfgs_iters=int(state["n_iter"]), lbfgs_func_evals=int(state["func_evals"]),
-                   lbfgs_final_loss=float(np.sum(model.train_state.loss_train)),
-                   rel_l2_lbfgs=rel_l2(model.predict(pts.astype(np.float32)), u_ref))
+        out.update(
+            lbfgs_iters=int(state["n_iter"]),
+            lbfgs_func_evals=int(state["func_evals"]),
+            lbfgs_final_loss=float(np.sum(model.train_state.loss_train)),
+            rel_l2_lbfgs=rel_l2(model.predict(pts.astype(np.float32)), u_ref),
+        )
     return out
 
 
 # ---------------------------------------------------------------- sciml
-def run_sciml(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lbfgs_history: int = 100,
-              compile: bool = False) -> dict:
+def run_sciml(
+    seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lbfgs_history: int = 100, compile: bool = False
+) -> dict:
     import torch
 
     import sciml
@@ -192,12 +207,21 @@ def run_sciml(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lb
     sciml.train.make_optimizer = make_spy
 
     big = 10 * max(adam_steps, lbfgs_steps, 1) + 1
-    common = [f"seed={seed}", "dtype=float32", "device=cpu", "train.progress=false",
-              f"train.eval_every={big}", f"train.checkpoint_every={big}", f"train.log_every={WINDOW}",
-              f"train.compile={'true' if compile else 'false'}"]
-    stages = {"adam": f"train.stages=[{{optimizer: adam, lr: 1.0e-3, steps: {adam_steps}}}]",
-              "lbfgs": f"train.stages=[{{optimizer: lbfgs, lr: 1.0, steps: {max(lbfgs_steps, 1)}, "
-                       f"history_size: {lbfgs_history}, line_search: strong_wolfe}}]"}
+    common = [
+        f"seed={seed}",
+        "dtype=float32",
+        "device=cpu",
+        "train.progress=false",
+        f"train.eval_every={big}",
+        f"train.checkpoint_every={big}",
+        f"train.log_every={WINDOW}",
+        f"train.compile={'true' if compile else 'false'}",
+    ]
+    stages = {
+        "adam": f"train.stages=[{{optimizer: adam, lr: 1.0e-3, steps: {adam_steps}}}]",
+        "lbfgs": f"train.stages=[{{optimizer: lbfgs, lr: 1.0, steps: {max(lbfgs_steps, 1)}, "
+        f"history_size: {lbfgs_history}, line_search: strong_wolfe}}]",
+    }
     case = load_case(ROOT / "cases" / "burgers_pinn.yaml", common + [stages["adam"]])
     for key, want in (("n_interior", N_DOMAIN), ("n_boundary", N_BOUNDARY), ("n_initial", N_INITIAL)):
         assert case.data[key] == want, (key, case.data[key])
@@ -210,9 +234,14 @@ def run_sciml(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lb
         p = next(built.model.parameters())
         return rel_l2(built.model(torch.as_tensor(pts, dtype=p.dtype)).numpy(), u_ref)
 
-    out: dict = {"library": "sciml (compiled)" if compile else "sciml", "version": sciml.__version__, "seed": seed, "params": n_params,
-                 "n_train_rows": int(sum(len(v) for v in built.data.points.values())),
-                 "default_dtype": str(torch.get_default_dtype())}
+    out: dict = {
+        "library": "sciml (compiled)" if compile else "sciml",
+        "version": sciml.__version__,
+        "seed": seed,
+        "params": n_params,
+        "n_train_rows": int(sum(len(v) for v in built.data.points.values())),
+        "default_dtype": str(torch.get_default_dtype()),
+    }
     trainer = Trainer(case.train, None, case.seed, case.dtype, case.device)
     t0 = time.perf_counter()
     metrics = trainer.fit(built.method, built.data)
@@ -220,20 +249,31 @@ def run_sciml(seed: int, adam_steps: int, lbfgs_steps: int, skip_lbfgs: bool, lb
     last = [r for r in trainer.history if "loss" in r][-1]
     assert last["step"] == adam_steps
     stamps = [r["time_s"] for r in trainer.history if "loss" in r and r["step"] % WINDOW == 0]
-    out.update(adam_steps=adam_steps, adam_wall_s=last["time_s"], adam_it_per_s=adam_steps / last["time_s"],
-               adam_it_per_s_median_window=median_rate(stamps),
-               adam_fit_wall_s=fit_wall, adam_final_loss=last["loss"], rel_l2_adam=error(),
-               rel_l2_adam_sciml_eval=metrics["eval/rel_l2"])
+    out.update(
+        adam_steps=adam_steps,
+        adam_wall_s=last["time_s"],
+        adam_it_per_s=adam_steps / last["time_s"],
+        adam_it_per_s_median_window=median_rate(stamps),
+        adam_fit_wall_s=fit_wall,
+        adam_final_loss=last["loss"],
+        rel_l2_adam=error(),
+        rel_l2_adam_sciml_eval=metrics["eval/rel_l2"],
+    )
     if not skip_lbfgs:
         case2 = load_case(ROOT / "cases" / "burgers_pinn.yaml", common + [stages["lbfgs"]])
         trainer2 = Trainer(case2.train, None, case2.seed, case2.dtype, case2.device)
         metrics2 = trainer2.fit(built.method, built.data)
         last2 = [r for r in trainer2.history if "loss" in r][-1]
         state = made[-1].state_dict()["state"][0]  # torch.optim.LBFGS keeps its counters on the first parameter
-        out.update(lbfgs_wall_s=last2["time_s"], lbfgs_trainer_steps=int(last2["step"]),
-                   lbfgs_iters=int(state["n_iter"]), lbfgs_func_evals=int(state["func_evals"]),
-                   lbfgs_final_loss=last2["loss"], rel_l2_lbfgs=error(),
-                   rel_l2_lbfgs_sciml_eval=metrics2["eval/rel_l2"])
+        out.update(
+            lbfgs_wall_s=last2["time_s"],
+            lbfgs_trainer_steps=int(last2["step"]),
+            lbfgs_iters=int(state["n_iter"]),
+            lbfgs_func_evals=int(state["func_evals"]),
+            lbfgs_final_loss=last2["loss"],
+            rel_l2_lbfgs=error(),
+            rel_l2_lbfgs_sciml_eval=metrics2["eval/rel_l2"],
+        )
     return out
 
 
@@ -250,8 +290,14 @@ def child(args) -> None:
     if args.only == "deepxde":
         res = run_deepxde(args.seed, args.adam_steps, args.lbfgs_steps, args.skip_lbfgs)
     else:
-        res = run_sciml(args.seed, args.adam_steps, args.lbfgs_steps, args.skip_lbfgs, args.lbfgs_history,
-                        compile=args.only == "sciml-compiled")
+        res = run_sciml(
+            args.seed,
+            args.adam_steps,
+            args.lbfgs_steps,
+            args.skip_lbfgs,
+            args.lbfgs_history,
+            compile=args.only == "sciml-compiled",
+        )
     res["threads"] = torch.get_num_threads()
     res["loadavg_start"], res["loadavg_end"] = load0, os.getloadavg()[0]
     Path(args.result_file).write_text(json.dumps(res))
@@ -262,20 +308,27 @@ def fmt(v, spec: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| library | seed | Adam it/s (median 100-it window) | Adam wall s | rel L2 after Adam | L-BFGS iters (f-evals) | "
-            "L-BFGS wall s | rel L2 after L-BFGS | Adam speed ratio sciml/DeepXDE (median window) |")
+    head = (
+        "| library | seed | Adam it/s (median 100-it window) | Adam wall s | rel L2 after Adam | L-BFGS iters (f-evals) | "
+        "L-BFGS wall s | rel L2 after L-BFGS | Adam speed ratio sciml/DeepXDE (median window) |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     base = {r["seed"]: r for r in rows if r["library"] == "DeepXDE"}
     for r in rows:
         b = base.get(r["seed"])
         ratio = r["adam_it_per_s"] / b["adam_it_per_s"] if b else None
-        ratio_w = (r["adam_it_per_s_median_window"] / b["adam_it_per_s_median_window"]
-                   if b and r.get("adam_it_per_s_median_window") and b.get("adam_it_per_s_median_window") else None)
+        ratio_w = (
+            r["adam_it_per_s_median_window"] / b["adam_it_per_s_median_window"]
+            if b and r.get("adam_it_per_s_median_window") and b.get("adam_it_per_s_median_window")
+            else None
+        )
         it = "—" if r.get("lbfgs_iters") is None else f"{r['lbfgs_iters']} ({r['lbfgs_func_evals']})"
-        lines.append(f"| {r['library']} | {r['seed']} | {r['adam_it_per_s']:.1f} "
-                     f"({fmt(r.get('adam_it_per_s_median_window'), '.1f')}) | {r['adam_wall_s']:.1f} | "
-                     f"{r['rel_l2_adam']:.3e} | {it} | {fmt(r.get('lbfgs_wall_s'), '.1f')} | "
-                     f"{fmt(r.get('rel_l2_lbfgs'), '.3e')} | {fmt(ratio, '.2f')} ({fmt(ratio_w, '.2f')}) |")
+        lines.append(
+            f"| {r['library']} | {r['seed']} | {r['adam_it_per_s']:.1f} "
+            f"({fmt(r.get('adam_it_per_s_median_window'), '.1f')}) | {r['adam_wall_s']:.1f} | "
+            f"{r['rel_l2_adam']:.3e} | {it} | {fmt(r.get('lbfgs_wall_s'), '.1f')} | "
+            f"{fmt(r.get('rel_l2_lbfgs'), '.3e')} | {fmt(ratio, '.2f')} ({fmt(ratio_w, '.2f')}) |"
+        )
     return "\n".join(lines)
 
 
@@ -284,7 +337,15 @@ def summary(rows: list[dict]) -> dict:
     for lib in dict.fromkeys(r["library"] for r in rows):
         rs = [r for r in rows if r["library"] == lib]
         agg = {}
-        for k in ("adam_it_per_s", "adam_it_per_s_median_window", "adam_wall_s", "rel_l2_adam", "lbfgs_wall_s", "rel_l2_lbfgs", "lbfgs_iters"):
+        for k in (
+            "adam_it_per_s",
+            "adam_it_per_s_median_window",
+            "adam_wall_s",
+            "rel_l2_adam",
+            "lbfgs_wall_s",
+            "rel_l2_lbfgs",
+            "lbfgs_iters",
+        ):
             vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
                 agg[k] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)), "max": float(np.max(vals))}
@@ -305,14 +366,25 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--skip-lbfgs", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--lbfgs-history", type=int, default=100,
-                    help="sciml's L-BFGS history (default 100 = DeepXDE's maxcor; the case file's default is 50)")
-    ap.add_argument("--no-match-lbfgs", action="store_true",
-                    help="give sciml --lbfgs-steps iterations instead of the number DeepXDE really made")
-    ap.add_argument("--only", choices=("deepxde", "sciml", "sciml-compiled"),
-                    help="run one library in this process (internal)")
-    ap.add_argument("--no-compiled", action="store_true",
-                    help="skip the sciml run with train.compile=true (torch.compile of the jet loss)")
+    ap.add_argument(
+        "--lbfgs-history",
+        type=int,
+        default=100,
+        help="sciml's L-BFGS history (default 100 = DeepXDE's maxcor; the case file's default is 50)",
+    )
+    ap.add_argument(
+        "--no-match-lbfgs",
+        action="store_true",
+        help="give sciml --lbfgs-steps iterations instead of the number DeepXDE really made",
+    )
+    ap.add_argument(
+        "--only", choices=("deepxde", "sciml", "sciml-compiled"), help="run one library in this process (internal)"
+    )
+    ap.add_argument(
+        "--no-compiled",
+        action="store_true",
+        help="skip the sciml run with train.compile=true (torch.compile of the jet loss)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="with --only: the seed")
     ap.add_argument("--result-file", help="with --only: where to write the JSON result")
     ap.add_argument("--out", default=str(OUT / "pinn_vs_deepxde.json"))
@@ -327,10 +399,24 @@ def main() -> None:
         for lib in ("deepxde", "sciml") + (() if args.no_compiled else ("sciml-compiled",)):
             with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
                 result = f.name
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--only", lib, "--seed", str(seed),
-                   "--adam-steps", str(args.adam_steps), "--lbfgs-steps", str(lbfgs_steps),
-                   "--threads", str(args.threads), "--lbfgs-history", str(args.lbfgs_history),
-                   "--result-file", result]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--only",
+                lib,
+                "--seed",
+                str(seed),
+                "--adam-steps",
+                str(args.adam_steps),
+                "--lbfgs-steps",
+                str(lbfgs_steps),
+                "--threads",
+                str(args.threads),
+                "--lbfgs-history",
+                str(args.lbfgs_history),
+                "--result-file",
+                result,
+            ]
             if args.skip_lbfgs:
                 cmd.append("--skip-lbfgs")
             print(f"[{lib} seed {seed}] {' '.join(cmd[1:])}", flush=True)
@@ -342,8 +428,11 @@ def main() -> None:
             res["lbfgs_steps_requested"] = None if args.skip_lbfgs else lbfgs_steps
             if lib == "deepxde" and not args.skip_lbfgs and not args.no_match_lbfgs:
                 lbfgs_steps = res["lbfgs_iters"]  # sciml makes exactly as many L-BFGS iterations
-            print(f"[{lib} seed {seed}] " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                       for k, v in res.items()), flush=True)
+            print(
+                f"[{lib} seed {seed}] "
+                + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()),
+                flush=True,
+            )
             rows.append(res)
 
     print()
@@ -353,13 +442,27 @@ def main() -> None:
     print(json.dumps(summ, indent=1))
     import torch
 
-    blob = {"benchmark": "pinn_vs_deepxde", "settings": {"adam_steps": args.adam_steps,
-            "lbfgs_steps": None if args.skip_lbfgs else args.lbfgs_steps, "seeds": args.seeds,
-            "threads": args.threads, "lbfgs_history_sciml": args.lbfgs_history,
-            "match_lbfgs_iters": not args.no_match_lbfgs, "nu": NU, "points": [N_DOMAIN, N_BOUNDARY, N_INITIAL],
-            "eval_grid": "x=linspace(-1,1,256) x t=linspace(0,0.99,100)", "torch": torch.__version__,
-            "python": sys.version.split()[0], "cpu_count": os.cpu_count()},
-            "provenance": provenance(), "runs": rows, "summary": summ, "table_markdown": table(rows)}
+    blob = {
+        "benchmark": "pinn_vs_deepxde",
+        "settings": {
+            "adam_steps": args.adam_steps,
+            "lbfgs_steps": None if args.skip_lbfgs else args.lbfgs_steps,
+            "seeds": args.seeds,
+            "threads": args.threads,
+            "lbfgs_history_sciml": args.lbfgs_history,
+            "match_lbfgs_iters": not args.no_match_lbfgs,
+            "nu": NU,
+            "points": [N_DOMAIN, N_BOUNDARY, N_INITIAL],
+            "eval_grid": "x=linspace(-1,1,256) x t=linspace(0,0.99,100)",
+            "torch": torch.__version__,
+            "python": sys.version.split()[0],
+            "cpu_count": os.cpu_count(),
+        },
+        "provenance": provenance(),
+        "runs": rows,
+        "summary": summ,
+        "table_markdown": table(rows),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(blob, indent=1))
     print(f"\nwrote {args.out}")

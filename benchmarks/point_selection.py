@@ -21,6 +21,7 @@ Run from the repository root::
     python benchmarks/point_selection.py --problems advection burgers inverse --seeds 0 1 2
     python benchmarks/point_selection.py --problems burgers --lbfgs 2000   # + L-BFGS on the final sets
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _provenance import provenance, write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,22 +61,28 @@ def overrides(problem: str, sampler: str, case, every: int | None = None, steps:
             grow -= case.data["n_observations_active"]
         rounds = max(1, (steps or case.train.stages[0].steps) // every)  # at every, 2·every, ..., the last step
         # RAR-D's budget counts only the types it grows (the interior): the rest of the total stays fixed
-        return [f"data.n_interior={n0}",
-                f"method.selection={{type: rar_d, every: {every}, budget: {n0 + grow}, n_add: {max(1, grow // rounds)}, "
-                f"k: 2.0, c: 0.0{obs}}}"]
+        return [
+            f"data.n_interior={n0}",
+            f"method.selection={{type: rar_d, every: {every}, budget: {n0 + grow}, n_add: {max(1, grow // rounds)}, "
+            f"k: 2.0, c: 0.0{obs}}}",
+        ]
     if sampler in ("pinnacle_k", "pinnacle_s"):
         return [f"method.selection.type={sampler}", f"method.selection.every={every}"]
     raise ValueError(sampler)
 
 
-def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int | None = None,
-            lbfgs: int = 0) -> dict:
+def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int | None = None, lbfgs: int = 0) -> dict:
     from sciml import build, load_case
     from sciml.train import Trainer
 
     path = ROOT / "cases" / f"{CASES[problem]}.yaml"
     base = load_case(path)
-    over = [f"seed={seed}", "train.progress=false", "train.eval_every=1000000", *overrides(problem, sampler, base, every, steps)]
+    over = [
+        f"seed={seed}",
+        "train.progress=false",
+        "train.eval_every=1000000",
+        *overrides(problem, sampler, base, every, steps),
+    ]
     adam = steps or base.train.stages[0].steps
     if steps or lbfgs:
         stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}}}"]
@@ -91,16 +97,27 @@ def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int
     m = Trainer(case.train, None, case.seed, case.dtype, case.device).fit(built.method, built.data)
     wall = time.perf_counter() - t0
     sel = built.method.selection
-    return {"problem": problem, "sampler": sampler, "seed": seed, "rel_l2": m["eval/rel_l2"],
-            "nu_rel_error": m.get("eval/param/nu_rel_error"), "nu": m.get("eval/param/nu"),
-            "points": {k: len(v) for k, v in built.data.points.items()}, "wall_s": wall,
-            "overhead_s": sel.overhead_s if sel else 0.0, "rounds": sel.rounds if sel else 0,
-            "drift_rounds": getattr(sel, "triggers", {}).get("drift", 0) if sel else 0}
+    return {
+        "problem": problem,
+        "sampler": sampler,
+        "seed": seed,
+        "rel_l2": m["eval/rel_l2"],
+        "nu_rel_error": m.get("eval/param/nu_rel_error"),
+        "nu": m.get("eval/param/nu"),
+        "points": {k: len(v) for k, v in built.data.points.items()},
+        "wall_s": wall,
+        "overhead_s": sel.overhead_s if sel else 0.0,
+        "rounds": sel.rounds if sel else 0,
+        "drift_rounds": getattr(sel, "triggers", {}).get("drift", 0) if sel else 0,
+    }
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| problem | sampler | mean rel L2 | worst rel L2 | mean ν rel. error | points at the end (mean) | "
-             "selector share of wall time | wall s | rel L2 per seed |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| problem | sampler | mean rel L2 | worst rel L2 | mean ν rel. error | points at the end (mean) | "
+        "selector share of wall time | wall s | rel L2 per seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for problem in CASES:
         for sampler in SAMPLERS:
             rs = [r for r in rows if r["problem"] == problem and r["sampler"] == sampler]
@@ -110,11 +127,14 @@ def table(rows: list[dict]) -> str:
             nu = [r["nu_rel_error"] for r in rs if r["nu_rel_error"] is not None]
             pts = {k: np.mean([r["points"][k] for r in rs]) for k in rs[0]["points"]}
             share = np.mean([r["overhead_s"] / r["wall_s"] for r in rs])
-            lines.append(f"| {problem} | {sampler} | {e.mean():.3e} | {e.max():.3e} | "
-                         f"{(f'{np.mean(nu):.3e}' if nu else '–')} | "
-                         + ", ".join(f"{k} {v:.0f}" for k, v in pts.items())
-                         + f" | {100 * share:.1f}% | {np.mean([r['wall_s'] for r in rs]):.1f} | "
-                         + ", ".join(f"{x:.2e}" for x in e) + " |")
+            lines.append(
+                f"| {problem} | {sampler} | {e.mean():.3e} | {e.max():.3e} | "
+                f"{(f'{np.mean(nu):.3e}' if nu else '–')} | "
+                + ", ".join(f"{k} {v:.0f}" for k, v in pts.items())
+                + f" | {100 * share:.1f}% | {np.mean([r['wall_s'] for r in rs]):.1f} | "
+                + ", ".join(f"{x:.2e}" for x in e)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -125,8 +145,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=None, help="Adam steps (default: the case's)")
     ap.add_argument("--every", type=int, default=None, help="selection rounds every N steps (default: the case's)")
-    ap.add_argument("--lbfgs", type=int, default=0,
-                    help="add an L-BFGS stage of N iterations after Adam on the final point sets (default: none)")
+    ap.add_argument(
+        "--lbfgs",
+        type=int,
+        default=0,
+        help="add an L-BFGS stage of N iterations after Adam on the final point sets (default: none)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()

@@ -37,6 +37,7 @@ Run from the repository root::
     python benchmarks/soak_resume.py --case cases/poisson_energy.yaml --set train.stages.0.steps=500 \\
         --set train.stages.1.steps=100 --set train.checkpoint_every=40
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,12 @@ OUT = ROOT / "benchmarks" / "out"
 DEFAULT_CASE = "cases/burgers_pinn.yaml"
 # used when no --set is given: a shortened Burgers PINN, checkpoints every 50 steps (~1 s apart),
 # so most kills land between two checkpoints
-DEFAULT_SET = ["train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 1000}, {optimizer: lbfgs, lr: 1.0, steps: 200}]",
-               "train.checkpoint_every=50", "train.log_every=10", "train.eval_every=250"]
+DEFAULT_SET = [
+    "train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 1000}, {optimizer: lbfgs, lr: 1.0, steps: 200}]",
+    "train.checkpoint_every=50",
+    "train.log_every=10",
+    "train.eval_every=250",
+]
 TIMINGS = {"overhead_s"}  # extra state that measures wall-clock time: never reproducible
 TEMP = re.compile(r"^\..+\.tmp")  # sciml.output.atomic_path's temporary names: .NAME.tmpXXXX[.suffix]
 
@@ -75,8 +80,14 @@ def _launch(args: list[str], env: dict, log: Path, cwd: Path = ROOT) -> subproce
     fh.write(f"\n$ sciml run {' '.join(args)}\n".encode())
     fh.flush()
     # `python -m` puts cwd first on sys.path: the sciml, pinns and operators of `cwd` are the ones run
-    proc = subprocess.Popen([sys.executable, "-m", "sciml.cli", "run", *args, "--quiet"], cwd=cwd, env=env,
-                            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sciml.cli", "run", *args, "--quiet"],
+        cwd=cwd,
+        env=env,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     proc._soak_log = fh  # closed in _wait
     return proc
 
@@ -122,8 +133,13 @@ def differences(a, b, where: str = "") -> list[str]:
     import torch
 
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        ok = (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
-              and a.shape == b.shape and torch.equal(a.cpu(), b.cpu()))
+        ok = (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and torch.equal(a.cpu(), b.cpu())
+        )
         return [] if ok else [where]
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
@@ -156,13 +172,13 @@ def check_after_kill(run_dir: Path | None) -> list[str]:
         try:
             if not isinstance(yaml.safe_load((run_dir / "case.yaml").read_text()), dict):
                 issues.append("case.yaml is not a mapping")
-        except Exception as exc:  # noqa: BLE001 — report any failure
+        except Exception as exc:
             issues.append(f"case.yaml unreadable: {exc}")
     ckpt = run_dir / "checkpoints" / "last.pt"
     if ckpt.exists():
         try:
             _load_ckpt(ckpt)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             issues.append(f"last.pt unreadable after the kill: {type(exc).__name__}: {exc}")
     return issues
 
@@ -176,7 +192,7 @@ def inspect_run_dir(run_dir: Path) -> dict:
     issues, out = [], {"files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())}
     try:
         validate(yaml.safe_load((run_dir / "case.yaml").read_text()), str(run_dir / "case.yaml"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         issues.append(f"case.yaml: {type(exc).__name__}: {exc}")
     try:
         summary = _strict_json((run_dir / "summary.json").read_text())
@@ -186,7 +202,7 @@ def inspect_run_dir(run_dir: Path) -> dict:
         missing = [f for f in summary.get("files", []) if not (run_dir / f).exists()]
         if missing:
             issues.append(f"summary.json lists missing files {missing}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         issues.append(f"summary.json: {type(exc).__name__}: {exc}")
     steps = []
     try:
@@ -212,7 +228,7 @@ def inspect_run_dir(run_dir: Path) -> dict:
     try:
         blob = _load_ckpt(run_dir / "checkpoints" / "last.pt")
         out["method"], out["step"] = blob["method"], blob["state"]["step"]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         issues.append(f"checkpoints/last.pt: {type(exc).__name__}: {exc}")
     out["issues"] = issues
     return out
@@ -249,8 +265,19 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
     """One trial; ``clock["horizon"]`` is the latest full run's wall time (kills are drawn below it)."""
     root = work / f"trial_{i:02d}"
     fresh = [args.case, *[a for s in args.set for a in ("--set", s)], "--output", str(root)]
-    row = {"trial": i, "kills": 0, "kill_at_s": [], "ckpt_step_at_kill": [], "launches": 0, "resumes": 0,
-           "restarts": 0, "missed": 0, "outcome": "ok", "issues": [], "mismatch": []}
+    row = {
+        "trial": i,
+        "kills": 0,
+        "kill_at_s": [],
+        "ckpt_step_at_kill": [],
+        "launches": 0,
+        "resumes": 0,
+        "restarts": 0,
+        "missed": 0,
+        "outcome": "ok",
+        "issues": [],
+        "mismatch": [],
+    }
     for attempt in range(args.max_missed + 1):
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir()
@@ -267,8 +294,9 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
                 row["resumes"] += 1
             row["launches"] += 1
             row["last_launch"] = "resume" if run_dir is not None else "fresh"
-            rc, killed, took = _wait(_launch(argv, env, log, args.src), kill_at,
-                                     args.timeout_factor * clock["horizon"] + 60)
+            rc, killed, took = _wait(
+                _launch(argv, env, log, args.src), kill_at, args.timeout_factor * clock["horizon"] + 60
+            )
             if killed:
                 row["kills"] += 1
                 row["kill_at_s"].append(round(kill_at, 3))
@@ -277,8 +305,14 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
                 row["issues"] += [f"after kill {row['kills']}: {s}" for s in found]
                 ckpt = None if run_dir is None else run_dir / "checkpoints" / "last.pt"
                 row["ckpt_step_at_kill"].append(
-                    "no run dir" if run_dir is None else "no checkpoint" if not ckpt.exists()
-                    else "unreadable" if found else _load_ckpt(ckpt)["state"]["step"])
+                    "no run dir"
+                    if run_dir is None
+                    else "no checkpoint"
+                    if not ckpt.exists()
+                    else "unreadable"
+                    if found
+                    else _load_ckpt(ckpt)["state"]["step"]
+                )
                 continue
             if kill_at is not None and rc == 0:  # ended before its kill was due
                 if launch == 0:  # a whole run took `took` s: draw again below that
@@ -304,49 +338,70 @@ def run_trial(i: int, args, env: dict, work: Path, clock: dict, rng: random.Rand
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| trial | kills (s after start) | ckpt step at kill | launches | ended before kill | outcome | details |",
-             "|---:|---|---|---:|---:|---|---|"]
+    lines = [
+        "| trial | kills (s after start) | ckpt step at kill | launches | ended before kill | outcome | details |",
+        "|---:|---|---|---:|---:|---|---|",
+    ]
     for r in rows:
         detail = r.get("error") or "; ".join(r["mismatch"] + r["issues"]) or ""
-        lines.append(f"| {r['trial']} | {', '.join(map(str, r['kill_at_s'])) or '-'} | "
-                     f"{', '.join(map(str, r['ckpt_step_at_kill'])) or '-'} | {r['launches']} | {r['missed']} | {r['outcome']} | "
-                     f"{detail[:300]} |")
+        lines.append(
+            f"| {r['trial']} | {', '.join(map(str, r['kill_at_s'])) or '-'} | "
+            f"{', '.join(map(str, r['ckpt_step_at_kill'])) or '-'} | {r['launches']} | {r['missed']} | {r['outcome']} | "
+            f"{detail[:300]} |"
+        )
     return "\n".join(lines)
 
 
 def totals(rows: list[dict]) -> dict:
-    return {"trials": len(rows), "kills": sum(r["kills"] for r in rows),
-            "killed_before_run_dir": sum(r["restarts"] for r in rows),
-            "ended_before_kill": sum(r["missed"] for r in rows),
-            "resumes": sum(r["resumes"] for r in rows),
-            # trials killed at least once and brought to their end by a `sciml run --resume` (exit 0)
-            "successful_resumes": sum(r["kills"] > 0 and r["last_launch"] == "resume" and r["outcome"] != "failed"
-                                      for r in rows),
-            "ok": sum(r["outcome"] == "ok" for r in rows),
-            "mismatches": sum(r["outcome"] == "mismatch" for r in rows),
-            "corrupted_run_dirs": sum(bool(r["issues"]) for r in rows),
-            "failed": sum(r["outcome"] == "failed" for r in rows)}
+    return {
+        "trials": len(rows),
+        "kills": sum(r["kills"] for r in rows),
+        "killed_before_run_dir": sum(r["restarts"] for r in rows),
+        "ended_before_kill": sum(r["missed"] for r in rows),
+        "resumes": sum(r["resumes"] for r in rows),
+        # trials killed at least once and brought to their end by a `sciml run --resume` (exit 0)
+        "successful_resumes": sum(
+            r["kills"] > 0 and r["last_launch"] == "resume" and r["outcome"] != "failed" for r in rows
+        ),
+        "ok": sum(r["outcome"] == "ok" for r in rows),
+        "mismatches": sum(r["outcome"] == "mismatch" for r in rows),
+        "corrupted_run_dirs": sum(bool(r["issues"]) for r in rows),
+        "failed": sum(r["outcome"] == "failed" for r in rows),
+    }
 
 
 def soak(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     p.add_argument("--case", default=DEFAULT_CASE, help=f"case file (default {DEFAULT_CASE})")
-    p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
-                   help="override (repeatable); replaces the default shortening: " + "; ".join(DEFAULT_SET))
+    p.add_argument(
+        "--set",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="override (repeatable); replaces the default shortening: " + "; ".join(DEFAULT_SET),
+    )
     p.add_argument("--trials", type=int, default=20, help="kill-and-resume trials (default 20)")
     p.add_argument("--kills-per-trial", type=int, default=1, help="launches killed per trial (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (OMP_NUM_THREADS)")
-    p.add_argument("--max-missed", type=int, default=3,
-                   help="a trial whose first launch ends before its kill starts again, with kills drawn below "
-                        "that launch's wall time, up to this many times (default 3)")
+    p.add_argument(
+        "--max-missed",
+        type=int,
+        default=3,
+        help="a trial whose first launch ends before its kill starts again, with kills drawn below "
+        "that launch's wall time, up to this many times (default 3)",
+    )
     p.add_argument("--timeout-factor", type=float, default=10.0, help="a launch times out after this × T (+60 s)")
     p.add_argument("--workdir", default=None, help="where the runs go (default: a new temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the run dirs of good trials too")
-    p.add_argument("--snapshot", action="store_true",
-                   help="run the committed code (git archive HEAD into the work dir), not the work tree: "
-                        "edits made meanwhile in a shared checkout do not reach the runs")
+    p.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="run the committed code (git archive HEAD into the work dir), not the work tree: "
+        "edits made meanwhile in a shared checkout do not reach the runs",
+    )
     p.add_argument("--out", default=str(OUT / "soak_resume.json"), help="results JSON")
     args = p.parse_args(argv)
     args.set = DEFAULT_SET if args.set is None else args.set
@@ -381,26 +436,49 @@ def soak(argv: list[str] | None = None) -> dict:
     ref = inspect_run_dir(ref_dir)
     if ref["issues"]:
         raise SystemExit(f"the reference run dir {ref_dir} fails the checks itself: {ref['issues']}")
-    print(f"reference: {ref_dir} in {horizon:.1f} s, {ref['step']} steps; kills uniform over [0, {horizon:.1f}] s",
-          flush=True)
+    print(
+        f"reference: {ref_dir} in {horizon:.1f} s, {ref['step']} steps; kills uniform over [0, {horizon:.1f}] s",
+        flush=True,
+    )
 
     rows, clock = [], {"horizon": horizon}
     for i in range(args.trials):
         row = run_trial(i, args, env, work, clock, rng, ref)
         rows.append(row)
-        print(f"trial {i:2d}: kills at {row['kill_at_s']} (checkpoint step {row['ckpt_step_at_kill']}), "
-              f"{row['launches']} launches -> {row['outcome']} {row.get('error', '')}"
-              f"{'; '.join(row['mismatch'] + row['issues'])}", flush=True)
+        print(
+            f"trial {i:2d}: kills at {row['kill_at_s']} (checkpoint step {row['ckpt_step_at_kill']}), "
+            f"{row['launches']} launches -> {row['outcome']} {row.get('error', '')}"
+            f"{'; '.join(row['mismatch'] + row['issues'])}",
+            flush=True,
+        )
         if row["outcome"] == "ok" and not args.keep:
             shutil.rmtree(work / f"trial_{i:02d}")
     tot = totals(rows)
-    md = table(rows) + "\n\n| " + " | ".join(tot) + " |\n|" + "---:|" * len(tot) + "\n| " + \
-        " | ".join(str(v) for v in tot.values()) + " |"
+    md = (
+        table(rows)
+        + "\n\n| "
+        + " | ".join(tot)
+        + " |\n|"
+        + "---:|" * len(tot)
+        + "\n| "
+        + " | ".join(str(v) for v in tot.values())
+        + " |"
+    )
     print("\n" + md)
-    result = {"settings": {**vars(args), "reference_s": horizon, "last_horizon_s": clock["horizon"],
-                           "reference_step": ref["step"],
-                           "reference_run_dir": str(ref_dir), "workdir": str(work)},
-              "provenance": started, "totals": tot, "trials": rows, "table_markdown": md}
+    result = {
+        "settings": {
+            **vars(args),
+            "reference_s": horizon,
+            "last_horizon_s": clock["horizon"],
+            "reference_step": ref["step"],
+            "reference_run_dir": str(ref_dir),
+            "workdir": str(work),
+        },
+        "provenance": started,
+        "totals": tot,
+        "trials": rows,
+        "table_markdown": md,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))

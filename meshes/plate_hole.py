@@ -11,6 +11,7 @@ Usage::
 
     python meshes/plate_hole.py [--h 0.05] [--out meshes/plate_hole.msh]
 """
+
 from __future__ import annotations
 
 import argparse

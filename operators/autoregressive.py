@@ -17,6 +17,7 @@ just before the prediction start) to the last stored time, and reports
 Grid operators (FNO, MgNO) are wrapped in :class:`operators.mppde.GridStepper`; models with the
 ``(u, t, theta)`` interface (:class:`operators.mppde.MPPDE`) are used as they are.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,19 +38,30 @@ from .supervised import pick_samples, relative_l2
 class AutoregressiveOperator(AbstractMethod):
     """Pushforward-trained autoregressive stepper with full-rollout evaluation."""
 
-    def __init__(self, problem, model: torch.nn.Module, data: TrajectoryData, loss: str = "mse",
-                 gt_windows: int = 1, eval_batch: int = 32):
+    def __init__(
+        self,
+        problem,
+        model: torch.nn.Module,
+        data: TrajectoryData,
+        loss: str = "mse",
+        gt_windows: int = 1,
+        eval_batch: int = 32,
+    ):
         super().__init__()
         if not isinstance(data, TrajectoryData):
-            raise ValueError(f"the autoregressive method needs trajectory data (data: {{type: trajectories}}), "
-                             f"got {type(data).__name__}")
+            raise ValueError(
+                f"the autoregressive method needs trajectory data (data: {{type: trajectories}}), "
+                f"got {type(data).__name__}"
+            )
         if loss not in ("mse", "rel_l2"):
             raise ValueError(f"unknown autoregressive loss {loss!r}; choose mse or rel_l2")
         if isinstance(gt_windows, bool) or not isinstance(gt_windows, int) or gt_windows < 1:
             raise ValueError(f"gt_windows must be an integer >= 1, got {gt_windows!r}")
         if gt_windows * data.window >= len(data.times):
-            raise ValueError(f"gt_windows·time_window = {gt_windows * data.window} leaves no step to predict "
-                             f"of the {len(data.times)} stored")
+            raise ValueError(
+                f"gt_windows·time_window = {gt_windows * data.window} leaves no step to predict "
+                f"of the {len(data.times)} stored"
+            )
         self.graph = isinstance(model, MPPDE) or getattr(model, "graph_model", False)
         if not self.graph:
             model = GridStepper(model, data.window, data.bundle, len(data.channels), data.t_max)
@@ -72,7 +84,7 @@ class AutoregressiveOperator(AbstractMethod):
     def advance(self, u: torch.Tensor, t: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict the next bundle; return it and the new K-step window (the last K of past + predicted)."""
         pred = self.step(u, t, theta)
-        return pred, torch.cat([u, pred], 1)[:, -self.window:]
+        return pred, torch.cat([u, pred], 1)[:, -self.window :]
 
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:
         u, t, theta, n = batch["u"], batch["t"], batch["params"], int(batch["unroll"])
@@ -108,7 +120,7 @@ class AutoregressiveOperator(AbstractMethod):
         pred = torch.cat([self.rollout(a, b) for a, b in zip(u.split(self.eval_batch), theta.split(self.eval_batch))])
         _sync(u)
         per_traj = (time.perf_counter() - t0) / len(u)
-        return pred, u[:, self.gt_windows * self.window:], per_traj
+        return pred, u[:, self.gt_windows * self.window :], per_traj
 
     def evaluate(self, data: TrajectoryData, split: str = "test", n: int | None = None) -> dict[str, float]:
         """Rollout metrics over the first ``n`` (all) trajectories of ``split``."""
@@ -116,8 +128,11 @@ class AutoregressiveOperator(AbstractMethod):
         n_x = int(np.prod(true.shape[2:-1]))
         err = (pred - true).double().square()
         acc = err.flatten(1).sum(1) / n_x
-        return {"accumulated_error": float(acc.mean()), "rel_l2": float(relative_l2(pred, true).mean()),
-                "rollout_s": per_traj}
+        return {
+            "accumulated_error": float(acc.mean()),
+            "rel_l2": float(relative_l2(pred, true).mean()),
+            "rollout_s": per_traj,
+        }
 
     def predict(self, data: TrajectoryData, n_samples: int = 4) -> list[tuple[str, Field]]:
         """Rollouts of test trajectories chosen by their relative L2 error (the median-error one first,
@@ -160,8 +175,9 @@ def check_autoregressive(*, loss, gt_windows, eval_batch, **_) -> None:
 
 
 @METHODS.register("autoregressive")
-def autoregressive(*, problem, model, data, loss: str = "mse", gt_windows: int = 1,
-                   eval_batch: int = 32) -> AutoregressiveOperator:
+def autoregressive(
+    *, problem, model, data, loss: str = "mse", gt_windows: int = 1, eval_batch: int = 32
+) -> AutoregressiveOperator:
     """Autoregressive operator: temporal bundling, pushforward training, rollout evaluation."""
     check_autoregressive(loss=loss, gt_windows=gt_windows, eval_batch=eval_batch)
     return AutoregressiveOperator(problem, model, data, loss, gt_windows, eval_batch)
@@ -176,5 +192,16 @@ def build_mppde(*, io, hidden: int = 128, layers: int = 6, neighbors: int = 3, k
     if not hasattr(io, "window"):
         raise ValueError("mppde needs trajectory data (data: {type: trajectories, ...})")
     g = build_graph(io.support, io.period, neighbors=neighbors, k=k)
-    return MPPDE(io.positions(), g, io.window, io.bundle, io.n_fields, len(io.param_names), io.dt, io.t_max,
-                 io.period, hidden, layers)
+    return MPPDE(
+        io.positions(),
+        g,
+        io.window,
+        io.bundle,
+        io.n_fields,
+        len(io.param_names),
+        io.dt,
+        io.t_max,
+        io.period,
+        hidden,
+        layers,
+    )

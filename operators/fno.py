@@ -1,4 +1,5 @@
 """Fourier Neural Operator (Li et al. 2021), legacy architecture, channels-last I/O."""
+
 from __future__ import annotations
 
 import torch
@@ -90,12 +91,8 @@ class FNO(nn.Module):
         conv = getattr(nn, f"Conv{d}d")
         lift_in = in_channels + (d if positional_embedding else 0)
         self.lift = nn.Linear(lift_in, hidden_channels)
-        self.spectral = nn.ModuleList(
-            SpectralConv(hidden_channels, hidden_channels, n_modes) for _ in range(n_layers)
-        )
-        self.pointwise = nn.ModuleList(
-            conv(hidden_channels, hidden_channels, kernel_size=1) for _ in range(n_layers)
-        )
+        self.spectral = nn.ModuleList(SpectralConv(hidden_channels, hidden_channels, n_modes) for _ in range(n_layers))
+        self.pointwise = nn.ModuleList(conv(hidden_channels, hidden_channels, kernel_size=1) for _ in range(n_layers))
         self.act = _ACTIVATIONS[activation]()
         self.proj1 = nn.Linear(hidden_channels, projection_channels)
         self.proj2 = nn.Linear(projection_channels, out_channels)
@@ -108,7 +105,7 @@ class FNO(nn.Module):
         if self.positional_embedding:
             x = torch.cat([x, grid_coordinates(spatial, x).expand(x.shape[0], *spatial, d)], dim=-1)
 
-        v = self.lift(x).movedim(-1, 1)                           # (B, hidden, *space)
+        v = self.lift(x).movedim(-1, 1)  # (B, hidden, *space)
         pads = [_pad_cells(self.padding, n) for n in spatial]
         if any(pads):
             v = F.pad(v, [p for n in reversed(pads) for p in (0, n)])
@@ -116,9 +113,9 @@ class FNO(nn.Module):
             v = spectral(v) + pointwise(v)
             if i < len(self.spectral) - 1:
                 v = self.act(v)
-        v = v[(..., *(slice(0, n) for n in spatial))]             # crop the padding
+        v = v[(..., *(slice(0, n) for n in spatial))]  # crop the padding
 
-        v = v.movedim(1, -1)                                      # (B, *space, hidden)
+        v = v.movedim(1, -1)  # (B, *space, hidden)
         return self.proj2(self.act(self.proj1(v)))
 
 

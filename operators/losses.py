@@ -21,9 +21,10 @@ Derivatives are second order:
 - periodic grids (right end excluded, :math:`h = 1/n` by default): central differences
   everywhere, wrapping around (``torch.roll``).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -45,9 +46,7 @@ def _spacings(shape: tuple[int, int], periodic: bool, spacing: float | Sequence[
 
 
 def finite_difference_gradient(
-    v: torch.Tensor,
-    periodic: bool = False,
-    spacing: float | Sequence[float] | None = None,
+    v: torch.Tensor, periodic: bool = False, spacing: float | Sequence[float] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Second-order finite-difference :math:`(\partial_x v, \partial_y v)` of a channels-last 2D field.
 
@@ -75,8 +74,10 @@ def finite_difference_gradient(
     hx, hy = _spacings(shape, periodic, spacing)
     if periodic:
         return tuple((torch.roll(v, -1, dim) - torch.roll(v, 1, dim)) / (2 * h) for dim, h in ((1, hx), (2, hy)))
-    return (torch.gradient(v, spacing=hx, dim=1, edge_order=2)[0],
-            torch.gradient(v, spacing=hy, dim=2, edge_order=2)[0])
+    return (
+        torch.gradient(v, spacing=hx, dim=1, edge_order=2)[0],
+        torch.gradient(v, spacing=hy, dim=2, edge_order=2)[0],
+    )
 
 
 def _h1_norm(v: torch.Tensor, periodic: bool, spacing: float | Sequence[float] | None) -> torch.Tensor:

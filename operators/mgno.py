@@ -67,9 +67,10 @@ References
 J. He, X. Liu, J. Xu, "MgNO: Efficient Parameterization of Linear Operators via Multigrid",
 ICLR 2024, https://arxiv.org/abs/2310.19809.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -108,8 +109,10 @@ def check_iterations(iterations: Sequence[Sequence[int]]) -> tuple[tuple[int, in
             raise ValueError(f"iterations[{level}] must be a pair [pre, post] of non-negative ints, got {pair!r}")
         out.append((int(pair[0]), int(pair[1])))
     if out[0][0] < 1:
-        raise ValueError("iterations[0][0] must be >= 1: the first pre-smoothing step on level 0 is the "
-                         f"initialization u = S f, got iterations[0] = {list(iterations[0])!r}")
+        raise ValueError(
+            "iterations[0][0] must be >= 1: the first pre-smoothing step on level 0 is the "
+            f"initialization u = S f, got iterations[0] = {list(iterations[0])!r}"
+        )
     return tuple(out)
 
 
@@ -176,8 +179,13 @@ class MgConv(nn.Module):
     - output ``(B, C_u, H, W)``
     """
 
-    def __init__(self, f_channels: int, u_channels: int, iterations: Sequence[Sequence[int]] = DARCY_ITERATIONS,
-                 padding_mode: str = "zeros"):
+    def __init__(
+        self,
+        f_channels: int,
+        u_channels: int,
+        iterations: Sequence[Sequence[int]] = DARCY_ITERATIONS,
+        padding_mode: str = "zeros",
+    ):
         super().__init__()
         self.iterations = check_iterations(iterations)
         _check_padding_mode(padding_mode)
@@ -206,15 +214,15 @@ class MgConv(nn.Module):
         for step in self.pre[0]:
             u = step(u, f)
         fs, us = [f], [u]
-        for lvl in range(1, self.levels):                         # down: restrict f and u, pre-smooth
+        for lvl in range(1, self.levels):  # down: restrict f and u, pre-smooth
             f, u = self.restrict_f[lvl - 1](f), self.restrict_u[lvl - 1](u)
             for step in self.pre[lvl]:
                 u = step(u, f)
             fs.append(f)
             us.append(u)
-        for step in self.post[-1]:                                # coarsest: post-smoothing too
+        for step in self.post[-1]:  # coarsest: post-smoothing too
             u = step(u, fs[-1])
-        for lvl in range(self.levels - 2, -1, -1):                # up: coarse correction, post-smooth
+        for lvl in range(self.levels - 2, -1, -1):  # up: coarse correction, post-smooth
             u = us[lvl] + self.prolong[lvl](u)
             for step in self.post[lvl]:
                 u = step(u, fs[lvl])
@@ -226,11 +234,14 @@ def check_grid(size: tuple[int, int], levels: int, padding_mode: str = "zeros") 
     divisor = 2 ** (levels - 1)
     h, w = size
     if h % divisor or w % divisor or h < divisor or w < divisor:
-        raise ValueError(f"MgNO with {levels} levels needs H and W divisible by 2**{levels - 1} = {divisor}; "
-                         f"got a {h}x{w} grid")
+        raise ValueError(
+            f"MgNO with {levels} levels needs H and W divisible by 2**{levels - 1} = {divisor}; got a {h}x{w} grid"
+        )
     if padding_mode == "reflect" and min(h, w) < 2 * divisor:
-        raise ValueError(f"padding_mode 'reflect' needs a coarsest grid of at least 2x2, i.e. H and W >= "
-                         f"{2 * divisor} with {levels} levels; got a {h}x{w} grid")
+        raise ValueError(
+            f"padding_mode 'reflect' needs a coarsest grid of at least 2x2, i.e. H and W >= "
+            f"{2 * divisor} with {levels} levels; got a {h}x{w} grid"
+        )
 
 
 class MgNO(nn.Module):
@@ -281,8 +292,12 @@ class MgNO(nn.Module):
         activation: str = "gelu",
     ):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("hidden_channels", hidden_channels), ("n_layers", n_layers)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("hidden_channels", hidden_channels),
+            ("n_layers", n_layers),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if activation not in _ACTIVATIONS:
@@ -313,7 +328,7 @@ class MgNO(nn.Module):
         if self.positional_embedding:
             spatial = tuple(x.shape[1:3])
             x = torch.cat([x, grid_coordinates(spatial, x).expand(x.shape[0], *spatial, 2)], dim=-1)
-        u = x.movedim(-1, 1)                                      # (B, C, H, W)
+        u = x.movedim(-1, 1)  # (B, C, H, W)
         for mgconv, pointwise in zip(self.mgconv, self.pointwise):
             u = self.act(mgconv(u) + pointwise(u))
         return self.head(u).movedim(1, -1)
@@ -346,11 +361,26 @@ def mgno_param_count(
 
 
 @MODELS.register("mgno")
-def build_mgno(*, io, hidden_channels: int = 24, n_layers: int = 4,
-               iterations: Sequence[Sequence[int]] = DARCY_ITERATIONS, padding_mode: str = "zeros",
-               positional_embedding: bool = False, activation: str = "gelu") -> MgNO:
+def build_mgno(
+    *,
+    io,
+    hidden_channels: int = 24,
+    n_layers: int = 4,
+    iterations: Sequence[Sequence[int]] = DARCY_ITERATIONS,
+    padding_mode: str = "zeros",
+    positional_embedding: bool = False,
+    activation: str = "gelu",
+) -> MgNO:
     """Multigrid neural operator MgNO (He, Liu, Xu 2024) on 2D grids; in/out channels come from the data."""
     if io.ndim != 2:
         raise ValueError(f"mgno needs 2D grid data, but the data are {io.ndim}-dimensional")
-    return MgNO(io.n_in, io.n_out, hidden_channels, n_layers, check_iterations(iterations), padding_mode,
-                positional_embedding, activation)
+    return MgNO(
+        io.n_in,
+        io.n_out,
+        hidden_channels,
+        n_layers,
+        check_iterations(iterations),
+        padding_mode,
+        positional_embedding,
+        activation,
+    )

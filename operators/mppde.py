@@ -14,6 +14,7 @@ mesh, or k nearest neighbours of a point set; :func:`sciml.mesh.edges`):
 Batches are dense ``(B, n_nodes, ·)`` tensors over one fixed graph (all samples share the
 discretization); aggregation is ``index_add_`` over the edge list.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,8 +85,9 @@ class MessagePassingLayer(nn.Module):
         """The same layer on the explicit edge concatenation (for tests)."""
         Bn, E = f.shape[0], src.numel()
         th = theta[:, None, :]
-        m = self.message(torch.cat([f[:, dst], f[:, src], u[:, dst] - u[:, src], dx.expand(Bn, E, -1),
-                                    th.expand(Bn, E, -1)], -1))
+        m = self.message(
+            torch.cat([f[:, dst], f[:, src], u[:, dst] - u[:, src], dx.expand(Bn, E, -1), th.expand(Bn, E, -1)], -1)
+        )
         agg = torch.zeros_like(f).index_add_(1, dst, m) * inv_degree
         f = f + self.update(torch.cat([f, agg, th.expand(Bn, f.shape[1], -1)], -1))
         return self.norm(f)
@@ -104,9 +106,20 @@ class MPPDE(nn.Module):
     hidden, layers : width H and number of message-passing layers M
     """
 
-    def __init__(self, positions, edge_index: torch.Tensor, window: int, bundle: int, n_fields: int = 1,
-                 n_params: int = 0, dt: float = 1.0, t_max: float = 1.0, period=None, hidden: int = 128,
-                 layers: int = 6):
+    def __init__(
+        self,
+        positions,
+        edge_index: torch.Tensor,
+        window: int,
+        bundle: int,
+        n_fields: int = 1,
+        n_params: int = 0,
+        dt: float = 1.0,
+        t_max: float = 1.0,
+        period=None,
+        hidden: int = 128,
+        layers: int = 6,
+    ):
         super().__init__()
         pos = torch.as_tensor(np.asarray(positions), dtype=torch.float32)
         if pos.ndim == 1:
@@ -144,16 +157,21 @@ class MPPDE(nn.Module):
         # decoder: Conv1d over the hidden vector; the second kernel makes the output length `bundle`
         l1 = (hidden - 16) // 3 + 1
         if l1 < self.bundle:
-            raise ValueError(f"hidden {hidden} is too small to decode {self.bundle} steps (needs (hidden−16)//3+1 >= bundle)")
-        self.decoder = nn.Sequential(nn.Conv1d(1, 8, 16, stride=3), nn.SiLU(),
-                                     nn.Conv1d(8, self.n_fields, l1 - self.bundle + 1))
+            raise ValueError(
+                f"hidden {hidden} is too small to decode {self.bundle} steps (needs (hidden−16)//3+1 >= bundle)"
+            )
+        self.decoder = nn.Sequential(
+            nn.Conv1d(1, 8, 16, stride=3), nn.SiLU(), nn.Conv1d(8, self.n_fields, l1 - self.bundle + 1)
+        )
         self.register_buffer("steps", torch.arange(1, self.bundle + 1, dtype=torch.float32) * self.dt)
 
     def forward(self, u: torch.Tensor, t: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         B, K, n, C = u.shape
         if K != self.window or C != self.n_fields or n != self.x_in.shape[0]:
-            raise ValueError(f"MPPDE expects u of shape (B, {self.window}, {self.x_in.shape[0]}, {self.n_fields}), "
-                             f"got {tuple(u.shape)}")
+            raise ValueError(
+                f"MPPDE expects u of shape (B, {self.window}, {self.x_in.shape[0]}, {self.n_fields}), "
+                f"got {tuple(u.shape)}"
+            )
         theta = u.new_zeros(B, 0) if theta is None else theta
         if theta.shape != (B, self.n_params):
             raise ValueError(f"MPPDE expects theta of shape ({B}, {self.n_params}), got {tuple(theta.shape)}")

@@ -5,6 +5,7 @@
 (the mean over samples, not neuralop's sum). The model sees normalized inputs; its output is
 decoded to physical units before the loss, as in the FNO paper.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -114,10 +115,18 @@ def pick_samples(errors, n: int) -> list[tuple[int, str, str]]:
             continue
         used.add(i)
         q = rank / (m - 1) if m > 1 else 0.5
-        role = ("median" if rank == (m - 1) // 2 else "worst" if rank == m - 1 else "best" if rank == 0
-                else f"p{round(100 * q):02d}")
+        role = (
+            "median"
+            if rank == (m - 1) // 2
+            else "worst"
+            if rank == m - 1
+            else "best"
+            if rank == 0
+            else f"p{round(100 * q):02d}"
+        )
         what = {"median": "median error sample", "worst": "worst sample", "best": "best sample"}.get(
-            role, f"error percentile {role[1:]}: sample")
+            role, f"error percentile {role[1:]}: sample"
+        )
         picks.append((i, role, f"{what} #{i} (rel L2 {errors[i]:.3g})"))
     return picks
 
@@ -141,9 +150,17 @@ supervised.check = check_supervised
 
 
 @MODELS.register("fno")
-def build_fno(*, io, n_modes: list | None = None, hidden_channels: int = 32, n_layers: int = 4,
-              projection_channels: int = 128, padding: float = 0.0, positional_embedding: bool = True,
-              activation: str = "gelu") -> FNO:
+def build_fno(
+    *,
+    io,
+    n_modes: list | None = None,
+    hidden_channels: int = 32,
+    n_layers: int = 4,
+    projection_channels: int = 128,
+    padding: float = 0.0,
+    positional_embedding: bool = True,
+    activation: str = "gelu",
+) -> FNO:
     """Fourier neural operator (Li et al. 2021); in/out channels and dimension come from the data."""
     if io.ndim < 1:
         raise ValueError("fno needs grid data (a problem with a dataset on a Grid)")
@@ -151,5 +168,6 @@ def build_fno(*, io, n_modes: list | None = None, hidden_channels: int = 32, n_l
     if len(modes) != io.ndim:
         raise ValueError(f"model.n_modes has {len(modes)} entries but the data are {io.ndim}-dimensional")
     pad = int(padding) if float(padding).is_integer() and padding >= 1 else float(padding)
-    return FNO(io.n_in, io.n_out, modes, hidden_channels, n_layers, projection_channels, pad,
-               positional_embedding, activation)
+    return FNO(
+        io.n_in, io.n_out, modes, hidden_channels, n_layers, projection_channels, pad, positional_embedding, activation
+    )

@@ -15,9 +15,10 @@ finite-energy lift) are listed in ``EnergyForm.penalties`` and add terms mean(re
 Reference: Samaniego et al., Comput. Methods Appl. Mech. Engrg. 362 (2020) (DEM);
 Wang et al. 2024 (KINN) compare it with the strong form.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,8 +26,8 @@ import torch
 from sciml.fields import Field, comparison
 from sciml.method import AbstractMethod
 from sciml.nn import check_model_fits
-from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.ops import grad, jacobian
+from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.registry import METHODS
 
 from .pinn import autograd_derivatives, field_metrics, predict_fields, sided_residual, trial_function
@@ -35,13 +36,17 @@ from .pinn import autograd_derivatives, field_metrics, predict_fields, sided_res
 def energy_form_of(problem) -> EnergyForm:
     """The problem's :class:`~sciml.problems.base.EnergyForm` (``Problem.energy``)."""
     if problem.energy is None:
-        raise ValueError(f"problem {problem.name!r} has no energy form (Problem.energy); "
-                         "the energy method needs one")
+        raise ValueError(f"problem {problem.name!r} has no energy form (Problem.energy); the energy method needs one")
     return problem.energy
 
 
-def energy_functional(form: EnergyForm, u_fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
-                      weights: torch.Tensor, params: dict) -> torch.Tensor:
+def energy_functional(
+    form: EnergyForm,
+    u_fn: Callable[[torch.Tensor], torch.Tensor],
+    points: torch.Tensor,
+    weights: torch.Tensor,
+    params: dict,
+) -> torch.Tensor:
     """Π_h[u] = Σ_i w_i ψ(u(x_i), ∇u(x_i), x_i), differentiable in the parameters of ``u_fn``.
 
     ``u_fn`` maps (n, d) points to (n,) or (n, c) values; derivatives by autograd.
@@ -56,8 +61,13 @@ def energy_functional(form: EnergyForm, u_fn: Callable[[torch.Tensor], torch.Ten
     return (weights * form.density(u, du, x, params)).sum()
 
 
-def boundary_energy(density: Callable, u_fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
-                    weights: torch.Tensor, params: dict) -> torch.Tensor:
+def boundary_energy(
+    density: Callable,
+    u_fn: Callable[[torch.Tensor], torch.Tensor],
+    points: torch.Tensor,
+    weights: torch.Tensor,
+    params: dict,
+) -> torch.Tensor:
     """Σ_j w_j ψ_Γ(u(x_j), x_j) on one boundary's quadrature points."""
     u = u_fn(points)
     u = u.reshape(-1) if u.shape[1] == 1 else u
@@ -76,8 +86,14 @@ class EnergyMethod(AbstractMethod):
     weights : term name -> weight; penalty terms default to the form's weights
     """
 
-    def __init__(self, problem, model: torch.nn.Module, form: EnergyForm | None = None,
-                 constraint: HardConstraint | None = None, weights: dict[str, float] | None = None):
+    def __init__(
+        self,
+        problem,
+        model: torch.nn.Module,
+        form: EnergyForm | None = None,
+        constraint: HardConstraint | None = None,
+        weights: dict[str, float] | None = None,
+    ):
         super().__init__()
         check_model_fits(model, problem)  # a wrong network size in one line, not a torch shape error
         self.problem, self.model = problem, model
@@ -89,10 +105,14 @@ class EnergyMethod(AbstractMethod):
         terms = {"energy", *self.form.penalties}
         weights = dict(weights or {})
         if set(weights) - terms:
-            raise ValueError(f"method.weights: no loss term {sorted(set(weights) - terms)[0]!r}; the terms of "
-                             f"the energy method on {problem.name!r} are: {', '.join(sorted(terms))}")
-        self.weights = {**{k: float(v) for k, v in self.form.penalties.items()},
-                        **{k: float(v) for k, v in weights.items()}}
+            raise ValueError(
+                f"method.weights: no loss term {sorted(set(weights) - terms)[0]!r}; the terms of "
+                f"the energy method on {problem.name!r} are: {', '.join(sorted(terms))}"
+            )
+        self.weights = {
+            **{k: float(v) for k, v in self.form.penalties.items()},
+            **{k: float(v) for k, v in weights.items()},
+        }
 
     def net(self, subdomain: str | None = None):
         """The trial function g + φ·N of one subdomain's network (or of the whole model)."""

@@ -11,10 +11,11 @@ References
 .. [2] Y. Wang et al., "Kolmogorov–Arnold-Informed neural network (KINN)", arXiv:2406.11045 (2024).
 .. [3] C. de Boor, "A Practical Guide to Splines", Springer (1978), ch. IX (the recurrence).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -74,15 +75,17 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tens
     de Boor (1978), ch. IX; Liu et al. (2024), §2.2.
     """
     if x.dim() != 2 or grid.dim() != 2 or grid.shape[0] != x.shape[1]:
-        raise ValueError(f"bspline_basis needs x (n, d) and grid (d, n_knots), got {tuple(x.shape)} and {tuple(grid.shape)}")
+        raise ValueError(
+            f"bspline_basis needs x (n, d) and grid (d, n_knots), got {tuple(x.shape)} and {tuple(grid.shape)}"
+        )
     if order < 0 or grid.shape[1] < order + 2:
         raise ValueError(f"order {order} needs at least {order + 2} knots per input, got {grid.shape[1]}")
     g = grid.unsqueeze(0)  # (1, d, K)
     x = x.unsqueeze(-1)  # (n, d, 1)
     b = ((x >= g[..., :-1]) & (x < g[..., 1:])).to(x.dtype)  # (n, d, K - 1)
     for p in range(1, order + 1):
-        left = (x - g[..., :-(p + 1)]) / (g[..., p:-1] - g[..., :-(p + 1)])
-        right = (g[..., p + 1:] - x) / (g[..., p + 1:] - g[..., 1:-p])
+        left = (x - g[..., : -(p + 1)]) / (g[..., p:-1] - g[..., : -(p + 1)])
+        right = (g[..., p + 1 :] - x) / (g[..., p + 1 :] - g[..., 1:-p])
         b = left * b[..., :-1] + right * b[..., 1:]  # (n, d, K - 1 - p)
     return b
 
@@ -111,7 +114,9 @@ def uniform_bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> to
     L. Piegl, W. Tiller, "The NURBS Book", 2nd ed., Springer (1997), algorithm A2.2.
     """
     if x.dim() != 2 or grid.dim() != 2 or grid.shape[0] != x.shape[1]:
-        raise ValueError(f"uniform_bspline_basis needs x (n, d) and grid (d, n_knots), got {tuple(x.shape)} and {tuple(grid.shape)}")
+        raise ValueError(
+            f"uniform_bspline_basis needs x (n, d) and grid (d, n_knots), got {tuple(x.shape)} and {tuple(grid.shape)}"
+        )
     n_spans = grid.shape[1] - 1
     n_basis = n_spans - order
     u = (x - grid[:, 0]) / (grid[:, 1] - grid[:, 0])
@@ -129,7 +134,7 @@ def uniform_bspline_basis(x: torch.Tensor, grid: torch.Tensor, order: int) -> to
     w = torch.stack(N, -1) * inside.unsqueeze(-1).to(f.dtype)  # (n, d, k + 1)
     idx = span.clamp(0, n_spans - 1).long().unsqueeze(-1) + torch.arange(order + 1, device=x.device)
     out = torch.zeros(*x.shape, n_basis + 2 * order, dtype=w.dtype, device=x.device).scatter(-1, idx, w)
-    return out[..., order:order + n_basis]
+    return out[..., order : order + n_basis]
 
 
 def _ridge_lstsq(a: torch.Tensor, y: torch.Tensor, rel_ridge: float = 1e-10) -> torch.Tensor:
@@ -182,9 +187,18 @@ class KANLayer(nn.Module):
     Liu et al., arXiv:2404.19756 (2024), eq. 2.10; Wang et al., arXiv:2406.11045 (2024).
     """
 
-    def __init__(self, in_features: int, out_features: int, grid_size: int = 5, spline_order: int = 3,
-                 grid_range: Sequence[float] = (-1.0, 1.0), base_activation: str = "silu",
-                 scale_noise: float = 0.1, scale_base: float = 1.0, scale_spline: float = 1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        grid_size: int = 5,
+        spline_order: int = 3,
+        grid_range: Sequence[float] = (-1.0, 1.0),
+        base_activation: str = "silu",
+        scale_noise: float = 0.1,
+        scale_base: float = 1.0,
+        scale_spline: float = 1.0,
+    ):
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(f"KANLayer sizes must be >= 1, got {in_features} -> {out_features}")
@@ -213,8 +227,10 @@ class KANLayer(nn.Module):
         self.spline_coef.normal_(0.0, self.scale_noise / self.grid_size)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_features}, {self.out_features}, grid_size={self.grid_size}, "
-                f"spline_order={self.spline_order}, base_activation={self.base_activation!r}")
+        return (
+            f"{self.in_features}, {self.out_features}, grid_size={self.grid_size}, "
+            f"spline_order={self.spline_order}, base_activation={self.base_activation!r}"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
@@ -312,11 +328,21 @@ class KAN(nn.Module):
     Liu et al., arXiv:2404.19756 (2024); Wang et al. (KINN), arXiv:2406.11045 (2024).
     """
 
-    def __init__(self, in_features: int, out_features: int, widths: Sequence[int] = (5, 5), grid_size: int = 5,
-                 spline_order: int = 3, grid_range: Sequence[float] = (-1.0, 1.0),
-                 input_bounds: Sequence[Sequence[float]] | None = None, normalize_hidden: bool = False,
-                 base_activation: str = "silu", scale_noise: float = 0.1, scale_base: float = 1.0,
-                 scale_spline: float = 1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        widths: Sequence[int] = (5, 5),
+        grid_size: int = 5,
+        spline_order: int = 3,
+        grid_range: Sequence[float] = (-1.0, 1.0),
+        input_bounds: Sequence[Sequence[float]] | None = None,
+        normalize_hidden: bool = False,
+        base_activation: str = "silu",
+        scale_noise: float = 0.1,
+        scale_base: float = 1.0,
+        scale_spline: float = 1.0,
+    ):
         super().__init__()
         widths = [int(w) for w in widths]
         if len(grid_range) != 2:
@@ -325,7 +351,8 @@ class KAN(nn.Module):
         sizes = [in_features, *widths, out_features]
         self.layers = nn.ModuleList(
             KANLayer(m, n, grid_size, spline_order, (a, b), base_activation, scale_noise, scale_base, scale_spline)
-            for m, n in zip(sizes[:-1], sizes[1:]))
+            for m, n in zip(sizes[:-1], sizes[1:])
+        )
         self.in_features, self.out_features = in_features, out_features
         self.normalize_hidden = bool(normalize_hidden)
         self._centre, self._radius = (a + b) / 2, (b - a) / 2
@@ -333,7 +360,9 @@ class KAN(nn.Module):
         if input_bounds is not None:
             bounds = torch.as_tensor([[float(v) for v in pair] for pair in input_bounds], dtype=torch.float64)
             if bounds.shape != (in_features, 2) or not bool((bounds[:, 0] < bounds[:, 1]).all()):
-                raise ValueError(f"input_bounds must be {in_features} pairs [lo, hi] with lo < hi, got {input_bounds!r}")
+                raise ValueError(
+                    f"input_bounds must be {in_features} pairs [lo, hi] with lo < hi, got {input_bounds!r}"
+                )
             s = (b - a) / (bounds[:, 1] - bounds[:, 0])
             scale, shift = s.float(), (a - bounds[:, 0] * s).float()
         self.register_buffer("in_scale", scale)
@@ -371,13 +400,35 @@ class KAN(nn.Module):
 
 
 @MODELS.register("kan")
-def build_kan(*, io, widths: list = [5, 5], grid_size: int = 5, spline_order: int = 3,  # noqa: B006
-              grid_range: list = [-1.0, 1.0], input_bounds: list | None = None,  # noqa: B006
-              normalize_hidden: bool = False, base_activation: str = "silu", scale_noise: float = 0.1,
-              scale_base: float = 1.0, scale_spline: float = 1.0) -> KAN:
+def build_kan(
+    *,
+    io,
+    widths: list = [5, 5],  # noqa: B006  (the builder never mutates it; the schema shows the list)
+    grid_size: int = 5,
+    spline_order: int = 3,
+    grid_range: list = [-1.0, 1.0],  # noqa: B006
+    input_bounds: list | None = None,
+    normalize_hidden: bool = False,
+    base_activation: str = "silu",
+    scale_noise: float = 0.1,
+    scale_base: float = 1.0,
+    scale_spline: float = 1.0,
+) -> KAN:
     """Kolmogorov–Arnold network with B-spline edges (KINN); inputs scaled from the domain's bounds."""
     # input_bounds: [[lo, hi], ...] per input; by default the problem's domain box, so the
     # coordinates land on the spline grid
     bounds = input_bounds if input_bounds is not None else (None if io.bounds is None else [list(b) for b in io.bounds])
-    return KAN(io.n_in, io.n_out, tuple(widths), grid_size, spline_order, tuple(grid_range), bounds,
-               normalize_hidden, base_activation, scale_noise, scale_base, scale_spline)
+    return KAN(
+        io.n_in,
+        io.n_out,
+        tuple(widths),
+        grid_size,
+        spline_order,
+        tuple(grid_range),
+        bounds,
+        normalize_hidden,
+        base_activation,
+        scale_noise,
+        scale_base,
+        scale_spline,
+    )

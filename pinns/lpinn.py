@@ -30,6 +30,7 @@ interpolating periodically onto the reference grid.
 
 Reference: Mojgani, Balajewicz, Hassanzadeh, CMAME 404:115810 (2023), arXiv 2205.02902.
 """
+
 from __future__ import annotations
 
 import math
@@ -122,12 +123,14 @@ def network_like(model: nn.Module, n_in: int, n_out: int) -> nn.Module:
     from sciml.nn import MLP
 
     if not isinstance(model, MLP):
-        raise ValueError(f"lpinn builds its networks like the case's model and supports model type mlp; "
-                         f"got {type(model).__name__}")
+        raise ValueError(
+            f"lpinn builds its networks like the case's model and supports model type mlp; got {type(model).__name__}"
+        )
     if model.B is not None:
         raise ValueError("lpinn embeds x0 as (cos x0, sin x0): use an mlp without fourier_features")
-    return MLP(n_in, n_out, width=model.linears[0].out_features, depth=len(model.linears) - 1,
-               activation=model.activation_name)
+    return MLP(
+        n_in, n_out, width=model.linears[0].out_features, depth=len(model.linears) - 1, activation=model.activation_name
+    )
 
 
 class LPINN(AbstractMethod):
@@ -149,16 +152,27 @@ class LPINN(AbstractMethod):
         every β worse). The output row of D starts at zero (characteristics start as X = x0).
     """
 
-    def __init__(self, problem, x_net: nn.Module, u_net: nn.Module | None = None, weights: dict | None = None,
-                 chain_rule: bool = True, n_labels: int = 1024, speed_scale: float | str = "auto"):
+    def __init__(
+        self,
+        problem,
+        x_net: nn.Module,
+        u_net: nn.Module | None = None,
+        weights: dict | None = None,
+        chain_rule: bool = True,
+        n_labels: int = 1024,
+        speed_scale: float | str = "auto",
+    ):
         super().__init__()
         lag, periodic = problem.lagrangian, problem.periodic
         if lag is None:
-            raise ValueError(f"lpinn needs a problem with a Lagrangian form (problem.lagrangian); "
-                             f"{problem.name!r} declares none")
+            raise ValueError(
+                f"lpinn needs a problem with a Lagrangian form (problem.lagrangian); {problem.name!r} declares none"
+            )
         if problem.inputs[1:] != ("t",) or len(problem.outputs) != 1 or problem.inputs[0] not in periodic:
-            raise ValueError(f"lpinn solves 1D periodic scalar problems u(x, t); {problem.name!r} has inputs "
-                             f"{problem.inputs}, outputs {problem.outputs}, periodic {sorted(periodic)}")
+            raise ValueError(
+                f"lpinn solves 1D periodic scalar problems u(x, t); {problem.name!r} has inputs "
+                f"{problem.inputs}, outputs {problem.outputs}, periodic {sorted(periodic)}"
+            )
         initial = [k for k, c in problem.conditions.items() if c.where == "initial"]
         if len(initial) != 1:
             raise ValueError(f"lpinn needs exactly one initial condition; {problem.name!r} has {initial}")
@@ -182,7 +196,7 @@ class LPINN(AbstractMethod):
         self.speed_scale = float(speed_scale)
         last = getattr(x_net, "linears", [None])[-1]
         if isinstance(last, nn.Linear):  # D ≡ 0 at the start: X = x0, J = ∂X/∂x0 = 1 everywhere, so
-            with torch.no_grad():        # the chain rule's 1/J³ starts finite however large s is
+            with torch.no_grad():  # the chain rule's 1/J³ starts finite however large s is
                 last.weight[0].zero_()
                 last.bias[0].zero_()
 
@@ -219,8 +233,12 @@ class LPINN(AbstractMethod):
         out0 = self(z0)
         du0 = Derivatives(out0[:, 1:], z0, self.problem.inputs, self.problem.outputs)
         r0 = self.problem.conditions[self.initial].residual(du0, p)
-        return {"characteristic": r_x.square().mean(), "state": r_u.square().mean(),
-                "initial_position": (out0[:, 0] - z0[:, 0]).square().mean(), "initial_state": r0.square().mean()}
+        return {
+            "characteristic": r_x.square().mean(),
+            "state": r_u.square().mean(),
+            "initial_position": (out0[:, 0] - z0[:, 0]).square().mean(),
+            "initial_state": r0.square().mean(),
+        }
 
     # --- back to the Eulerian grid of the reference ---
     def reference(self) -> Field:
@@ -257,11 +275,21 @@ class LPINN(AbstractMethod):
 
 
 @METHODS.register("lpinn")
-def lpinn(*, problem, model, data=None, weights: dict | None = None, tie_weights: bool = False,
-          chain_rule: bool = True, n_labels: int = 1024, speed_scale: float | str = "auto") -> LPINN:
+def lpinn(
+    *,
+    problem,
+    model,
+    data=None,
+    weights: dict | None = None,
+    tie_weights: bool = False,
+    chain_rule: bool = True,
+    n_labels: int = 1024,
+    speed_scale: float | str = "auto",
+) -> LPINN:
     """Lagrangian PINN: characteristics and state along them, two networks shaped like the model."""
     n_in = len(problem.inputs) + 1  # x0 -> (cos x0, sin x0)
     if tie_weights:
         return LPINN(problem, network_like(model, n_in, 2), None, weights, chain_rule, n_labels, speed_scale)
-    return LPINN(problem, network_like(model, n_in, 1), network_like(model, n_in, 1), weights, chain_rule, n_labels,
-                 speed_scale)
+    return LPINN(
+        problem, network_like(model, n_in, 1), network_like(model, n_in, 1), weights, chain_rule, n_labels, speed_scale
+    )

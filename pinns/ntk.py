@@ -46,9 +46,11 @@ directions along which training on :math:`X` moves fastest). This form needs no 
 :func:`convergence_degree` computes. A candidate with :math:`k` residual components contributes
 :math:`K_{X,z} r(z) = \\sum_j K_{X,(z,j)} r_j(z)`.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -72,8 +74,14 @@ def parameters_of(model: nn.Module) -> Params:
     return {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
 
 
-def functional_derivatives(model: nn.Module, params: Params, x: torch.Tensor, inputs: Iterable[str],
-                           outputs: Iterable[str], requests: Iterable[Key] = ()) -> Derivatives:
+def functional_derivatives(
+    model: nn.Module,
+    params: Params,
+    x: torch.Tensor,
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+    requests: Iterable[Key] = (),
+) -> Derivatives:
     """The network's outputs and input derivatives at ``x`` by :mod:`torch.func`, as a
     :class:`~sciml.ops.Derivatives` whose entries are all ``known`` (no autograd graph on ``x``).
 
@@ -102,8 +110,10 @@ def functional_derivatives(model: nn.Module, params: Params, x: torch.Tensor, in
     too_high = sorted(k for k in requests if len(k[1]) > 2)
     if too_high:
         o, ax = too_high[0]
-        raise NotImplementedError(f"derivative of order {len(ax)} (output {o}, axes {ax}) requested: functional "
-                                  "derivatives go up to second order")
+        raise NotImplementedError(
+            f"derivative of order {len(ax)} (output {o}, axes {ax}) requested: functional "
+            "derivatives go up to second order"
+        )
     if x.ndim != 2 or x.shape[1] != len(inputs):
         raise ValueError(f"points must be (n, {len(inputs)}) for inputs {inputs}, got {tuple(x.shape)}")
     order = max((len(ax) for _, ax in requests), default=0)
@@ -164,8 +174,14 @@ def _probe_points(problem, model: nn.Module) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ per-term functions F(params, X)
-def residual_fn(problem, model: nn.Module, term: str, requests: Iterable[Key] | None = None,
-                probe: torch.Tensor | None = None, coefficients: dict | None = None) -> TermFn:
+def residual_fn(
+    problem,
+    model: nn.Module,
+    term: str,
+    requests: Iterable[Key] | None = None,
+    probe: torch.Tensor | None = None,
+    coefficients: dict | None = None,
+) -> TermFn:
     """``F(params, X) -> (n * k,)``: the flattened residual of one named term as a pure function.
 
     Parameters
@@ -195,25 +211,32 @@ def residual_fn(problem, model: nn.Module, term: str, requests: Iterable[Key] | 
     elif term in problem.conditions:
         cond = problem.conditions[term]
         if cond.subdomain is not None:
-            raise NotImplementedError(f"condition {term!r} is bound to subdomain {cond.subdomain!r}: residual "
-                                      "Jacobians of sided/interface conditions are not supported")
+            raise NotImplementedError(
+                f"condition {term!r} is bound to subdomain {cond.subdomain!r}: residual "
+                "Jacobians of sided/interface conditions are not supported"
+            )
         residual = cond.residual
     else:
         names = ", ".join(list(problem.equations) + list(problem.conditions))
         raise ValueError(f"problem {problem.name!r} has no term {term!r}; its equations and conditions are: {names}")
     if requests is None:
-        requests = derivative_requests(problem, model, [residual], _probe_points(problem, model) if probe is None
-                                       else probe)
+        requests = derivative_requests(
+            problem, model, [residual], _probe_points(problem, model) if probe is None else probe
+        )
     requests = set(requests)
     # fail now rather than inside a transform
     too_high = sorted(k for k in requests if len(k[1]) > 2)
     if too_high:
-        raise NotImplementedError(f"term {term!r} asks for a derivative of order {len(too_high[0][1])} "
-                                  f"(output {too_high[0][0]}, axes {too_high[0][1]}): functional derivatives go "
-                                  "up to second order")
+        raise NotImplementedError(
+            f"term {term!r} asks for a derivative of order {len(too_high[0][1])} "
+            f"(output {too_high[0][0]}, axes {too_high[0][1]}): functional derivatives go "
+            "up to second order"
+        )
 
-    coeffs = {k: (v.detach() if isinstance(v, torch.Tensor) else v)
-              for k, v in (problem.params if coefficients is None else coefficients).items()}
+    coeffs = {
+        k: (v.detach() if isinstance(v, torch.Tensor) else v)
+        for k, v in (problem.params if coefficients is None else coefficients).items()
+    }
 
     def F(params: Params, x: torch.Tensor) -> torch.Tensor:
         du = functional_derivatives(model, params, x, problem.inputs, problem.outputs, requests)
@@ -230,8 +253,11 @@ def output_fn(model: nn.Module, out: int | str = 0, outputs: Iterable[str] | Non
     if isinstance(out, str):
         names = tuple(outputs or ())
         if out not in names:
-            raise ValueError(f"no output {out!r}; outputs are {names}" if names
-                             else f"output {out!r} given by name: pass the output names as `outputs`")
+            raise ValueError(
+                f"no output {out!r}; outputs are {names}"
+                if names
+                else f"output {out!r} given by name: pass the output names as `outputs`"
+            )
         out = names.index(out)
 
     def F(params: Params, x: torch.Tensor) -> torch.Tensor:
@@ -245,8 +271,15 @@ def _flatten(jac: Params, params: Params, rows: int) -> torch.Tensor:
     return torch.cat([jac[k].reshape(rows, -1) for k in params], dim=1)
 
 
-def jacobian(F: TermFn, params: Params, x: torch.Tensor, chunk: int | None = 256, pointwise: bool = True,
-             check: bool = True, return_values: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def jacobian(
+    F: TermFn,
+    params: Params,
+    x: torch.Tensor,
+    chunk: int | None = 256,
+    pointwise: bool = True,
+    check: bool = True,
+    return_values: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Jacobian of ``F(params, x)`` with respect to all parameters: (n * k, P).
 
     Parameters
@@ -297,13 +330,17 @@ def jacobian(F: TermFn, params: Params, x: torch.Tensor, chunk: int | None = 256
         try:
             jac, v = per_point(params, xc)
         except Exception as e:
-            raise ValueError(f"evaluating the residual on single points failed ({type(e).__name__}: {e}); "
-                             "for a residual that couples points pass pointwise=False") from e
+            raise ValueError(
+                f"evaluating the residual on single points failed ({type(e).__name__}: {e}); "
+                "for a residual that couples points pass pointwise=False"
+            ) from e
         if i == 0 and check:
             batch = F(params, xc)
             if batch.shape != (v.numel(),) or not torch.allclose(batch, v.reshape(-1), rtol=1e-5, atol=1e-6):
-                raise ValueError("the residual on single points differs from the residual on the batch: it couples "
-                                 "points (e.g. periodic pairs); pass pointwise=False")
+                raise ValueError(
+                    "the residual on single points differs from the residual on the batch: it couples "
+                    "points (e.g. periodic pairs); pass pointwise=False"
+                )
         blocks.append(_flatten(jac, params, v.numel()))
         values.append(v.reshape(-1))
     J = torch.cat(blocks)
@@ -371,8 +408,15 @@ def _lanczos_svd(J: torch.Tensor, k: int, seed: int):
     return (J @ W) / safe, S, W
 
 
-def top_eigenpairs(J: torch.Tensor, k: int, method: str = "randomized", oversample: int = 10, n_iter: int = 4,
-                   seed: int = 0, eps: float | None = None) -> EigenPairs:
+def top_eigenpairs(
+    J: torch.Tensor,
+    k: int,
+    method: str = "randomized",
+    oversample: int = 10,
+    n_iter: int = 4,
+    seed: int = 0,
+    eps: float | None = None,
+) -> EigenPairs:
     """The top-``k`` eigenpairs of :math:`K = J J^\\top`, from J (never a dense eigh of K).
 
     Parameters
@@ -396,8 +440,10 @@ def top_eigenpairs(J: torch.Tensor, k: int, method: str = "randomized", oversamp
         raise ValueError(f"J must be a 2D (n, P) matrix, got shape {tuple(J.shape)}")
     n, P = J.shape
     if not 1 <= k <= min(n, P):
-        raise ValueError(f"k={k} eigenpairs requested of K = J Jᵀ with J of shape ({n}, {P}): its rank is at most "
-                         f"min(n, P) = {min(n, P)}")
+        raise ValueError(
+            f"k={k} eigenpairs requested of K = J Jᵀ with J of shape ({n}, {P}): its rank is at most "
+            f"min(n, P) = {min(n, P)}"
+        )
     if method == "randomized":
         if oversample < 0 or n_iter < 0:
             raise ValueError(f"oversample and n_iter must be >= 0, got {oversample} and {n_iter}")
@@ -420,9 +466,15 @@ def top_eigenpairs(J: torch.Tensor, k: int, method: str = "randomized", oversamp
 
 
 # ------------------------------------------------------------------ convergence degree
-def convergence_degree(J_train: torch.Tensor, J_cand: torch.Tensor, r_cand: torch.Tensor, k: int,
-                       method: str = "randomized", eig: EigenPairs | None = None,
-                       **eig_options) -> tuple[torch.Tensor, torch.Tensor]:
+def convergence_degree(
+    J_train: torch.Tensor,
+    J_cand: torch.Tensor,
+    r_cand: torch.Tensor,
+    k: int,
+    method: str = "randomized",
+    eig: EigenPairs | None = None,
+    **eig_options,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """PINNACLE convergence degree of candidate points under the training set's eNTK.
 
     .. math:: P_{iz} = \\lambda_i^{-1/2} v_i^\\top K_{X,z} r(z) = V_i^\\top J_z^\\top r(z),
@@ -448,15 +500,17 @@ def convergence_degree(J_train: torch.Tensor, J_cand: torch.Tensor, r_cand: torc
     if J_cand.ndim != 2 or J_train.ndim != 2:
         raise ValueError(f"Jacobians must be 2D, got {tuple(J_train.shape)} and {tuple(J_cand.shape)}")
     if J_cand.shape[1] != J_train.shape[1]:
-        raise ValueError(f"J_train has {J_train.shape[1]} parameter columns and J_cand {J_cand.shape[1]}; "
-                         "they must match")
+        raise ValueError(
+            f"J_train has {J_train.shape[1]} parameter columns and J_cand {J_cand.shape[1]}; they must match"
+        )
     if r_cand.ndim not in (1, 2):
         raise ValueError(f"r_cand must be (m,) or (m, c), got shape {tuple(r_cand.shape)}")
     m = r_cand.shape[0]
     c = 1 if r_cand.ndim == 1 else r_cand.shape[1]
     if J_cand.shape[0] != m * c:
-        raise ValueError(f"J_cand has {J_cand.shape[0]} rows but r_cand {tuple(r_cand.shape)} has {m * c} "
-                         "residual values")
+        raise ValueError(
+            f"J_cand has {J_cand.shape[0]} rows but r_cand {tuple(r_cand.shape)} has {m * c} residual values"
+        )
     if eig is None:
         eig = top_eigenpairs(J_train, k, method=method, **eig_options)
     elif eig.right.shape[0] != J_cand.shape[1]:

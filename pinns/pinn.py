@@ -5,6 +5,7 @@
 
 Reference: Raissi, Perdikaris, Karniadakis, J. Comput. Phys. 378 (2019).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,18 +40,28 @@ class PINN(AbstractMethod):
     term ``observations`` = mean |u(x) − y|².
     """
 
-    def __init__(self, problem, model: torch.nn.Module, weights: dict[str, float] | None = None,
-                 derivatives: str = "auto", hard_constraints: bool = False, selection=None,
-                 trainable_params: dict[str, float] | None = None):
+    def __init__(
+        self,
+        problem,
+        model: torch.nn.Module,
+        weights: dict[str, float] | None = None,
+        derivatives: str = "auto",
+        hard_constraints: bool = False,
+        selection=None,
+        trainable_params: dict[str, float] | None = None,
+    ):
         super().__init__()
         check_model_fits(model, problem)  # a wrong network size in one line, not a torch shape error
         self.selection, self._bound = selection, False
         unknown = sorted(set(trainable_params or {}) - set(problem.params))
         if unknown:
-            raise ValueError(f"method.trainable_params: {problem.name!r} has no parameter {unknown[0]!r}; "
-                             f"its parameters are: {', '.join(problem.params) or '(none)'}")
+            raise ValueError(
+                f"method.trainable_params: {problem.name!r} has no parameter {unknown[0]!r}; "
+                f"its parameters are: {', '.join(problem.params) or '(none)'}"
+            )
         self.unknowns = torch.nn.ParameterDict(
-            {k: torch.nn.Parameter(torch.tensor(float(v))) for k, v in (trainable_params or {}).items()})
+            {k: torch.nn.Parameter(torch.tensor(float(v))) for k, v in (trainable_params or {}).items()}
+        )
         self.problem, self.model = problem, model
         if hard_constraints and problem.constraint is None:
             raise ValueError(f"method.hard_constraints: problem {problem.name!r} declares no hard constraint")
@@ -61,14 +72,18 @@ class PINN(AbstractMethod):
         weights = dict(weights or {})
         unknown = sorted(set(weights) - names)
         if unknown:
-            raise ValueError(f"method.weights: no loss term {unknown[0]!r}; the terms of "
-                             f"{problem.name!r} are: {', '.join(sorted(names))}")
+            raise ValueError(
+                f"method.weights: no loss term {unknown[0]!r}; the terms of "
+                f"{problem.name!r} are: {', '.join(sorted(names))}"
+            )
         if derivatives not in ("auto", "autograd", "jet"):
             raise ValueError(f"method.derivatives must be auto, autograd or jet, got {derivatives!r}")
         has_jet = getattr(model, "supports_jet", lambda: False)() and self.constraint is None
         if derivatives == "jet" and not has_jet:
-            raise ValueError(f"method.derivatives: jet needs a model with Taylor-mode jets (an MLP with "
-                             f"tanh/sin/softplus/silu/relu) and no hard constraint; {type(model).__name__} has none")
+            raise ValueError(
+                f"method.derivatives: jet needs a model with Taylor-mode jets (an MLP with "
+                f"tanh/sin/softplus/silu/relu) and no hard constraint; {type(model).__name__} has none"
+            )
         self.use_jet = has_jet and derivatives != "autograd"
         self.weights = {k: float(v) for k, v in weights.items()}
         # point set -> residuals evaluated on it: equations on the interior, each condition on its own
@@ -158,8 +173,11 @@ class PINN(AbstractMethod):
             for name, residual in self.groups[group].items():
                 terms[name] = residual(du, p).square().mean()
         for name, cond in self.sided.items():
-            terms[name] = sided_residual(self.problem, cond, self.net, batch[name], p,
-                                         self.normals(name, batch[name], batch)).square().mean()
+            terms[name] = (
+                sided_residual(self.problem, cond, self.net, batch[name], p, self.normals(name, batch[name], batch))
+                .square()
+                .mean()
+            )
         if "observations" in batch:
             terms["observations"] = self.observation_misfit(batch["observations"]).square().mean()
         return terms
@@ -215,15 +233,19 @@ def autograd_derivatives(problem, fn, x: torch.Tensor, normals: torch.Tensor | N
     return Derivatives(fn(x), x, problem.inputs, problem.outputs, normals=normals)
 
 
-def sided_residual(problem, cond, net_of, x: torch.Tensor, params: dict | None = None,
-                   normals: torch.Tensor | None = None) -> torch.Tensor:
+def sided_residual(
+    problem, cond, net_of, x: torch.Tensor, params: dict | None = None, normals: torch.Tensor | None = None
+) -> torch.Tensor:
     """Residual of a condition bound to one subdomain's network (``net_of(name)``), or of an
     interface condition ``residual(du_a, du_b, params)`` between two."""
     p = problem.params if params is None else params
     if cond.is_interface:
         a, b = cond.subdomain
-        return cond.residual(autograd_derivatives(problem, net_of(a), x, normals),
-                             autograd_derivatives(problem, net_of(b), x, normals), p)
+        return cond.residual(
+            autograd_derivatives(problem, net_of(a), x, normals),
+            autograd_derivatives(problem, net_of(b), x, normals),
+            p,
+        )
     return cond.residual(autograd_derivatives(problem, net_of(cond.subdomain), x, normals), p)
 
 
@@ -265,17 +287,18 @@ def predict_fields(fn, problem, ref: Field) -> np.ndarray:
     (``problem.derived`` from u and ∇u by autograd) when the reference carries them."""
     if ref.values.shape[-1] == len(problem.outputs):
         return predict_on(fn, ref)
-    if problem.derived is None or tuple(ref.names[len(problem.outputs):]) != tuple(problem.derived_names):
-        raise ValueError(f"reference channels {ref.names} are not the outputs {problem.outputs} followed by "
-                         f"the derived quantities {problem.derived_names}")
+    if problem.derived is None or tuple(ref.names[len(problem.outputs) :]) != tuple(problem.derived_names):
+        raise ValueError(
+            f"reference channels {ref.names} are not the outputs {problem.outputs} followed by "
+            f"the derived quantities {problem.derived_names}"
+        )
     p = next(fn.parameters())
     x_all = torch.as_tensor(reference_points(ref), dtype=p.dtype, device=p.device)
     chunks = []
     for x in x_all.split(16384):
         x = x.detach().requires_grad_(True)
         u = fn(x)
-        g = torch.stack([torch.autograd.grad(u[:, c].sum(), x, retain_graph=True)[0]
-                         for c in range(u.shape[1])], dim=1)
+        g = torch.stack([torch.autograd.grad(u[:, c].sum(), x, retain_graph=True)[0] for c in range(u.shape[1])], dim=1)
         d = problem.derived(u.detach(), g.detach(), x.detach(), problem.params)
         chunks.append(torch.cat([u.detach()] + [d[n].reshape(-1, 1) for n in problem.derived_names], 1))
     v = torch.cat(chunks).cpu().numpy().astype(np.float64)
@@ -301,15 +324,22 @@ def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
 
 
 @METHODS.register("pinn")
-def pinn(*, problem, model, data=None, weights: dict | None = None, derivatives: str = "auto",
-         hard_constraints: bool = False, selection: dict | None = None,
-         trainable_params: dict | None = None) -> PINN:
+def pinn(
+    *,
+    problem,
+    model,
+    data=None,
+    weights: dict | None = None,
+    derivatives: str = "auto",
+    hard_constraints: bool = False,
+    selection: dict | None = None,
+    trainable_params: dict | None = None,
+) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
     selector = None
     if selection:
-        from sciml.registry import SAMPLERS
-
         import pinns.pinnacle  # noqa: F401  (registers the selectors, with pinns.selection)
+        from sciml.registry import SAMPLERS
 
         opts = dict(selection)
         if "type" not in opts:

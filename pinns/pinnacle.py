@@ -23,6 +23,7 @@ Rounds run every ``every`` steps and also when the eNTK drifts: every ``check_ev
 eNTK on ``n_check`` fixed points is compared with its value at the last round, and a relative
 Frobenius change above ``drift`` triggers a round.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,9 +55,20 @@ class Pinnacle(PointSelector):
     eig_method : ``"randomized"`` or ``"lanczos"``
     """
 
-    def __init__(self, variant: str = "k", n_select: int | None = None, pool: int = 500, k: int = 50,
-                 n_train_max: int = 1000, memory: bool = True, drift: float = 0.5, check_every: int = 100,
-                 n_check: int = 64, eig_method: str = "randomized", **kw):
+    def __init__(
+        self,
+        variant: str = "k",
+        n_select: int | None = None,
+        pool: int = 500,
+        k: int = 50,
+        n_train_max: int = 1000,
+        memory: bool = True,
+        drift: float = 0.5,
+        check_every: int = 100,
+        n_check: int = 64,
+        eig_method: str = "randomized",
+        **kw,
+    ):
         super().__init__(**kw)
         if variant not in ("k", "s"):
             raise ValueError(f"pinnacle variant must be 'k' or 's', got {variant!r}")
@@ -76,8 +88,10 @@ class Pinnacle(PointSelector):
 
     def bind(self, method, data) -> None:
         if method.problem.subdomains:
-            raise NotImplementedError("pinnacle scores one network's eNTK; problems with subdomains "
-                                      f"({', '.join(method.problem.subdomains)}) are not supported")
+            raise NotImplementedError(
+                "pinnacle scores one network's eNTK; problems with subdomains "
+                f"({', '.join(method.problem.subdomains)}) are not supported"
+            )
         super().bind(method, data)
 
     # --- the operator of each type, as pure functions of the network's parameters ---
@@ -132,8 +146,10 @@ class Pinnacle(PointSelector):
         """The eNTK on the fixed check points (drawn from ``data`` on the first call)."""
         if self._check_x is None:
             per = max(1, self.n_check // len(self.types))
-            self._check_x = {t: data.points[t][data.rng.choice(len(data.points[t]), min(per, len(data.points[t])),
-                                                               replace=False)] for t in self.types}
+            self._check_x = {
+                t: data.points[t][data.rng.choice(len(data.points[t]), min(per, len(data.points[t])), replace=False)]
+                for t in self.types
+            }
         J = torch.cat([self._jacobian(method, t, x) for t, x in self._check_x.items()])
         return ntk.entk(J).detach()
 
@@ -157,16 +173,16 @@ class Pinnacle(PointSelector):
             m = max(1, int(round(frac * len(x))))
             J_train.append(self._jacobian(method, t, x[rng.choice(len(x), m, replace=False)]))
         J_train = torch.cat(J_train).detach()
-        eig = ntk.top_eigenpairs(J_train, min(self.k, min(J_train.shape) - 1), method=self.eig_method,
-                                 seed=int(rng.integers(2**31)))
+        eig = ntk.top_eigenpairs(
+            J_train, min(self.k, min(J_train.shape) - 1), method=self.eig_method, seed=int(rng.integers(2**31))
+        )
         # candidates of every type, scored jointly
         pools, scores, embs = {}, [], []
         for t in self.types:
             pools[t] = candidates(data, t, self.pool)
             J, r = self._jacobian(method, t, pools[t], values=True)
             c = len(r) // len(pools[t])
-            s, emb = ntk.convergence_degree(J_train, J.detach(), r.detach().reshape(len(pools[t]), c), self.k,
-                                            eig=eig)
+            s, emb = ntk.convergence_degree(J_train, J.detach(), r.detach().reshape(len(pools[t]), c), self.k, eig=eig)
             scores.append(s.double().cpu().numpy())
             embs.append(emb.T.double().cpu().numpy())
         owner = np.concatenate([np.full(len(pools[t]), i) for i, t in enumerate(self.types)])
@@ -175,7 +191,7 @@ class Pinnacle(PointSelector):
         n_sel = min(n_sel, len(score))
         chosen = self._choose(score, emb, n_sel, rng)
         new = {t: pools[t][local[chosen[owner[chosen] == i]]] for i, t in enumerate(self.types)}
-        for i, t in enumerate(self.types):  # over a type's cap: its best-ranked new points first
+        for t in self.types:  # over a type's cap: its best-ranked new points first
             cap = self.maximum(t)
             if cap is not None:
                 new[t] = new[t][:cap]
@@ -187,6 +203,7 @@ class Pinnacle(PointSelector):
                 taken = set(local[chosen[owner[chosen] == i]].tolist())
                 extra = [j for j in np.argsort(-scores[i]) if j not in taken][:need]
                 new[t] = np.concatenate([new[t], pools[t][extra]])
+
         # then drop new points (lowest-ranked last) while new points plus the old ones that must stay
         # for the minimums exceed the budget; a type is cut only down to its minimum (below it, old
         # points would replace the cut ones one for one). bind() checked that the minimums fit.
@@ -236,8 +253,13 @@ class Pinnacle(PointSelector):
         return np.asarray(chosen)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "triggers": dict(self.triggers), "counts": list(self.counts),
-                "check_x": self._check_x, "K_last": self._K_last}
+        return {
+            **super().state_dict(),
+            "triggers": dict(self.triggers),
+            "counts": list(self.counts),
+            "check_x": self._check_x,
+            "K_last": self._K_last,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
@@ -250,22 +272,76 @@ def _build(variant: str, every, budget, min_points, types, **kw) -> Pinnacle:
 
 
 @SAMPLERS.register("pinnacle_k")
-def pinnacle_k(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
-               types: list | None = None, max_points: dict | None = None, n_select: int | None = None,
-               pool: int = 500, k: int = 50, n_train_max: int = 1000, memory: bool = True, drift: float = 0.5,
-               check_every: int = 100, n_check: int = 64, eig_method: str = "randomized") -> Pinnacle:
+def pinnacle_k(
+    *,
+    every: int = 1000,
+    budget: int | None = None,
+    min_points: int | dict = 1,
+    types: list | None = None,
+    max_points: dict | None = None,
+    n_select: int | None = None,
+    pool: int = 500,
+    k: int = 50,
+    n_train_max: int = 1000,
+    memory: bool = True,
+    drift: float = 0.5,
+    check_every: int = 100,
+    n_check: int = 64,
+    eig_method: str = "randomized",
+) -> Pinnacle:
     """PINNACLE-K: joint selection of every point type by k-means++ in eNTK space (Lau et al. 2024)."""
-    return _build("k", every, budget, min_points, types, max_points=max_points, n_select=n_select, pool=pool,
-                  k=k, n_train_max=n_train_max, memory=memory, drift=drift, check_every=check_every,
-                  n_check=n_check, eig_method=eig_method)
+    return _build(
+        "k",
+        every,
+        budget,
+        min_points,
+        types,
+        max_points=max_points,
+        n_select=n_select,
+        pool=pool,
+        k=k,
+        n_train_max=n_train_max,
+        memory=memory,
+        drift=drift,
+        check_every=check_every,
+        n_check=n_check,
+        eig_method=eig_method,
+    )
 
 
 @SAMPLERS.register("pinnacle_s")
-def pinnacle_s(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
-               types: list | None = None, max_points: dict | None = None, n_select: int | None = None,
-               pool: int = 500, k: int = 50, n_train_max: int = 1000, memory: bool = True, drift: float = 0.5,
-               check_every: int = 100, n_check: int = 64, eig_method: str = "randomized") -> Pinnacle:
+def pinnacle_s(
+    *,
+    every: int = 1000,
+    budget: int | None = None,
+    min_points: int | dict = 1,
+    types: list | None = None,
+    max_points: dict | None = None,
+    n_select: int | None = None,
+    pool: int = 500,
+    k: int = 50,
+    n_train_max: int = 1000,
+    memory: bool = True,
+    drift: float = 0.5,
+    check_every: int = 100,
+    n_check: int = 64,
+    eig_method: str = "randomized",
+) -> Pinnacle:
     """PINNACLE-S: joint selection of every point type by sampling ∝ convergence degree (Lau et al. 2024)."""
-    return _build("s", every, budget, min_points, types, max_points=max_points, n_select=n_select, pool=pool,
-                  k=k, n_train_max=n_train_max, memory=memory, drift=drift, check_every=check_every,
-                  n_check=n_check, eig_method=eig_method)
+    return _build(
+        "s",
+        every,
+        budget,
+        min_points,
+        types,
+        max_points=max_points,
+        n_select=n_select,
+        pool=pool,
+        k=k,
+        n_train_max=n_train_max,
+        memory=memory,
+        drift=drift,
+        check_every=check_every,
+        n_check=n_check,
+        eig_method=eig_method,
+    )

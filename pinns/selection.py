@@ -18,6 +18,7 @@ Baselines here:
 The type's residual magnitude at a point is :math:`\sqrt{\sum_e r_e^2}` over the type's terms
 (all equations for ``interior``). Time spent selecting is accumulated in ``overhead_s``.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,14 @@ class PointSelector:
         sets with L-BFGS, whose curvature memory a change of points would invalidate); None = always
     """
 
-    def __init__(self, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
-                 types: list[str] | None = None, max_points: dict | None = None):
+    def __init__(
+        self,
+        every: int = 1000,
+        budget: int | None = None,
+        min_points: int | dict = 1,
+        types: list[str] | None = None,
+        max_points: dict | None = None,
+    ):
         if every < 0:
             raise ValueError(f"selection.every must be >= 0, got {every}")
         if budget is not None and budget < 1:
@@ -51,8 +58,11 @@ class PointSelector:
         self.every, self.budget, self.min_points = int(every), budget, min_points
         self.types = None if types is None else list(types)
         self.max_points = dict(max_points or {})
-        bad = [t for t, m in self.max_points.items() if m < (min_points.get(t, 1) if isinstance(min_points, dict)
-                                                              else min_points)]
+        bad = [
+            t
+            for t, m in self.max_points.items()
+            if m < (min_points.get(t, 1) if isinstance(min_points, dict) else min_points)
+        ]
         if bad:
             raise ValueError(f"selection.max_points of {bad[0]!r} is below its min_points")
         self.overhead_s = 0.0
@@ -67,8 +77,10 @@ class PointSelector:
         names += ["observations"] if "observations" in getattr(data, "points", {}) else []
         unknown = sorted((set(self.types or []) | set(self.max_points)) - set(names))
         if unknown:
-            raise ValueError(f"selection.types: no selectable point set {unknown[0]!r} (conditions coupling points, "
-                             f"such as periodic pairs, stay fixed); selectable: {', '.join(names)}")
+            raise ValueError(
+                f"selection.types: no selectable point set {unknown[0]!r} (conditions coupling points, "
+                f"such as periodic pairs, stay fixed); selectable: {', '.join(names)}"
+            )
         if self.types is None:
             self.types = names
         if not hasattr(data, "set_points"):
@@ -209,25 +221,60 @@ class RARD(RAD):
 
 
 @SAMPLERS.register("random")
-def random_selection(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1,
-                     types: list | None = None) -> RandomSelector:
+def random_selection(
+    *, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None
+) -> RandomSelector:
     """Redraw every point set pseudo-randomly every ``every`` steps (same sizes)."""
     return RandomSelector(every, budget, min_points, types)
 
 
 @SAMPLERS.register("rad")
-def rad(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None,
-        k: float = 1.0, c: float = 1.0, pool_factor: int = 5) -> RAD:
+def rad(
+    *,
+    every: int = 1000,
+    budget: int | None = None,
+    min_points: int | dict = 1,
+    types: list | None = None,
+    k: float = 1.0,
+    c: float = 1.0,
+    pool_factor: int = 5,
+) -> RAD:
     """RAD: redraw points ∝ |r|^k/mean|r|^k + c from a pool (Wu et al. 2023)."""
-    return RAD(k=k, c=c, pool_factor=pool_factor, every=every, budget=budget, min_points=min_points,
-               types=types or ["interior"])
+    return RAD(
+        k=k,
+        c=c,
+        pool_factor=pool_factor,
+        every=every,
+        budget=budget,
+        min_points=min_points,
+        types=types or ["interior"],
+    )
 
 
 @SAMPLERS.register("rar_d")
-def rar_d(*, every: int = 1000, budget: int | None = None, min_points: int | dict = 1, types: list | None = None,
-          k: float = 2.0, c: float = 0.0, pool_factor: int = 5, n_add: int = 100, max_points: dict | None = None) -> RARD:
+def rar_d(
+    *,
+    every: int = 1000,
+    budget: int | None = None,
+    min_points: int | dict = 1,
+    types: list | None = None,
+    k: float = 2.0,
+    c: float = 0.0,
+    pool_factor: int = 5,
+    n_add: int = 100,
+    max_points: dict | None = None,
+) -> RARD:
     """RAR-D: add points ∝ |r|^k/mean|r|^k + c each round, up to the budget (Wu et al. 2023)."""
     if budget is None:
         raise ValueError("rar_d grows the point sets: give selection.budget (total points)")
-    return RARD(n_add=n_add, k=k, c=c, pool_factor=pool_factor, every=every, budget=budget,
-                min_points=min_points, types=types or ["interior"], max_points=max_points)
+    return RARD(
+        n_add=n_add,
+        k=k,
+        c=c,
+        pool_factor=pool_factor,
+        every=every,
+        budget=budget,
+        min_points=min_points,
+        types=types or ["interior"],
+        max_points=max_points,
+    )

@@ -1,4 +1,5 @@
 """Command line: ``sciml run | data | list | eval | export | compare``."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,13 @@ def _resume_overrides(raw: dict, overrides: list[str]) -> None:
     for o in overrides:
         parts = o.split("=", 1)[0].strip().split(".")
         stages = raw.get("train", {}).get("stages") if isinstance(raw.get("train"), dict) else None
-        if (parts[:2] == ["train", "stages"] and len(parts) >= 3 and parts[2].isdigit()
-                and isinstance(stages, list) and int(parts[2]) == len(stages)):
+        if (
+            parts[:2] == ["train", "stages"]
+            and len(parts) >= 3
+            and parts[2].isdigit()
+            and isinstance(stages, list)
+            and int(parts[2]) == len(stages)
+        ):
             stages.append({})  # a new stage after the last one
         apply_override(raw, o)
 
@@ -37,8 +43,10 @@ def cmd_run(args) -> int:
 
     if args.resume:
         if args.case:
-            raise CaseError(f"give a case file or --resume RUN_DIR, not both (a resumed run "
-                            f"continues with its own {Path(args.resume) / 'case.yaml'}; change it with --set)")
+            raise CaseError(
+                f"give a case file or --resume RUN_DIR, not both (a resumed run "
+                f"continues with its own {Path(args.resume) / 'case.yaml'}; change it with --set)"
+            )
         if args.output:
             raise CaseError("--output does not apply to --resume (the run continues in its own directory)")
         run_dir = RunDir.open(args.resume)
@@ -65,10 +73,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .registry import ALL  # the registries load every component on their first lookup
-
     import shutil
     import textwrap
+
+    from .registry import ALL  # the registries load every component on their first lookup
 
     if args.name:
         if not args.kind:
@@ -82,8 +90,16 @@ def cmd_list(args) -> int:
         print(f"{kind}:")
         pad = max(map(len, reg.names()), default=0) + 3
         for name in reg.names():  # the description's first sentence, wrapped under itself
-            print(textwrap.fill(reg.describe(name), width=columns, initial_indent=f"  {name:{pad - 3}s} ",
-                                subsequent_indent=" " * pad, break_on_hyphens=False) or f"  {name}")
+            print(
+                textwrap.fill(
+                    reg.describe(name),
+                    width=columns,
+                    initial_indent=f"  {name:{pad - 3}s} ",
+                    subsequent_indent=" " * pad,
+                    break_on_hyphens=False,
+                )
+                or f"  {name}"
+            )
     return 0
 
 
@@ -101,7 +117,7 @@ def _option_docs(*objs) -> dict[str, str]:
             if not m:
                 continue
             text = [m.group(2).strip()]
-            for nxt in lines[i + 1:]:  # the indented continuation lines
+            for nxt in lines[i + 1 :]:  # the indented continuation lines
                 if not nxt.startswith("    "):
                     break
                 text.append(nxt.strip())
@@ -146,8 +162,14 @@ def cmd_data(args) -> int:
     elif args.action == "convert-pdebench":
         from .data.pdebench import convert_pdebench
 
-        out = convert_pdebench(args.src, args.dst, layout=args.layout, target=args.target,
-                               max_samples=args.max_samples, t_stride=args.t_stride)
+        out = convert_pdebench(
+            args.src,
+            args.dst,
+            layout=args.layout,
+            target=args.target,
+            max_samples=args.max_samples,
+            t_stride=args.t_stride,
+        )
         print(f"wrote {out}")
     return 0
 
@@ -188,8 +210,9 @@ def cmd_compare(args) -> int:
     for d in args.run_dirs:
         run_dir = RunDir.open(d)
         if not (run_dir.path / RunDir.SUMMARY).exists():
-            raise FileNotFoundError(f"{d}: no summary.json (the run has not finished; resume it with "
-                                    f"sciml run --resume {d})")
+            raise FileNotFoundError(
+                f"{d}: no summary.json (the run has not finished; resume it with sciml run --resume {d})"
+            )
         rows.append((d, _run_settings(run_dir.load_case_dict()), run_dir.load_summary().get("metrics", {})))
     setting_keys = ["problem", "model", "method", "stages"]
     keys = sorted({k for _, _, m in rows for k in m})
@@ -202,14 +225,27 @@ def cmd_compare(args) -> int:
 
 
 # the options of a model that say how big it is (shown by ``sciml compare``), in this order
-MODEL_SIZE_KEYS = ("width", "depth", "widths", "grid_size", "spline_order", "hidden_channels", "n_layers",
-                   "n_modes", "hidden", "layers", "neighbors", "k")
+MODEL_SIZE_KEYS = (
+    "width",
+    "depth",
+    "widths",
+    "grid_size",
+    "spline_order",
+    "hidden_channels",
+    "n_layers",
+    "n_modes",
+    "hidden",
+    "layers",
+    "neighbors",
+    "k",
+)
 METHOD_KEY_OPTIONS = ("loss",)  # the method options ``sciml compare`` shows with its type
 
 
 def _run_settings(raw: dict) -> dict[str, str]:
     """What a run is, from its saved case dict: problem type, model type with its sizes, method type
     (with its loss), and the stages ("adam 5000 + lbfgs 1500", "adam 30 epochs")."""
+
     def section(name):
         v = raw.get(name)
         return v if isinstance(v, dict) else {}
@@ -218,10 +254,11 @@ def _run_settings(raw: dict) -> dict[str, str]:
         return "x".join(map(str, v)) if isinstance(v, list) and all(isinstance(i, int) for i in v) else str(v)
 
     model, method = section("model"), section("method")
-    model_s = " ".join([str(model.get("type", ""))] + [f"{k}={short(model[k])}" for k in MODEL_SIZE_KEYS
-                                                      if k in model and model[k] is not None])
-    method_s = " ".join([str(method.get("type", ""))] + [f"{k}={method[k]}" for k in METHOD_KEY_OPTIONS
-                                                        if k in method])
+    model_s = " ".join(
+        [str(model.get("type", ""))]
+        + [f"{k}={short(model[k])}" for k in MODEL_SIZE_KEYS if k in model and model[k] is not None]
+    )
+    method_s = " ".join([str(method.get("type", ""))] + [f"{k}={method[k]}" for k in METHOD_KEY_OPTIONS if k in method])
     stages = section("train").get("stages") or []
     parts = []
     for st in stages if isinstance(stages, list) else []:
@@ -229,8 +266,12 @@ def _run_settings(raw: dict) -> dict[str, str]:
             continue
         opt = st.get("optimizer", "adam")
         parts.append(f"{opt} {st['epochs']} epochs" if st.get("epochs") else f"{opt} {st.get('steps', 0)}")
-    return {"problem": str(section("problem").get("type", "")), "model": model_s.strip(),
-            "method": method_s.strip(), "stages": " + ".join(parts)}
+    return {
+        "problem": str(section("problem").get("type", "")),
+        "model": model_s.strip(),
+        "method": method_s.strip(),
+        "stages": " + ".join(parts),
+    }
 
 
 def _cell(v) -> str:
@@ -245,7 +286,9 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="train a case and write its outputs to runs/<case>/<time>/")
     r.add_argument("case", nargs="?", help="case file (cases/*.yaml)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case value, e.g. train.stages.0.steps=100")
+    r.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a case value, e.g. train.stages.0.steps=100"
+    )
     r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     r.add_argument("--output", metavar="DIR", help="root directory for run folders (default: output.dir, 'runs')")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -261,15 +304,24 @@ def parser() -> argparse.ArgumentParser:
     g = dsub.add_parser("generate", help="build (or reuse) a case's dataset without training")
     g.add_argument("case")
     g.add_argument("--set", action="append", metavar="KEY=VALUE")
-    c = dsub.add_parser("convert-pdebench", help="convert a PDEBench HDF5 file (2D Darcy, 1D advection/Burgers, "
-                                                 "2D diffusion-reaction) to the sciml format")
+    c = dsub.add_parser(
+        "convert-pdebench",
+        help="convert a PDEBench HDF5 file (2D Darcy, 1D advection/Burgers, 2D diffusion-reaction) to the sciml format",
+    )
     c.add_argument("src")
     c.add_argument("dst")
-    c.add_argument("--layout", choices=["darcy", "1d", "diff-react"], default="darcy",
-                   help="the PDEBench file's layout (default darcy)")
-    c.add_argument("--target", choices=["operator", "trajectories"],
-                   help="time-dependent layouts: u(t0) -> u(t_last) pairs, or whole trajectories for "
-                        "data: {type: trajectories} (default: operator for 1d, trajectories for diff-react)")
+    c.add_argument(
+        "--layout",
+        choices=["darcy", "1d", "diff-react"],
+        default="darcy",
+        help="the PDEBench file's layout (default darcy)",
+    )
+    c.add_argument(
+        "--target",
+        choices=["operator", "trajectories"],
+        help="time-dependent layouts: u(t0) -> u(t_last) pairs, or whole trajectories for "
+        "data: {type: trajectories} (default: operator for 1d, trajectories for diff-react)",
+    )
     c.add_argument("--max-samples", type=int, metavar="N", help="convert only the first N samples")
     c.add_argument("--t-stride", type=int, default=1, metavar="K", help="keep every K-th time step (default 1)")
     d.set_defaults(func=cmd_data)

@@ -2,8 +2,8 @@
 them. It is the ``sciml`` entry point of the ``sciml.plugins`` group, loaded like any plugin on
 the first registry lookup (:mod:`sciml.plugins`); the method packages ``pinns`` and
 ``operators`` are entry points of their own, so the core imports no method package."""
-from . import nn, output  # noqa: F401
-from . import problems  # noqa: F401
+
+from . import nn, output, problems  # noqa: F401
 from .data import collocation, operator, quadrature, trajectory  # noqa: F401
 from .plugins import load_plugins as _load_plugins
 

@@ -4,6 +4,7 @@ Every error names the file, the line, the dotted key and, where there is a choic
 valid choices — before any work starts. Component sections (``problem``, ``data``,
 ``model``, ``method``) are checked against the signature of the registered builder.
 """
+
 from __future__ import annotations
 
 import copy
@@ -72,9 +73,7 @@ def _fix_float_resolver():
 
     _LineLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
     _LineLoader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-        list("-+0123456789."),
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
     )
 
 
@@ -133,16 +132,27 @@ class Stage:
     batch_size: int = _opt(0, ge=0)  # 0 = the data's default
 
 
-SCHEDULERS = {"none": (), "step": ("step_size", "gamma"), "cosine": ("t_max", "eta_min", "horizon"),
-              "onecycle": ("pct_start", "div_factor", "final_div_factor", "horizon"),
-              "exponential": ("gamma",), "plateau": ("factor", "patience")}
+SCHEDULERS = {
+    "none": (),
+    "step": ("step_size", "gamma"),
+    "cosine": ("t_max", "eta_min", "horizon"),
+    "onecycle": ("pct_start", "div_factor", "final_div_factor", "horizon"),
+    "exponential": ("gamma",),
+    "plateau": ("factor", "patience"),
+}
 HORIZONS = ("steps", "time")  # what a cosine/one-cycle schedule anneals over
 # scheduler option -> (integer?, lower bound, strict?, upper bound or None, upper strict?)
-SCHEDULER_RANGES = {"step_size": (True, 1, False, None, False), "gamma": (False, 0, True, None, False),
-                    "t_max": (True, 1, False, None, False), "eta_min": (False, 0, False, None, False),
-                    "pct_start": (False, 0, False, 1, True), "div_factor": (False, 1, False, None, False),
-                    "final_div_factor": (False, 1, False, None, False), "factor": (False, 0, True, 1, True),
-                    "patience": (True, 0, False, None, False)}
+SCHEDULER_RANGES = {
+    "step_size": (True, 1, False, None, False),
+    "gamma": (False, 0, True, None, False),
+    "t_max": (True, 1, False, None, False),
+    "eta_min": (False, 0, False, None, False),
+    "pct_start": (False, 0, False, 1, True),
+    "div_factor": (False, 1, False, None, False),
+    "final_div_factor": (False, 1, False, None, False),
+    "factor": (False, 0, True, 1, True),
+    "patience": (True, 0, False, None, False),
+}
 SEED_RANGE = 2**32  # seeds are in [0, 2^32): what numpy's legacy seeding accepts
 
 
@@ -163,7 +173,9 @@ class Train:
     divergence_factor: float = _opt(1e6, gt=0)
     amp: bool = False
     compile: bool = False
-    time_limit_s: float = _opt(0.0, ge=0)  # stop training (then evaluate and write) after this many seconds; 0 = no limit
+    time_limit_s: float = _opt(
+        0.0, ge=0
+    )  # stop training (then evaluate and write) after this many seconds; 0 = no limit
 
 
 @dataclass
@@ -175,11 +187,30 @@ class Output:
 
 
 FORMATS = ("vtu", "pvd", "xdmf", "png")
-TOP = {"name": str, "description": str, "seed": int, "dtype": str, "device": str, "imports": list,
-       "problem": dict, "data": dict, "model": dict, "method": dict, "train": dict, "output": dict}
+TOP = {
+    "name": str,
+    "description": str,
+    "seed": int,
+    "dtype": str,
+    "device": str,
+    "imports": list,
+    "problem": dict,
+    "data": dict,
+    "model": dict,
+    "method": dict,
+    "train": dict,
+    "output": dict,
+}
 REQUIRED = ("name", "problem", "data", "model", "method", "train")
 _ANNOTATED = {"dict": dict, "list": list, "int": int, "float": float, "str": str, "bool": bool}
-_WORDS = {dict: "a mapping", list: "a list", int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_WORDS = {
+    dict: "a mapping",
+    list: "a list",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+}
 
 
 @dataclass
@@ -275,23 +306,33 @@ class _Checker:
             self.fail(path, f"missing 'type'; choose one of: {', '.join(registry.names())}")
         name = value["type"]
         if not isinstance(name, str) or name not in registry:
-            self.fail(path + ("type",), f"unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}")
+            self.fail(
+                path + ("type",), f"unknown {registry.kind} {name!r}; choose one of: {', '.join(registry.names())}"
+            )
         opts = {k: v for k, v in registry.options(name).items() if k not in CONTEXT_ARGS}
         annotations = {k: p.annotation for k, p in inspect.signature(registry.get(name)).parameters.items()}
         for k, v in value.items():
             if k == "type" or k in extra_keys:
                 continue
             if k not in opts:
-                self.fail(path + (k,), f"unknown option for {registry.kind} {name!r}; valid options: {', '.join(opts) or '(none)'}")
+                self.fail(
+                    path + (k,),
+                    f"unknown option for {registry.kind} {name!r}; valid options: {', '.join(opts) or '(none)'}",
+                )
             default = opts[k]
             if default is not inspect.Parameter.empty and default is not None and not isinstance(default, (tuple,)):
                 value[k] = self.typed(path + (k,), v, type(default))
             elif v is not None:  # no usable default: the annotation says what it takes (``params: dict | None``)
                 want = _annotated_types(annotations.get(k))
-                if want and not any(isinstance(v, t) and not (t in (int, float) and isinstance(v, bool))
-                                    or (t is float and isinstance(v, int) and not isinstance(v, bool)) for t in want):
-                    self.fail(path + (k,), f"expected {' or '.join(_WORDS[t] for t in want)}, "
-                                           f"got {type(v).__name__} {v!r}")
+                if want and not any(
+                    isinstance(v, t)
+                    and not (t in (int, float) and isinstance(v, bool))
+                    or (t is float and isinstance(v, int) and not isinstance(v, bool))
+                    for t in want
+                ):
+                    self.fail(
+                        path + (k,), f"expected {' or '.join(_WORDS[t] for t in want)}, got {type(v).__name__} {v!r}"
+                    )
             if isinstance(value[k], float) and not math.isfinite(value[k]):
                 self.fail(path + (k,), f"must be a finite number, got {value[k]}")
         missing = [k for k, d in opts.items() if d is inspect.Parameter.empty and k not in value]
@@ -328,8 +369,11 @@ class _Checker:
         check = getattr(builder, "check", None)
         if check is None:
             return
-        opts = {k: d for k, d in registry.options(section["type"]).items()
-                if d is not inspect.Parameter.empty and k not in CONTEXT_ARGS}
+        opts = {
+            k: d
+            for k, d in registry.options(section["type"]).items()
+            if d is not inspect.Parameter.empty and k not in CONTEXT_ARGS
+        }
         opts.update({k: v for k, v in section.items() if k != "type"})
         params = inspect.signature(check).parameters
         takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -399,8 +443,14 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     _check_device(c, raw.get("device", "auto"))
     c.component(("problem",), raw["problem"], PROBLEMS)
     # problems are cheap to build: parameters, sizes and meshes are checked here, before any work
-    problem = c.built(("problem",), PROBLEMS, raw["problem"], PROBLEMS.build, raw["problem"]["type"],
-                      {k: v for k, v in raw["problem"].items() if k != "type"})
+    problem = c.built(
+        ("problem",),
+        PROBLEMS,
+        raw["problem"],
+        PROBLEMS.build,
+        raw["problem"]["type"],
+        {k: v for k, v in raw["problem"].items() if k != "type"},
+    )
     c.component(("data",), raw["data"], DATA)
     c.checks(("data",), DATA, raw["data"], problem=problem, seed=seed)  # no data are generated or loaded
     c.component(("model",), raw["model"], MODELS)
@@ -419,27 +469,47 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         sched = dict(s.scheduler)
         stype = sched.pop("type", "none")
         if not isinstance(stype, str) or stype not in SCHEDULERS:
-            c.fail(("train", "stages", i, "scheduler", "type"), f"unknown scheduler {stype!r}; choose one of: {', '.join(SCHEDULERS)}")
+            c.fail(
+                ("train", "stages", i, "scheduler", "type"),
+                f"unknown scheduler {stype!r}; choose one of: {', '.join(SCHEDULERS)}",
+            )
         for k in sched:
             if k not in SCHEDULERS[stype]:
-                c.fail(("train", "stages", i, "scheduler", k), f"unknown option for scheduler {stype!r}; valid: {', '.join(SCHEDULERS[stype]) or '(none)'}")
+                c.fail(
+                    ("train", "stages", i, "scheduler", k),
+                    f"unknown option for scheduler {stype!r}; valid: {', '.join(SCHEDULERS[stype]) or '(none)'}",
+                )
         for k, v in sched.items():
             if k in SCHEDULER_RANGES:
                 integer, lo, strict, hi, hi_strict = SCHEDULER_RANGES[k]
-                ok = _number(v) and (not integer or float(v).is_integer()) and (v > lo if strict else v >= lo) \
+                ok = (
+                    _number(v)
+                    and (not integer or float(v).is_integer())
+                    and (v > lo if strict else v >= lo)
                     and (hi is None or (v < hi if hi_strict else v <= hi))
+                )
                 if not ok:
                     kind = "an integer" if integer else "a finite number"
-                    rng = f"{'>' if strict else '>='} {lo}" + (f" and {'<' if hi_strict else '<='} {hi}" if hi is not None else "")
+                    rng = f"{'>' if strict else '>='} {lo}" + (
+                        f" and {'<' if hi_strict else '<='} {hi}" if hi is not None else ""
+                    )
                     c.fail(("train", "stages", i, "scheduler", k), f"must be {kind} {rng}, got {v!r}")
         horizon = sched.get("horizon", "steps")
         if horizon not in HORIZONS:
-            c.fail(("train", "stages", i, "scheduler", "horizon"), f"must be one of: {', '.join(HORIZONS)}; got {horizon!r}")
+            c.fail(
+                ("train", "stages", i, "scheduler", "horizon"),
+                f"must be one of: {', '.join(HORIZONS)}; got {horizon!r}",
+            )
         elif horizon == "time" and not train.time_limit_s > 0:
-            c.fail(("train", "stages", i, "scheduler", "horizon"),
-                   "'time' anneals over train.time_limit_s, which is not set (give time_limit_s: seconds > 0)")
+            c.fail(
+                ("train", "stages", i, "scheduler", "horizon"),
+                "'time' anneals over train.time_limit_s, which is not set (give time_limit_s: seconds > 0)",
+            )
         if stype == "cosine" and horizon == "time" and "t_max" in sched:
-            c.fail(("train", "stages", i, "scheduler", "t_max"), "t_max (steps) contradicts horizon: time; give one of them")
+            c.fail(
+                ("train", "stages", i, "scheduler", "t_max"),
+                "t_max (steps) contradicts horizon: time; give one of them",
+            )
         stages.append(s)
     train.stages = stages
     out = c.dataclass_section(("output",), raw.get("output", {}), Output)
@@ -452,10 +522,21 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         for i, f in enumerate(out.fields):
             if f not in known:
                 c.fail(("output", "fields", i), f"unknown field {f!r}; {problem.name!r} has: {', '.join(known)}")
-    return Case(name=raw["name"], problem=raw["problem"], data=raw["data"], model=raw["model"],
-                method=raw["method"], train=train, output=out, seed=seed,
-                dtype=raw.get("dtype", "float32"), device=raw.get("device", "auto"),
-                description=raw.get("description", ""), source=source, raw=raw)
+    return Case(
+        name=raw["name"],
+        problem=raw["problem"],
+        data=raw["data"],
+        model=raw["model"],
+        method=raw["method"],
+        train=train,
+        output=out,
+        seed=seed,
+        dtype=raw.get("dtype", "float32"),
+        device=raw.get("device", "auto"),
+        description=raw.get("description", ""),
+        source=source,
+        raw=raw,
+    )
 
 
 # ---------------------------------------------------------------- overrides and loading
@@ -474,11 +555,14 @@ def apply_override(raw: dict, assignment: str, source: str = "--set") -> None:
         here = ".".join(parts[:i]) or "the case"
         if isinstance(node, list):
             if not p.isdigit() or int(p) >= len(node):
-                raise CaseError(f"{source} {key}: {'.'.join(parts[:i + 1])} is not an index of the "
-                                f"{len(node)}-element list {here}")
+                raise CaseError(
+                    f"{source} {key}: {'.'.join(parts[: i + 1])} is not an index of the {len(node)}-element list {here}"
+                )
         elif not isinstance(node, dict):
-            raise CaseError(f"{source} {key}: {here} is {type(node).__name__} {node!r}, not a section with "
-                            f"keys; set {here}=VALUE instead")
+            raise CaseError(
+                f"{source} {key}: {here} is {type(node).__name__} {node!r}, not a section with "
+                f"keys; set {here}=VALUE instead"
+            )
         if i == len(parts) - 1:
             node[int(p) if isinstance(node, list) else p] = value
         else:
@@ -499,8 +583,10 @@ def read_case_text(path: str | Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CaseError(f"{path}: not a text file (byte {data[exc.start]:#04x} at offset {exc.start} is not "
-                        f"UTF-8); a case file is YAML text") from None
+        raise CaseError(
+            f"{path}: not a text file (byte {data[exc.start]:#04x} at offset {exc.start} is not "
+            f"UTF-8); a case file is YAML text"
+        ) from None
 
 
 def load_case(path: str | Path, overrides: list[str] | tuple = ()) -> Case:

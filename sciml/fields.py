@@ -4,6 +4,7 @@
 ``([T,] *grid.shape, C)`` for a Grid; ``times`` is given for time series.
 Arithmetic between fields on different discretizations raises.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,33 +84,36 @@ class Field:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[..., self.names.index(name)]
 
-    def _check(self, other: "Field"):
-        same = self.support is other.support or (
-            isinstance(self.support, Grid) and self.support == other.support
-        ) or (
-            isinstance(self.support, np.ndarray) and isinstance(other.support, np.ndarray)
-            and self.support.shape == other.support.shape and np.array_equal(self.support, other.support)
+    def _check(self, other: Field):
+        same = (
+            self.support is other.support
+            or (isinstance(self.support, Grid) and self.support == other.support)
+            or (
+                isinstance(self.support, np.ndarray)
+                and isinstance(other.support, np.ndarray)
+                and self.support.shape == other.support.shape
+                and np.array_equal(self.support, other.support)
+            )
         )
         if not same:
             raise InconsistentDiscretizationError("fields live on different discretizations")
 
-    def with_values(self, values: np.ndarray, names=None) -> "Field":
+    def with_values(self, values: np.ndarray, names=None) -> Field:
         return Field(values, self.support, names or self.names, self.times)
 
-    def __sub__(self, other: "Field") -> "Field":
+    def __sub__(self, other: Field) -> Field:
         self._check(other)
         return self.with_values(self.values - other.values)
 
-    def __add__(self, other: "Field") -> "Field":
+    def __add__(self, other: Field) -> Field:
         self._check(other)
         return self.with_values(self.values + other.values)
 
-    def merge(self, other: "Field", suffix: str = "") -> "Field":
+    def merge(self, other: Field, suffix: str = "") -> Field:
         """Channels of both fields side by side (``other``'s names get ``suffix``)."""
         self._check(other)
         return self.with_values(
-            np.concatenate([self.values, other.values], axis=-1),
-            self.names + tuple(n + suffix for n in other.names),
+            np.concatenate([self.values, other.values], axis=-1), self.names + tuple(n + suffix for n in other.names)
         )
 
 
@@ -125,5 +129,6 @@ def comparison(pred: np.ndarray, ref: Field) -> Field:
     pred = np.asarray(pred, dtype=np.float64).reshape(ref.values.shape)
     names = tuple(ref.names)
     values = np.concatenate([pred, ref.values, pred - ref.values], axis=-1)
-    return Field(values, ref.support, names + tuple(f"{n}_ref" for n in names) + tuple(f"{n}_error" for n in names),
-                 ref.times)
+    return Field(
+        values, ref.support, names + tuple(f"{n}_ref" for n in names) + tuple(f"{n}_error" for n in names), ref.times
+    )

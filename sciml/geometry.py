@@ -8,13 +8,14 @@ explicit list of the boundary's pieces, so they lie on the boundary and cover ev
 proportion to its length; every sampler of :data:`SAMPLERS` is honoured on every shape.
 Edges carry names through :func:`polygon` and :func:`named`. See ``docs/geometry.md``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
 import io
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import qmc
@@ -99,8 +100,10 @@ def _check_segments(segments: dict | None, dim: int) -> dict[str, np.ndarray]:
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3 or arr.shape[1:] != (2, dim):
-            raise ValueError(f"segment {name!r} must be a pair of {dim}-D end points or a list of pairs, "
-                             f"got shape {np.shape(pieces)}")
+            raise ValueError(
+                f"segment {name!r} must be a pair of {dim}-D end points or a list of pairs, "
+                f"got shape {np.shape(pieces)}"
+            )
         if np.any(np.linalg.norm(arr[:, 1] - arr[:, 0], axis=-1) == 0):
             raise ValueError(f"segment {name!r} has a piece of zero length")
         out[name] = arr
@@ -133,6 +136,7 @@ def segment_points(pieces: np.ndarray, n: int, method: str, rng) -> np.ndarray:
 # keeps points of coincident edges that lie outside the shape). Here a boundary is a list of
 # pieces (segments, circles, box faces, interval ends), each with an area-preserving map from
 # the unit cube; deepxde still answers inside tests and primitive normals.
+
 
 class _Piece:
     """A boundary piece: ``measure`` (length/area; 1 for a point), ``at(u)`` maps ``[0,1]^pdim``
@@ -190,7 +194,9 @@ class _Sphere(_Piece):
         self.c, self.r = np.asarray(center, dtype=np.float64), float(radius)
         self.pdim = len(self.c) - 1
         if self.pdim not in (1, 2):
-            raise NotImplementedError(f"boundary sampling of a {len(self.c)}-D hypersphere is not supported (2D and 3D are)")
+            raise NotImplementedError(
+                f"boundary sampling of a {len(self.c)}-D hypersphere is not supported (2D and 3D are)"
+            )
         self.measure = 2 * np.pi * self.r if self.pdim == 1 else 4 * np.pi * self.r**2
 
     def at(self, u):
@@ -263,7 +269,8 @@ def _primitive_pieces(geom) -> list[_Piece]:
     raise NotImplementedError(
         f"boundary sampling of a {type(geom).__name__} is not supported: sciml samples a boundary over an "
         "explicit list of its pieces, which it knows for Interval, Rectangle/Cuboid/Hypercube, Polygon/Triangle "
-        "(sciml.geometry.polygon), Disk/Sphere and their | - & combinations; mesh other shapes (MeshDomain)")
+        "(sciml.geometry.polygon), Disk/Sphere and their | - & combinations; mesh other shapes (MeshDomain)"
+    )
 
 
 def _tree_pieces(geom) -> list[_Piece]:
@@ -326,9 +333,12 @@ def polygon(vertices, edge_names=None):
     ends = [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
     own = []
     for p in _primitive_pieces(geom):  # deepxde may reverse the vertices: match edges by their ends
-        hit = [i for i, (a, b) in enumerate(ends)
-               if (np.allclose(p.a, a, atol=tol) and np.allclose(p.b, b, atol=tol))
-               or (np.allclose(p.a, b, atol=tol) and np.allclose(p.b, a, atol=tol))]
+        hit = [
+            i
+            for i, (a, b) in enumerate(ends)
+            if (np.allclose(p.a, a, atol=tol) and np.allclose(p.b, b, atol=tol))
+            or (np.allclose(p.a, b, atol=tol) and np.allclose(p.b, a, atol=tol))
+        ]
         if not hit:
             raise ValueError("polygon edges could not be matched to the vertices (repeated vertices?)")
         own.append(edge_names[hit[0]])
@@ -354,7 +364,7 @@ def _spread(pieces: list[_Piece], dim: int, time: tuple[float, float] | None):
         for k in np.unique(j):
             x[j == k] = pieces[k].at(local[j == k])
         if time:
-            x = np.hstack([x, time[0] + u[:, qs:qs + 1] * (time[1] - time[0])])
+            x = np.hstack([x, time[0] + u[:, qs : qs + 1] * (time[1] - time[0])])
         return x, j
 
     return qs + (1 if time else 0), f
@@ -426,9 +436,14 @@ class Domain:
     every shape (see ``docs/geometry.md``).
     """
 
-    def __init__(self, geometry, boundaries: dict[str, Callable] | None = None,
-                 time: tuple[float, float] | None = None, names: tuple[str, ...] | None = None,
-                 segments: dict[str, Segment | list[Segment]] | None = None):
+    def __init__(
+        self,
+        geometry,
+        boundaries: dict[str, Callable] | None = None,
+        time: tuple[float, float] | None = None,
+        names: tuple[str, ...] | None = None,
+        segments: dict[str, Segment | list[Segment]] | None = None,
+    ):
         self.geometry = geometry
         self.boundaries = dict(boundaries or {})
         self.segments = _check_segments(segments, geometry.dim)
@@ -441,8 +456,9 @@ class Domain:
         self.edge_names = _tree_names(geometry)
         clash = self.edge_names & (set(self.boundaries) | set(self.segments))
         if clash:
-            raise ValueError(f"boundary name(s) {sorted(clash)} given both by the geometry's edges and as "
-                             "boundaries/segments")
+            raise ValueError(
+                f"boundary name(s) {sorted(clash)} given both by the geometry's edges and as boundaries/segments"
+            )
         for name in sorted(self.edge_names):
             self.boundaries[name] = functools.partial(self._near_named, name)
         self._pieces_cache = None
@@ -536,9 +552,14 @@ class Domain:
         if tag in self.segments:
             return _sample_segments(self.segments[tag], n, method, rng, self.time)
         if tag is not None and tag not in self.boundaries:
-            raise KeyError(f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries) + sorted(self.segments)}")
-        if method == "pseudo" and tag not in self.edge_names \
-                and type(self.geometry).__name__ in ("Interval", "Rectangle", "Cuboid"):
+            raise KeyError(
+                f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries) + sorted(self.segments)}"
+            )
+        if (
+            method == "pseudo"
+            and tag not in self.edge_names
+            and type(self.geometry).__name__ in ("Interval", "Rectangle", "Cuboid")
+        ):
             return self._box_boundary(n, tag, rng)  # deepxde's samplers are right on these: same points as ever
         pieces = self._pieces
         if tag in self.edge_names:
@@ -636,8 +657,10 @@ class Domain:
             shape = tuple(max(2, int(np.ceil((hi - lo) / h)) + 1) for lo, hi in b)
             return Grid(shape, [tuple(r) for r in b]).to_mesh()
         if self.dim != 2:
-            raise NotImplementedError(f"to_mesh of a {self.dim}-D {type(self.geometry).__name__} is not supported "
-                                      "(boxes and 2D shapes are); mesh it with gmsh and use a MeshDomain")
+            raise NotImplementedError(
+                f"to_mesh of a {self.dim}-D {type(self.geometry).__name__} is not supported "
+                "(boxes and 2D shapes are); mesh it with gmsh and use a MeshDomain"
+            )
         return self._triangulate(h)
 
     def _on_boundary(self, x: np.ndarray) -> np.ndarray:
@@ -673,9 +696,15 @@ class Domain:
         b = self.bounds[:2]
         dy = h * np.sqrt(3) / 2
         ys = np.arange(b[1, 0], b[1, 1] + dy, dy)
-        rows = [np.column_stack([np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h),
-                                 np.full(len(np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h)), y)])
-                for k, y in enumerate(ys)]
+        rows = [
+            np.column_stack(
+                [
+                    np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h),
+                    np.full(len(np.arange(b[0, 0] + (0.5 * h if k % 2 else 0.0), b[0, 1] + h, h)), y),
+                ]
+            )
+            for k, y in enumerate(ys)
+        ]
         inner = np.concatenate(rows)
         inner = inner[np.asarray(self.geometry.inside(inner), dtype=bool)]
         if len(inner):
@@ -684,8 +713,10 @@ class Domain:
         pts = np.concatenate([bnd, inner])
         tri = Delaunay(pts).simplices
         c = pts[tri]
-        area = 0.5 * ((c[:, 1, 0] - c[:, 0, 0]) * (c[:, 2, 1] - c[:, 0, 1])
-                      - (c[:, 2, 0] - c[:, 0, 0]) * (c[:, 1, 1] - c[:, 0, 1]))
+        area = 0.5 * (
+            (c[:, 1, 0] - c[:, 0, 0]) * (c[:, 2, 1] - c[:, 0, 1])
+            - (c[:, 2, 0] - c[:, 0, 0]) * (c[:, 1, 1] - c[:, 0, 1])
+        )
         keep = np.asarray(self.geometry.inside(c.mean(1)), dtype=bool) & (np.abs(area) > 1e-12 * diam**2)
         tri = tri[keep]
         neg = area[keep] < 0
@@ -726,8 +757,12 @@ class MeshDomain:
     proportion to its measure and, rescaled, is the first coordinate inside it, so points stay
     uniform and a low-discrepancy set stays one along the boundary's arc length."""
 
-    def __init__(self, mesh: Mesh, time: tuple[float, float] | None = None,
-                 segments: dict[str, Segment | list[Segment]] | None = None):
+    def __init__(
+        self,
+        mesh: Mesh,
+        time: tuple[float, float] | None = None,
+        segments: dict[str, Segment | list[Segment]] | None = None,
+    ):
         if not mesh.cells_of_dim(mesh.dim) or mesh.cells_of_dim(mesh.dim)[0][0] not in ("line", "triangle", "tetra"):
             raise ValueError("MeshDomain needs a simplex mesh (lines, triangles or tetrahedra) of full dimension")
         self.mesh = mesh
@@ -783,8 +818,9 @@ class MeshDomain:
             return 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=-1)
         return np.ones(len(facets))
 
-    def _mapped(self, simplices: np.ndarray, weights: np.ndarray, n: int, method: str, rng,
-                with_time: bool = True) -> np.ndarray:
+    def _mapped(
+        self, simplices: np.ndarray, weights: np.ndarray, n: int, method: str, rng, with_time: bool = True
+    ) -> np.ndarray:
         """``n`` points on ``simplices`` by ``method`` (jointly with time when there is one)."""
         m = simplices.shape[1] - 1
         q = max(m, 1)
@@ -793,8 +829,9 @@ class MeshDomain:
         cum = np.concatenate([[0.0], np.cumsum(weights)])
         s = u[:, 0] * cum[-1]
         j = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(simplices) - 1)
-        local = np.column_stack([np.clip((s - cum[j]) / np.where(weights[j] > 0, weights[j], 1.0), 0.0, 1.0),
-                                 u[:, 1:q]])
+        local = np.column_stack(
+            [np.clip((s - cum[j]) / np.where(weights[j] > 0, weights[j], 1.0), 0.0, 1.0), u[:, 1:q]]
+        )
         x = np.einsum("nk,nkd->nd", _barycentric(local, m), self.mesh.points[simplices[j]])
         if with_time:
             x = np.hstack([x, self.time[0] + u[:, q:] * (self.time[1] - self.time[0])])
@@ -886,8 +923,13 @@ class MeshDomain:
         r = x[:, None] - a
         h = np.einsum("nmd,md->nm", r, nrm)
         q = r - h[..., None] * nrm  # in the plane, relative to a: solve q = s v + u w
-        G = np.stack([np.stack([np.einsum("md,md->m", v, v), np.einsum("md,md->m", v, w)], -1),
-                      np.stack([np.einsum("md,md->m", v, w), np.einsum("md,md->m", w, w)], -1)], -2)
+        G = np.stack(
+            [
+                np.stack([np.einsum("md,md->m", v, v), np.einsum("md,md->m", v, w)], -1),
+                np.stack([np.einsum("md,md->m", v, w), np.einsum("md,md->m", w, w)], -1),
+            ],
+            -2,
+        )
         rhs = np.stack([np.einsum("nmd,md->nm", q, v), np.einsum("nmd,md->nm", q, w)], -1)
         su = np.einsum("mij,nmj->nmi", np.linalg.inv(G), rhs)
         tol = 1e-9

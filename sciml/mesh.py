@@ -3,6 +3,7 @@
 One mesh type serves PINN sampling (``MeshDomain``), operator data (fields on nodes),
 graphs for message passing (:func:`edges`) and output (VTU/PVD/XDMF writers).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class Mesh:
 
     # ---- meshio ---------------------------------------------------------------------
     @classmethod
-    def from_meshio(cls, m) -> "Mesh":
+    def from_meshio(cls, m) -> Mesh:
         """Convert a ``meshio.Mesh``; physical groups (gmsh) become named tags.
 
         Lower-dimensional physical groups (boundary curves) become point tags; groups of
@@ -111,7 +112,7 @@ class Mesh:
         return cls(pts, keep, ptags, cell_tags)
 
     @classmethod
-    def read(cls, path: str | Path) -> "Mesh":
+    def read(cls, path: str | Path) -> Mesh:
         """Read a mesh file (any format meshio reads: ``.msh``, ``.vtu``, ``.xdmf``...).
 
         A missing file is a FileNotFoundError; a file that does not parse, or parses to no usable
@@ -169,8 +170,17 @@ class Mesh:
         return np.concatenate(cents), np.concatenate(meas)
 
 
-_FORMATS = {".msh": "Gmsh .msh", ".vtu": "VTK .vtu", ".vtk": "legacy VTK .vtk", ".xdmf": "XDMF",
-            ".xmf": "XDMF", ".med": "MED", ".inp": "Abaqus .inp", ".obj": "Wavefront .obj", ".stl": "STL"}
+_FORMATS = {
+    ".msh": "Gmsh .msh",
+    ".vtu": "VTK .vtu",
+    ".vtk": "legacy VTK .vtk",
+    ".xdmf": "XDMF",
+    ".xmf": "XDMF",
+    ".med": "MED",
+    ".inp": "Abaqus .inp",
+    ".obj": "Wavefront .obj",
+    ".stl": "STL",
+}
 
 
 def _read_failure(path: Path, exc: BaseException) -> str:
@@ -178,10 +188,14 @@ def _read_failure(path: Path, exc: BaseException) -> str:
     detail = " ".join(str(exc).split()) or type(exc).__name__
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        return (f"meshio cannot read '{path.suffix or '(no extension)'}' files ({detail}); "
-                f"use a format it knows by its extension, e.g. .msh or .vtu")
-    return (f"it does not parse as a {fmt} file (corrupt, truncated or another format?) "
-            f"[meshio: {detail}]; regenerate it (meshes/*.py) or point the case at another mesh")
+        return (
+            f"meshio cannot read '{path.suffix or '(no extension)'}' files ({detail}); "
+            f"use a format it knows by its extension, e.g. .msh or .vtu"
+        )
+    return (
+        f"it does not parse as a {fmt} file (corrupt, truncated or another format?) "
+        f"[meshio: {detail}]; regenerate it (meshes/*.py) or point the case at another mesh"
+    )
 
 
 @dataclass(frozen=True)
@@ -216,10 +230,7 @@ class Grid:
         return len(self.shape)
 
     def axes(self) -> list[np.ndarray]:
-        return [
-            np.linspace(a, b, n, endpoint=not p)
-            for n, (a, b), p in zip(self.shape, self.bounds, self.periodic)
-        ]
+        return [np.linspace(a, b, n, endpoint=not p) for n, (a, b), p in zip(self.shape, self.bounds, self.periodic)]
 
     def spacing(self) -> tuple[float, ...]:
         return tuple(float(ax[1] - ax[0]) for ax in self.axes())
@@ -238,8 +249,16 @@ class Grid:
             q = np.stack([idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]], -1).reshape(-1, 4)
             cells = [("quad", q)]
         elif self.dim == 3:
-            c = [idx[:-1, :-1, :-1], idx[1:, :-1, :-1], idx[1:, 1:, :-1], idx[:-1, 1:, :-1],
-                 idx[:-1, :-1, 1:], idx[1:, :-1, 1:], idx[1:, 1:, 1:], idx[:-1, 1:, 1:]]
+            c = [
+                idx[:-1, :-1, :-1],
+                idx[1:, :-1, :-1],
+                idx[1:, 1:, :-1],
+                idx[:-1, 1:, :-1],
+                idx[:-1, :-1, 1:],
+                idx[1:, :-1, 1:],
+                idx[1:, 1:, 1:],
+                idx[:-1, 1:, 1:],
+            ]
             cells = [("hexahedron", np.stack(c, -1).reshape(-1, 8))]
         else:
             raise ValueError("grids of dimension > 3 have no mesh")
@@ -253,7 +272,7 @@ class Grid:
             tags[hi] = np.take(idx, -1, axis=ax).ravel()
         return Mesh(self.points(), cells, tags)
 
-    def resample(self, factor: int) -> "Grid":
+    def resample(self, factor: int) -> Grid:
         """The grid obtained by keeping every ``factor``-th node (``values[..., ::factor, ::factor]``)."""
         for n, p in zip(self.shape, self.periodic):
             if factor < 1 or (n if p else n - 1) % factor:

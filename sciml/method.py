@@ -4,6 +4,7 @@ The Trainer only ever calls ``loss``, ``after_step``, ``evaluate`` and ``predict
 method is a new subclass of :class:`AbstractMethod` (concrete methods are final: compose,
 do not subclass them again).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

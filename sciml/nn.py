@@ -1,4 +1,5 @@
 """Networks every method family uses: MLP with optional Fourier-feature input."""
+
 from __future__ import annotations
 
 import math
@@ -73,9 +74,17 @@ class MLP(nn.Module):
     x: (n, in_features) → (n, out_features)
     """
 
-    def __init__(self, in_features: int, out_features: int, width: int = 64, depth: int = 4,
-                 activation: str = "tanh", init: str = "glorot_normal", fourier_features: int = 0,
-                 fourier_scale: float = 1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        width: int = 64,
+        depth: int = 4,
+        activation: str = "tanh",
+        init: str = "glorot_normal",
+        fourier_features: int = 0,
+        fourier_scale: float = 1.0,
+    ):
         super().__init__()
         if width < 1 or depth < 1:
             raise ValueError(f"MLP width and depth must be >= 1, got width={width}, depth={depth}")
@@ -125,7 +134,9 @@ class MLP(nn.Module):
         dict mapping ``(output index, axes)`` to an ``(n,)`` tensor, for every output.
         """
         if not self.supports_jet():
-            raise NotImplementedError("jet() needs an MLP without Fourier features and with tanh/sin/softplus/silu/relu")
+            raise NotImplementedError(
+                "jet() needs an MLP without Fourier features and with tanh/sin/softplus/silu/relu"
+            )
         requests = {tuple(sorted(r)) for r in requests} | {()}
         if max(len(r) for r in requests) > 2:
             raise NotImplementedError("jet() propagates derivatives up to second order")
@@ -162,8 +173,16 @@ class MLP(nn.Module):
 
 
 @MODELS.register("mlp")
-def build_mlp(*, io, width: int = 64, depth: int = 4, activation: str = "tanh", init: str = "glorot_normal",
-              fourier_features: int = 0, fourier_scale: float = 1.0) -> MLP:
+def build_mlp(
+    *,
+    io,
+    width: int = 64,
+    depth: int = 4,
+    activation: str = "tanh",
+    init: str = "glorot_normal",
+    fourier_features: int = 0,
+    fourier_scale: float = 1.0,
+) -> MLP:
     """Multilayer perceptron (point-wise PINN network)."""
     return MLP(io.n_in, io.n_out, width, depth, activation, init, fourier_features, fourier_scale)
 
@@ -236,10 +255,14 @@ def check_model_fits(model: nn.Module, problem) -> None:
     """Refuse a network whose input (or output) size is not the problem's, in one line:
     "model expects 3 inputs but problem burgers1d has 2 (x, t)", instead of a torch shape error
     at the first step. Networks that do not state their sizes are not checked."""
-    for attr, names, what in (("in_features", problem.inputs, "expects {} input"),
-                              ("out_features", problem.outputs, "gives {} output")):
+    for attr, names, what in (
+        ("in_features", problem.inputs, "expects {} input"),
+        ("out_features", problem.outputs, "gives {} output"),
+    ):
         n = _sizes(model, attr)
         if n is not None and n != len(names):
             plural = "s" if n != 1 else ""
-            raise ValueError(f"model {what.format(n)}{plural} but problem {problem.name} has {len(names)} "
-                             f"({', '.join(names)}): build it with {attr} = {len(names)}")
+            raise ValueError(
+                f"model {what.format(n)}{plural} but problem {problem.name} has {len(names)} "
+                f"({', '.join(names)}): build it with {attr} = {len(names)}"
+            )

@@ -4,6 +4,7 @@ Conventions: ``x`` is an ``(n, d)`` tensor with ``requires_grad=True`` that was 
 network; ``u`` is ``(n,)`` or ``(n, 1)`` (one scalar field) or ``(n, c)`` for :func:`jacobian`.
 Every function keeps the graph (``create_graph=True``) so residuals can be trained on.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,7 @@ def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     u = _scalar(u)
     if not u.requires_grad:
         return torch.zeros_like(x)
-    (g,) = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True, allow_unused=True,
-                               materialize_grads=True)
+    (g,) = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True, allow_unused=True, materialize_grads=True)
     return g
 
 
@@ -81,23 +81,33 @@ class Derivatives:
     coordinates (the first ``d_space`` inputs), for Neumann and Robin conditions.
     """
 
-    def __init__(self, u: torch.Tensor, x: torch.Tensor, inputs: tuple[str, ...], outputs: tuple[str, ...],
-                 known: dict[tuple[int, tuple[int, ...]], torch.Tensor] | None = None,
-                 normals: torch.Tensor | None = None):
+    def __init__(
+        self,
+        u: torch.Tensor,
+        x: torch.Tensor,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+        known: dict[tuple[int, tuple[int, ...]], torch.Tensor] | None = None,
+        normals: torch.Tensor | None = None,
+    ):
         self.u, self.x, self.inputs, self.outputs = u, x, tuple(inputs), tuple(outputs)
         self._cache = dict(known or {})
         self.requested: set[tuple[int, tuple[int, ...]]] = set()
         if normals is not None and (normals.ndim != 2 or len(normals) != len(x) or normals.shape[1] > x.shape[1]):
-            raise ValueError(f"normals must be (n, d_space) with n = {len(x)} points and d_space <= {x.shape[1]}, "
-                             f"got {tuple(normals.shape)}")
+            raise ValueError(
+                f"normals must be (n, d_space) with n = {len(x)} points and d_space <= {x.shape[1]}, "
+                f"got {tuple(normals.shape)}"
+            )
         self._normals = normals
 
     @property
     def normals(self) -> torch.Tensor:
         """Outward unit normals ``(n, d_space)`` at the points (boundary conditions with ``normals=True``)."""
         if self._normals is None:
-            raise RuntimeError("no normals at these points: only a boundary condition declared with "
-                               "Condition(..., normals=True) gets outward normals (du.normals, du.dn)")
+            raise RuntimeError(
+                "no normals at these points: only a boundary condition declared with "
+                "Condition(..., normals=True) gets outward normals (du.normals, du.dn)"
+            )
         return self._normals
 
     def dn(self, out=0) -> torch.Tensor:
@@ -137,8 +147,10 @@ class Derivatives:
             return self._cache[key]
         o, ax = key
         if ax and not self.x.requires_grad:
-            raise RuntimeError(f"derivative {ax} of output {self.outputs[o]!r} was not precomputed and x does "
-                               "not require grad: residuals must ask for the same derivatives at every call")
+            raise RuntimeError(
+                f"derivative {ax} of output {self.outputs[o]!r} was not precomputed and x does "
+                "not require grad: residuals must ask for the same derivatives at every call"
+            )
         if not ax:
             val = self.u[:, o]
         else:  # differentiate the next-lower derivative along the last axis; all axes at once

@@ -5,6 +5,7 @@ A :class:`RunDir` is ``runs/<case>/<YYYYmmdd-HHMMSS>[-N]/`` holding ``case.yaml`
 ``fields/``. Field writers (``vtu``, ``pvd``, ``xdmf``, ``png``) are registered in
 :data:`sciml.registry.WRITERS` and produce files ParaView opens directly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,9 @@ import re
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -210,7 +212,7 @@ class RunDir:
         return f"RunDir({str(self.path)!r})"
 
     @classmethod
-    def create(cls, root: str | os.PathLike, case_name: str) -> "RunDir":
+    def create(cls, root: str | os.PathLike, case_name: str) -> RunDir:
         """Make a new, unique ``root/case_name/<YYYYmmdd-HHMMSS>[-N]/`` with its sub-directories."""
         if not case_name or "/" in case_name or case_name in (".", ".."):
             raise ValueError(f"invalid case name {case_name!r}")
@@ -231,7 +233,7 @@ class RunDir:
         raise RuntimeError(f"could not find a free run directory under {parent}")
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "RunDir":
+    def open(cls, path: str | os.PathLike) -> RunDir:
         """Open an existing run directory (one that holds ``case.yaml``)."""
         path = Path(path)
         if not path.is_dir():
@@ -298,10 +300,10 @@ class RunDir:
     def truncate_metrics(self, after_step: int) -> None:
         """Keep only records with ``step <= after_step`` (records without a step are kept), less a
         final evaluation (a resumed run logs its own)."""
-        kept = [r for r in self.read_metrics()
-                if ("step" not in r or r["step"] <= after_step) and not r.get("final")]
-        atomic_write_text(self.path / self.METRICS,
-                          "".join(json.dumps(strict_json(r), allow_nan=False) + "\n" for r in kept))
+        kept = [r for r in self.read_metrics() if ("step" not in r or r["step"] <= after_step) and not r.get("final")]
+        atomic_write_text(
+            self.path / self.METRICS, "".join(json.dumps(strict_json(r), allow_nan=False) + "\n" for r in kept)
+        )
 
     # ---- summary and report -----------------------------------------------------------
     def save_summary(self, summary: dict) -> Path:
@@ -419,8 +421,9 @@ def _xdmf_item(parent, h5_name: str, dataset, shape, dtype) -> None:
     from meshio.xdmf.common import numpy_to_xdmf_dtype
 
     number, precision = numpy_to_xdmf_dtype[np.dtype(dtype).name]
-    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, shape)), NumberType=number,
-                         Precision=precision, Format="HDF")
+    item = ET.SubElement(
+        parent, "DataItem", Dimensions=" ".join(map(str, shape)), NumberType=number, Precision=precision, Format="HDF"
+    )
     item.text = f"{h5_name}:{dataset}"
 
 
@@ -446,8 +449,9 @@ def write_xdmf(field: Field, path: str | os.PathLike) -> list[Path]:
     points = np.asarray(mesh.points, dtype=np.float64)
 
     root = ET.Element("Xdmf", Version="3.0")
-    series = ET.SubElement(ET.SubElement(root, "Domain"), "Grid", Name=path.stem, GridType="Collection",
-                           CollectionType="Temporal")
+    series = ET.SubElement(
+        ET.SubElement(root, "Domain"), "Grid", Name=path.stem, GridType="Collection", CollectionType="Temporal"
+    )
     with atomic_path(path) as tmp_xdmf:
         with atomic_path(h5) as tmp_h5:
             with h5py.File(tmp_h5, "w") as f:
@@ -469,8 +473,9 @@ def write_xdmf(field: Field, path: str | os.PathLike) -> list[Path]:
                         att = ET.SubElement(grid, "Attribute", Name=name, AttributeType="Scalar", Center="Node")
                         _xdmf_item(att, h5.name, ds.name, vals.shape, vals.dtype)
             ET.indent(root)
-            tmp_xdmf.write_text('<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
-                                encoding="utf-8")
+            tmp_xdmf.write_text(
+                '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n", encoding="utf-8"
+            )
     return [path, h5]
 
 

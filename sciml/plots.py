@@ -3,6 +3,7 @@
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state, nothing to
 close) and saved through :func:`sciml.output.atomic_path`.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,15 +15,15 @@ import matplotlib
 
 if "matplotlib.pyplot" not in sys.modules:  # never switch the backend of a live pyplot session
     matplotlib.use("Agg")
-import matplotlib.pyplot  # noqa: E402,F401  (after the backend choice, as required)
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.tri import Triangulation  # noqa: E402
+# the imports below come after the backend choice, as matplotlib requires
+import matplotlib.pyplot
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.tri import Triangulation
 
-from .fields import Field  # noqa: E402
-from .mesh import Grid, Mesh  # noqa: E402
-from .output import atomic_path  # noqa: E402
-
+from .fields import Field
+from .mesh import Grid, Mesh
+from .output import atomic_path
 
 DPI = 110
 
@@ -81,8 +82,16 @@ def loss_figure(records: list[dict]) -> Figure:
             ax.text(0.5, 0.5, f"no {ylabel} records", ha="center", va="center", transform=ax.transAxes)
         for stage, step in boundaries:
             ax.axvline(step, color="0.4", ls=":", lw=1.0, gid=f"stage_{stage}")
-            ax.text(step, 0.98, f" stage {stage}", transform=ax.get_xaxis_transform(), fontsize=7,
-                    color="0.3", ha="left", va="top")
+            ax.text(
+                step,
+                0.98,
+                f" stage {stage}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color="0.3",
+                ha="left",
+                va="top",
+            )
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
@@ -202,8 +211,9 @@ def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 # ---- public figures --------------------------------------------------------------------
-def plot_comparison(pred: Field, ref: Field, path: str | os.PathLike, channel: str | int | None = None,
-                    title: str | None = None) -> Path:
+def plot_comparison(
+    pred: Field, ref: Field, path: str | os.PathLike, channel: str | int | None = None, title: str | None = None
+) -> Path:
     """Prediction, reference and |error| side by side, one row per channel (all if None).
 
     The row title gives the relative L2 error over the whole channel (all time steps); ``title``

@@ -18,6 +18,7 @@ which modules are imported, through one mechanism for everyone:
 The registries load the entry points on their first lookup (:func:`load_plugins`), so ``import
 sciml`` alone is enough to build any registered component, and importing sciml stays cheap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,10 @@ def load_plugins() -> None:
             try:
                 ep.load()
             except Exception as exc:
-                raise PluginError(f"sciml plugin {ep.name!r} ({ep.value}, entry point group {GROUP}) "
-                                  f"failed to import: {type(exc).__name__}: {exc}") from exc
+                raise PluginError(
+                    f"sciml plugin {ep.name!r} ({ep.value}, entry point group {GROUP}) "
+                    f"failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
         _state["loaded"] = True
     finally:
         _state["loading"] = False

@@ -5,6 +5,7 @@ shape ``(n,)`` so that
 
 .. math:: \\int_\\Omega f(x)\\,dx \\approx \\sum_i w_i f(x_i).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,11 +4,13 @@ A case file names components by string (``model: {type: mlp}``); the registry ma
 that name to exactly one class or function and builds it from the remaining keys.
 Unknown names are errors that list what is registered.
 """
+
 from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Registry:
@@ -81,4 +83,11 @@ DATA = Registry("data")
 SAMPLERS = Registry("sampler")
 WRITERS = Registry("writer")
 
-ALL = {"problems": PROBLEMS, "models": MODELS, "methods": METHODS, "data": DATA, "samplers": SAMPLERS, "writers": WRITERS}
+ALL = {
+    "problems": PROBLEMS,
+    "models": MODELS,
+    "methods": METHODS,
+    "data": DATA,
+    "samplers": SAMPLERS,
+    "writers": WRITERS,
+}

@@ -1,4 +1,5 @@
 """The pipeline of DESIGN.md §1, as plain functions: Case → Problem → Data → Model → Method → Trainer → RunDir."""
+
 from __future__ import annotations
 
 import contextlib
@@ -65,8 +66,14 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
             for name in outs:
                 pred = field.with_values(field.values[..., [field.names.index(name)]], (name,))
                 ref = field.with_values(field.values[..., [field.names.index(name + "_ref")]], (name,))
-                written.append(plot_comparison(pred, ref, run_dir.plots / f"{stem}_{name}.png",
-                                               title=getattr(built.method, "sample_labels", {}).get(stem)))
+                written.append(
+                    plot_comparison(
+                        pred,
+                        ref,
+                        run_dir.plots / f"{stem}_{name}.png",
+                        title=getattr(built.method, "sample_labels", {}).get(stem),
+                    )
+                )
     records = run_dir.read_metrics()
     if records:
         written.append(plot_losses(records, run_dir.plots / "losses.png"))
@@ -75,10 +82,21 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     summary = {"case": case.name, "metrics": metrics, "files": [str(r) for r in rel if len(r.parts) <= 2]}
     run_dir.save_summary(summary)
     lines = [f"# {case.name}", "", case.description or "", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {'not finite' if v is None or not math.isfinite(v) else f'{v:.4g}'} |"
-              for k, v in metrics.items()]
-    lines += ["", "Files:", *[f"- `{f}`" for f in summary["files"]], "", "Resolved case:", "", "```yaml",
-              dump_case(case).rstrip(), "```", ""]
+    lines += [
+        f"| {k} | {'not finite' if v is None or not math.isfinite(v) else f'{v:.4g}'} |" for k, v in metrics.items()
+    ]
+    lines += [
+        "",
+        "Files:",
+        *[f"- `{f}`" for f in summary["files"]],
+        "",
+        "Resolved case:",
+        "",
+        "```yaml",
+        dump_case(case).rstrip(),
+        "```",
+        "",
+    ]
     run_dir.write_report("\n".join(lines))
 
 
@@ -107,8 +125,18 @@ def resolve_paths(case: Case) -> None:
 
 # what a resumed run may change: nothing its checkpoint holds (problem, data, model, method, seed,
 # dtype, the arithmetic of the steps), only how long it goes on, what it checks and what it writes
-RESUME_SAFE = ("name", "description", "imports", "output", "device", "train.eval_every", "train.checkpoint_every",
-               "train.progress", "train.time_limit_s", "train.divergence_factor")
+RESUME_SAFE = (
+    "name",
+    "description",
+    "imports",
+    "output",
+    "device",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.progress",
+    "train.time_limit_s",
+    "train.divergence_factor",
+)
 _MISSING = object()
 
 
@@ -118,8 +146,11 @@ def _differences(a, b, path=()) -> list[tuple]:
         keys = list(a) + [k for k in b if k not in a]
         return [d for k in keys for d in _differences(a.get(k, _MISSING), b.get(k, _MISSING), path + (k,))]
     if isinstance(a, list) and isinstance(b, list) and path == ("train", "stages"):
-        return [d for i in range(max(len(a), len(b)))
-                for d in _differences(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, path + (i,))]
+        return [
+            d
+            for i in range(max(len(a), len(b)))
+            for d in _differences(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, path + (i,))
+        ]
     return [] if a == b else [path]
 
 
@@ -130,7 +161,11 @@ def _laid_over_its_steps(stage) -> bool:
     kind = sched.get("type", "none")
     if sched.get("horizon") == "time":
         return False
-    return kind == "onecycle" or (kind == "cosine" and "t_max" not in sched) or (kind == "step" and "step_size" not in sched)
+    return (
+        kind == "onecycle"
+        or (kind == "cosine" and "t_max" not in sched)
+        or (kind == "step" and "step_size" not in sched)
+    )
 
 
 def check_resume_changes(saved: dict, new: dict, stage: int, where) -> None:
@@ -150,16 +185,23 @@ def check_resume_changes(saved: dict, new: dict, stage: int, where) -> None:
             k = path[2]
             if k > stage or k >= n_saved:
                 continue  # not started yet, or a new stage
-            if (k == stage and len(path) == 4 and path[3] in ("steps", "epochs") and k < len(stages)
-                    and not _laid_over_its_steps(stages[k])):
+            if (
+                k == stage
+                and len(path) == 4
+                and path[3] in ("steps", "epochs")
+                and k < len(stages)
+                and not _laid_over_its_steps(stages[k])
+            ):
                 continue
-        where_now = (f"the run has finished all its stages ({n_saved})" if stage >= n_saved
-                     else f"it is in stage {stage}")
+        where_now = (
+            f"the run has finished all its stages ({n_saved})" if stage >= n_saved else f"it is in stage {stage}"
+        )
         raise CaseError(
             f"{key}: cannot change on --resume: the checkpoint in {where} was made with the saved value "
             f"({where_now}); start a new run for that. A resumed run may change: "
             f"{', '.join(RESUME_SAFE)}, options of stages not yet started or a new stage, and the "
-            f"steps/epochs of the current stage when its schedule is not laid over them")
+            f"steps/epochs of the current stage when its schedule is not laid over them"
+        )
 
 
 def record_imports(case: Case) -> None:
@@ -189,8 +231,7 @@ def _remove_unstarted(run_dir: RunDir) -> None:
         run_dir.path.parent.rmdir()
 
 
-def run_case(case: Case, resume: str | Path | None = None,
-             progress: bool | None = None) -> tuple[RunDir | None, dict]:
+def run_case(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir | None, dict]:
     """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
 
     This is ``sciml run``: the run directory (``runs/<case>/<time>/`` under ``case.output.dir``) gets
@@ -252,7 +293,8 @@ def run_case(case: Case, resume: str | Path | None = None,
             raise NonFiniteMetrics(
                 f"final metrics are not finite ({', '.join(f'{k}={metrics[k]}' for k in bad[:4])}); "
                 f"outputs were written to {run_dir.path} with null in summary.json. Check the data "
-                f"(e.g. n_train, NaN in the dataset) and the training settings")
+                f"(e.g. n_train, NaN in the dataset) and the training settings"
+            )
     return run_dir, metrics
 
 
@@ -295,8 +337,10 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
     ckpt = run_dir.checkpoints / "last.pt"
     if not ckpt.exists():
-        raise FileNotFoundError(f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
-                                f"finish the run first: sciml run --resume {run_dir.path}")
+        raise FileNotFoundError(
+            f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
+            f"finish the run first: sciml run --resume {run_dir.path}"
+        )
     blob = read_checkpoint(ckpt, keys=("method",))  # a damaged file is refused before anything is built
     parts = build(case)
     dtype = {"float32": torch.float32, "float64": torch.float64}[case.dtype]

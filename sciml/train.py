@@ -7,6 +7,7 @@ evaluation, checkpoints with exact resume, a progress bar and JSONL metrics. Und
 averaged with ``all_reduce`` after every backward pass (the same arithmetic DDP does),
 and only rank 0 writes.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,6 @@ import torch.distributed as dist
 
 from .config import Stage, Train
 from .method import AbstractMethod, TrainState
-
 
 _clock = time.perf_counter  # the Trainer's clock for time budgets (tests substitute a fake one)
 
@@ -49,8 +49,10 @@ def read_checkpoint(path: str | Path, keys=CHECKPOINT_KEYS, map_location="cpu") 
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: the checkpoint is empty (a run killed while writing it? "
-                              "checkpoints are written atomically, so this file was not written by sciml)")
+        raise CheckpointError(
+            f"{path}: the checkpoint is empty (a run killed while writing it? "
+            "checkpoints are written atomically, so this file was not written by sciml)"
+        )
     try:
         blob = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # EOFError, UnpicklingError, zip errors, ...: all mean "not readable"
@@ -58,8 +60,10 @@ def read_checkpoint(path: str | Path, keys=CHECKPOINT_KEYS, map_location="cpu") 
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a torch file: {reason})") from None
     missing = [k for k in keys if not (isinstance(blob, dict) and k in blob)]
     if missing:
-        raise CheckpointError(f"{path}: not a sciml checkpoint (no {missing[0]!r} entry; it holds "
-                              f"{type(blob).__name__ if not isinstance(blob, dict) else sorted(map(str, blob))[:6]})")
+        raise CheckpointError(
+            f"{path}: not a sciml checkpoint (no {missing[0]!r} entry; it holds "
+            f"{type(blob).__name__ if not isinstance(blob, dict) else sorted(map(str, blob))[:6]})"
+        )
     return blob
 
 
@@ -94,8 +98,10 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError(f"device {name!r} requested but CUDA is not available; use device: cpu or auto")
     dev = torch.device(name)
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
-                         f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+        raise ValueError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
+        )
     return dev
 
 
@@ -124,9 +130,15 @@ def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=stage.lr, weight_decay=stage.weight_decay, momentum=0.9)
     if stage.optimizer == "lbfgs":
         # one L-BFGS iteration per Trainer step, so checkpoints, logs and budgets count iterations
-        return torch.optim.LBFGS(params, lr=stage.lr, max_iter=1, history_size=stage.history_size,
-                                 line_search_fn=None if stage.line_search == "none" else stage.line_search,
-                                 tolerance_grad=0.0, tolerance_change=0.0)
+        return torch.optim.LBFGS(
+            params,
+            lr=stage.lr,
+            max_iter=1,
+            history_size=stage.history_size,
+            line_search_fn=None if stage.line_search == "none" else stage.line_search,
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+        )
     raise ValueError(f"unknown optimizer {stage.optimizer!r}")
 
 
@@ -145,8 +157,18 @@ class ProgressLR(torch.optim.lr_scheduler.LRScheduler):
     p = 1 (torch: one step earlier).
     """
 
-    def __init__(self, optimizer, shape: str, n_steps: int, progress=None, *, eta_min: float = 0.0,
-                 pct_start: float = 0.3, div_factor: float = 25.0, final_div_factor: float = 1e4):
+    def __init__(
+        self,
+        optimizer,
+        shape: str,
+        n_steps: int,
+        progress=None,
+        *,
+        eta_min: float = 0.0,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ):
         if shape not in ("cosine", "onecycle"):
             raise ValueError(f"unknown schedule shape {shape!r}")
         self.shape, self.n_steps, self._progress = shape, max(int(n_steps), 1), progress
@@ -160,6 +182,7 @@ class ProgressLR(torch.optim.lr_scheduler.LRScheduler):
 
     def factor(self, p: float, base: float) -> float:
         """The rate at progress ``p`` for peak rate ``base``."""
+
         def cos_between(hi, lo, q):
             return lo + (hi - lo) * (1.0 + math.cos(math.pi * q)) / 2.0
 
@@ -191,22 +214,31 @@ def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None, step_pro
     if kind == "none":
         return None
     if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg.get("step_size", max(1, n_steps // 4))),
-                                               gamma=float(cfg.get("gamma", 0.5)))
+        return torch.optim.lr_scheduler.StepLR(
+            opt, step_size=int(cfg.get("step_size", max(1, n_steps // 4))), gamma=float(cfg.get("gamma", 0.5))
+        )
     if kind == "cosine":
         if horizon == "time":
             return ProgressLR(opt, "cosine", n_steps, progress, eta_min=float(cfg.get("eta_min", 0.0)))
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(cfg.get("t_max", n_steps)),
-                                                          eta_min=float(cfg.get("eta_min", 0.0)))
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=int(cfg.get("t_max", n_steps)), eta_min=float(cfg.get("eta_min", 0.0))
+        )
     if kind == "onecycle":
-        return ProgressLR(opt, "onecycle", n_steps, progress, pct_start=float(cfg.get("pct_start", 0.3)),
-                          div_factor=float(cfg.get("div_factor", 25.0)),
-                          final_div_factor=float(cfg.get("final_div_factor", 1e4)))
+        return ProgressLR(
+            opt,
+            "onecycle",
+            n_steps,
+            progress,
+            pct_start=float(cfg.get("pct_start", 0.3)),
+            div_factor=float(cfg.get("div_factor", 25.0)),
+            final_div_factor=float(cfg.get("final_div_factor", 1e4)),
+        )
     if kind == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(cfg.get("gamma", 0.999)))
     if kind == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=float(cfg.get("factor", 0.5)),
-                                                          patience=int(cfg.get("patience", 100)))
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=float(cfg.get("factor", 0.5)), patience=int(cfg.get("patience", 100))
+        )
     raise ValueError(f"unknown scheduler {kind!r}")
 
 
@@ -296,7 +328,9 @@ class Trainer:
         try:
             data.load_state_dict(blob["data"])
         except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
-            raise CheckpointError(f"{path}: the checkpoint's data state does not fit this case's data ({exc})") from None
+            raise CheckpointError(
+                f"{path}: the checkpoint's data state does not fit this case's data ({exc})"
+            ) from None
         self.state = TrainState(**blob["state"])
         torch.set_rng_state(blob["rng"]["torch"].cpu())
         np.random.set_state(blob["rng"]["numpy"])
@@ -425,8 +459,9 @@ class Trainer:
                 if self.state.step_in_stage == 0:  # a fresh stage (not one resumed part-way)
                     self.state.stage_start_s = self._now
                 opt = make_optimizer(stage, method.parameters())
-                sched = make_scheduler(stage, opt, n_steps, self._time_progress(),
-                                       lambda n=n_steps: self.state.step_in_stage / n)
+                sched = make_scheduler(
+                    stage, opt, n_steps, self._time_progress(), lambda n=n_steps: self.state.step_in_stage / n
+                )
                 if blob is not None and blob["state"]["stage"] == si:
                     if blob["optimizer"] is not None:
                         opt.load_state_dict(blob["optimizer"])
@@ -439,8 +474,9 @@ class Trainer:
         start()  # a finished run resumed: no stage ran
         final = self._evaluate(method, data)
         # the final evaluation goes to metrics.jsonl too (periodic ones stop at the last multiple of eval_every)
-        self._log({"step": self.state.step, "stage": min(self.state.stage, len(self.cfg.stages) - 1),
-                   "final": True, **final})
+        self._log(
+            {"step": self.state.step, "stage": min(self.state.stage, len(self.cfg.stages) - 1), "final": True, **final}
+        )
         metrics = {**self._last, **final}
         metrics["train_time_s"] = self._tick()  # training (and final evaluation) seconds, resumes included
         metrics["steps"] = float(self.state.step)
@@ -449,16 +485,23 @@ class Trainer:
     def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop) -> dict[str, float]:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_steps, initial=self.state.step_in_stage, desc=f"stage {si} {stage.optimizer}",
-                   disable=True if (not self.cfg.progress) or self.rank != 0 else None,  # None: no bar
-                   leave=False, dynamic_ncols=True)  # when stderr is not a terminal (a log file, a pipe)
+        bar = tqdm(
+            total=n_steps,
+            initial=self.state.step_in_stage,
+            desc=f"stage {si} {stage.optimizer}",
+            disable=True if (not self.cfg.progress) or self.rank != 0 else None,  # None: no bar
+            leave=False,
+            dynamic_ncols=True,
+        )  # when stderr is not a terminal (a log file, a pipe)
         lbfgs = isinstance(opt, torch.optim.LBFGS)
         while self.state.step_in_stage < n_steps:
             batch = data.next_batch(stage.batch_size)
             if lbfgs:
                 # several L-BFGS iterations per call (up to the next log point): a new call re-evaluates
                 # the loss at its start, so one iteration per call would cost an extra evaluation each
-                chunk = min(n_steps - self.state.step_in_stage, self.cfg.log_every - self.state.step % self.cfg.log_every)
+                chunk = min(
+                    n_steps - self.state.step_in_stage, self.cfg.log_every - self.state.step % self.cfg.log_every
+                )
                 opt.param_groups[0].update(max_iter=chunk, max_eval=max(chunk * 5 // 4, chunk + 1))
                 before = self._lbfgs_iters(opt)
             terms = self._step(method, batch, opt, stage)
@@ -481,10 +524,13 @@ class Trainer:
                 return prev // every != step // every
 
             if crossed(self.cfg.log_every) or self.state.step_in_stage >= n_steps:
-                self._last = {"loss": self._mean(total),
-                              **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()}}
-                self._log({"step": step, "stage": si, **self._last, "lr": opt.param_groups[0]["lr"],
-                           "time_s": self._now})
+                self._last = {
+                    "loss": self._mean(total),
+                    **{f"loss/{k}": self._mean(float(v)) for k, v in terms.items()},
+                }
+                self._log(
+                    {"step": step, "stage": si, **self._last, "lr": opt.param_groups[0]["lr"], "time_s": self._now}
+                )
                 bar.set_postfix(loss=f"{self._last['loss']:.3e}")
             if crossed(self.cfg.eval_every):
                 self._log({"step": step, "stage": si, **self._evaluate(method, data)})
@@ -500,8 +546,9 @@ class Trainer:
             if stop.requested:
                 self.save_checkpoint(method, data, opt, sched)
                 bar.close()
-                raise Interrupted(f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}",
-                                  self._ckpt_path())
+                raise Interrupted(
+                    f"stopped at step {step} (stage {si}); checkpoint: {self._ckpt_path()}", self._ckpt_path()
+                )
         bar.close()
 
     @staticmethod
@@ -520,14 +567,16 @@ class Trainer:
             raise TrainingDiverged(
                 f"loss became {total} at stage {si} ({stage.optimizer}), step {self.state.step}; "
                 f"terms: { {k: float(v) for k, v in terms.items()} }. Lower the learning rate, enable "
-                f"clip_grad, or use dtype: float64. {self._last_checkpoint_note()}")
+                f"clip_grad, or use dtype: float64. {self._last_checkpoint_note()}"
+            )
         if self._first_loss is None:
             self._first_loss = total
         elif total > self.cfg.divergence_factor * max(abs(self._first_loss), 1e-30):  # energies may be negative
             raise TrainingDiverged(
                 f"loss {total:.3e} at step {self.state.step} exceeds divergence_factor "
                 f"{self.cfg.divergence_factor:g} × the first loss {self._first_loss:.3e}. "
-                f"{self._last_checkpoint_note()}")
+                f"{self._last_checkpoint_note()}"
+            )
 
     def _evaluate(self, method, data) -> dict[str, float]:
         method.eval()

@@ -4,9 +4,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 os.environ.setdefault("DDE_BACKEND", "pytorch")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """Every case file in cases/ validates and runs end to end for a couple of steps."""
+
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ CASES = sorted((ROOT / "cases").glob("*.yaml"))
 
 
 def smoke_overrides(case, tmp_path) -> list[str]:
-    over = [f"train.stages={[{'optimizer': s.optimizer, 'lr': s.lr, 'steps': 2} for s in case.train.stages]}",
-            "train.progress=false", f"output.dir={tmp_path / 'runs'}"]
+    over = [
+        f"train.stages={[{'optimizer': s.optimizer, 'lr': s.lr, 'steps': 2} for s in case.train.stages]}",
+        "train.progress=false",
+        f"output.dir={tmp_path / 'runs'}",
+    ]
     if case.data["type"] in ("hdf5", "trajectories"):
         over += [f"data.path={tmp_path / 'data.h5'}", "data.n_train=4", "data.n_test=2", "data.batch_size=2"]
         if "resolution" in case.problem:  # MgNO needs sizes divisible by 2^(levels - 1)

@@ -1,4 +1,5 @@
 """The sciml HDF5 dataset format, the PDEBench Darcy reader and the normalizers."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ RNG = np.random.default_rng(0)
 def _mesh() -> Mesh:
     pts = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
     tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
-    return Mesh(pts, [("triangle", tris), ("line", np.array([[0, 1], [1, 2]]))],
-                {"bottom": np.array([0, 1]), "hole": np.array([4])})
+    return Mesh(
+        pts,
+        [("triangle", tris), ("line", np.array([[0, 1], [1, 2]]))],
+        {"bottom": np.array([0, 1]), "hole": np.array([4])},
+    )
 
 
 def _grid() -> Grid:
@@ -49,9 +53,18 @@ def test_grid_round_trip(tmp_path):
     u = RNG.standard_normal((7, 4, 6, 5, 2))
     nu = RNG.uniform(size=7)
     gen = {"n": 7, "solver": {"kind": "fd", "dt": 1e-3}, "shape": (6, 5)}
-    path = write_dataset(tmp_path / "sub" / "g.h5", {"a": a, "u": u}, {"a": "input", "u": "output"}, grid,
-                         channels={"u": ["ux", "uy"]}, params={"nu": nu}, times=times,
-                         problem="toy", seed=3, generator=gen)
+    path = write_dataset(
+        tmp_path / "sub" / "g.h5",
+        {"a": a, "u": u},
+        {"a": "input", "u": "output"},
+        grid,
+        channels={"u": ["ux", "uy"]},
+        params={"nu": nu},
+        times=times,
+        problem="toy",
+        seed=3,
+        generator=gen,
+    )
     ds = H5Dataset(path)
     assert ds.support == grid and len(ds) == ds.n_samples == 7
     np.testing.assert_array_equal(ds.times, times)
@@ -108,13 +121,18 @@ def test_write_validates_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"'u'.*\(N, 6, 5, C\)"):
         write_dataset(tmp_path / "x.h5", {"u": np.zeros((2, 5, 6, 1))}, {"u": "output"}, grid)
     with pytest.raises(ValueError, match="'b' has 3 samples"):
-        write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
-                      {"a": "input", "b": "output"}, grid)
+        write_dataset(
+            tmp_path / "x.h5",
+            {"a": np.zeros((2, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
+            {"a": "input", "b": "output"},
+            grid,
+        )
     with pytest.raises(ValueError, match="role"):
         write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1))}, {"a": "target"}, grid)
     with pytest.raises(ValueError, match="parameter 'nu'"):
-        write_dataset(tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1))}, {"a": "input"}, grid,
-                      params={"nu": np.zeros(3)})
+        write_dataset(
+            tmp_path / "x.h5", {"a": np.zeros((2, 6, 5, 1))}, {"a": "input"}, grid, params={"nu": np.zeros(3)}
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -143,8 +161,12 @@ def test_bad_files(tmp_path):
         f["x"] = np.zeros(3)
     with pytest.raises(ValueError, match=r"plain.h5: not a sciml dataset \(missing attribute 'format'\)"):
         H5Dataset(tmp_path / "plain.h5")
-    path = write_dataset(tmp_path / "n.h5", {"a": np.zeros((3, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
-                         {"a": "input", "b": "output"}, _grid())
+    path = write_dataset(
+        tmp_path / "n.h5",
+        {"a": np.zeros((3, 6, 5, 1)), "b": np.zeros((3, 6, 5, 1))},
+        {"a": "input", "b": "output"},
+        _grid(),
+    )
     with h5py.File(path, "r+") as f:
         del f["fields/b"]
         f["fields"].create_dataset("b", data=np.zeros((2, 6, 5, 1))).attrs["role"] = "output"
@@ -197,8 +219,19 @@ def test_ensure_dataset(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 # `sciml data generate` on a small Darcy set; the child holds its temporary file open (its solver
 # is done, the HDF5 file half written) until the test signals it
-GENERATE = ["data", "generate", str(ROOT / "cases" / "darcy_fno.yaml"), "--set", "data.path=d.h5",
-            "--set", "problem.resolution=9", "--set", "data.n_train=6", "--set", "data.n_test=2"]
+GENERATE = [
+    "data",
+    "generate",
+    str(ROOT / "cases" / "darcy_fno.yaml"),
+    "--set",
+    "data.path=d.h5",
+    "--set",
+    "problem.resolution=9",
+    "--set",
+    "data.n_train=6",
+    "--set",
+    "data.n_test=2",
+]
 _HOLDING_CHILD = """
 import sys, time
 import sciml.data.hdf5 as h
@@ -219,8 +252,13 @@ def _temps(directory: Path, name: str = "d.h5") -> list[Path]:
 
 def _start_holding_generator(cwd: Path) -> tuple[subprocess.Popen, Path]:
     """A `sciml data generate` child and its temporary file, once that file exists."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDING_CHILD, *GENERATE], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDING_CHILD, *GENERATE],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300  # generous: importing torch on a loaded machine is slow
     while not _temps(cwd):
         if proc.poll() is not None:
@@ -235,9 +273,11 @@ def _start_holding_generator(cwd: Path) -> tuple[subprocess.Popen, Path]:
 
 def test_dataset_permissions_follow_the_umask(tmp_path):
     # like every other output, a dataset is 0o666 & ~umask (mkstemp alone would leave it 0600)
-    code = ("import os, sys; os.umask(0o027)\n"
-            "import numpy as np; from sciml.data import write_dataset; from sciml.mesh import Grid\n"
-            "write_dataset(sys.argv[1], {'a': np.ones((2, 3, 1))}, {'a': 'input'}, Grid((3,), ((0.0, 1.0),)))")
+    code = (
+        "import os, sys; os.umask(0o027)\n"
+        "import numpy as np; from sciml.data import write_dataset; from sciml.mesh import Grid\n"
+        "write_dataset(sys.argv[1], {'a': np.ones((2, 3, 1))}, {'a': 'input'}, Grid((3,), ((0.0, 1.0),)))"
+    )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "u.h5")], check=True, timeout=300)
     assert stat.S_IMODE((tmp_path / "u.h5").stat().st_mode) == 0o640
     path = write_dataset(tmp_path / "v.h5", {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid())
@@ -262,8 +302,9 @@ def test_signal_during_generation_removes_the_partial_file(tmp_path, monkeypatch
     monkeypatch.setattr(h, "_write_support", signalled)
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     with pytest.raises(h.GenerationInterrupted, match=f"{sig.name} while generating .*d.h5"):
-        ensure_dataset(path, lambda: write_dataset(path, {"a": np.ones((2, 6, 5, 1))}, {"a": "input"},
-                                                   _grid(), generator=gen), gen)
+        ensure_dataset(
+            path, lambda: write_dataset(path, {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid(), generator=gen), gen
+        )
     assert list(tmp_path.iterdir()) == []
     assert {s: signal.getsignal(s) for s in before} == before  # the caller's handlers are back
 
@@ -296,8 +337,12 @@ def test_next_generation_removes_a_killed_generators_temp_but_not_a_live_ones(tm
 # ---- PDEBench ---------------------------------------------------------------------------------
 def _pdebench_file(path, keys=("tensor", "nu", "x-coordinate", "y-coordinate")):
     c = ((np.arange(8) + 0.5) / 8).astype(np.float32)
-    data = {"tensor": RNG.standard_normal((3, 1, 8, 8)).astype(np.float32),
-            "nu": RNG.uniform(size=(3, 8, 8)).astype(np.float32), "x-coordinate": c, "y-coordinate": c}
+    data = {
+        "tensor": RNG.standard_normal((3, 1, 8, 8)).astype(np.float32),
+        "nu": RNG.uniform(size=(3, 8, 8)).astype(np.float32),
+        "x-coordinate": c,
+        "y-coordinate": c,
+    }
     with h5py.File(path, "w") as f:
         for k in keys:
             f[k] = data[k]
@@ -373,8 +418,14 @@ def test_refused_file_advice_fits_a_users_file(tmp_path):
     grid = Grid((8, 8), ((0.0, 1.0), (0.0, 1.0)))
     a, u = RNG.random((6, 8, 8, 1)), RNG.random((6, 8, 8, 1))
     # made by sciml for another seed
-    ours = write_dataset(tmp_path / "ours.h5", {"a": a, "u": u}, {"a": "input", "u": "output"}, grid,
-                         problem="darcy2d", generator=generator_config(problem, 6, 1))
+    ours = write_dataset(
+        tmp_path / "ours.h5",
+        {"a": a, "u": u},
+        {"a": "input", "u": "output"},
+        grid,
+        problem="darcy2d",
+        generator=generator_config(problem, 6, 1),
+    )
     with pytest.raises(OptionError) as err:
         check_dataset_file(problem, ours, 6, 0, generate=True)
     msg = str(err.value)
@@ -397,16 +448,23 @@ def test_refused_file_advice_fits_a_users_file(tmp_path):
     assert len(check_dataset_file(problem, theirs, 3, 0, generate=False)) == 3
     # a file whose fields are not the problem's: advice for a user's file too
     other = write_dataset(tmp_path / "other.h5", {"k": a, "u": u}, {"k": "input", "u": "output"}, grid)
-    with pytest.raises(OptionError, match=r"no field 'a'.*regenerate it.*your own file, write it with "
-                                          r"problem 'darcy2d''s fields and grid"):
+    with pytest.raises(
+        OptionError,
+        match=r"no field 'a'.*regenerate it.*your own file, write it with "
+        r"problem 'darcy2d''s fields and grid",
+    ):
         check_dataset_file(problem, other, 6, 0, generate=False)
 
 
 def test_ensure_dataset_advice_fits_a_users_file(tmp_path):
-    path = write_dataset(tmp_path / "d.h5", {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid(),
-                         generator={"source": "mine"})
-    with pytest.raises(ValueError, match=r"If this is your own file, read it as it is .*data.generate: false.*"
-                                         r"delete the file to regenerate it"):
+    path = write_dataset(
+        tmp_path / "d.h5", {"a": np.ones((2, 6, 5, 1))}, {"a": "input"}, _grid(), generator={"source": "mine"}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"If this is your own file, read it as it is .*data.generate: false.*"
+        r"delete the file to regenerate it",
+    ):
         ensure_dataset(path, lambda: None, {"n": 2})
 
 
@@ -414,8 +472,14 @@ def test_ensure_dataset_advice_fits_a_users_file(tmp_path):
 def _own_file(tmp_path) -> Path:
     grid = Grid((8, 6), ((0.0, 1.0), (0.0, 2.0)))
     k, p = RNG.random((10, 8, 6, 2)), RNG.random((10, 8, 6, 1))
-    return write_dataset(tmp_path / "mine.h5", {"k": k, "p": p}, {"k": "input", "p": "output"}, grid,
-                         channels={"k": ["kx", "ky"], "p": ["pressure"]}, generator={"source": "mine"})
+    return write_dataset(
+        tmp_path / "mine.h5",
+        {"k": k, "p": p},
+        {"k": "input", "p": "output"},
+        grid,
+        channels={"k": ["kx", "ky"], "p": ["pressure"]},
+        generator={"source": "mine"},
+    )
 
 
 def test_problem_from_data(tmp_path):
@@ -443,12 +507,15 @@ def test_case_with_problem_from_data_validates_output_fields(tmp_path):
     from sciml.config import CaseError, load_case
 
     path = _own_file(tmp_path)
-    case = {"name": "mine", "problem": {"type": "from_data", "path": str(path)},
-            "data": {"type": "hdf5", "n_train": 6, "n_test": 4, "batch_size": 3},
-            "model": {"type": "fno", "n_modes": [2, 2], "hidden_channels": 4, "n_layers": 1,
-                      "projection_channels": 4},
-            "method": {"type": "supervised"}, "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 1}]},
-            "output": {"fields": ["pressure"]}}
+    case = {
+        "name": "mine",
+        "problem": {"type": "from_data", "path": str(path)},
+        "data": {"type": "hdf5", "n_train": 6, "n_test": 4, "batch_size": 3},
+        "model": {"type": "fno", "n_modes": [2, 2], "hidden_channels": 4, "n_layers": 1, "projection_channels": 4},
+        "method": {"type": "supervised"},
+        "train": {"stages": [{"optimizer": "adam", "lr": 1e-3, "steps": 1}]},
+        "output": {"fields": ["pressure"]},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(case))
     assert load_case(tmp_path / "c.yaml").problem["type"] == "from_data"
     case["output"]["fields"] = ["u"]

@@ -8,6 +8,7 @@ single block runs the ones before it first). Trainings are cut short by ``SCIML_
 (docs/python_api.md). A block that is not meant to run on its own is fenced ``python no-run`` or
 follows a ``<!-- no-run -->`` line; keep those rare.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def python_blocks(path: Path) -> list[tuple[int, str, bool]]:
         if lang.lower() in ("python", "py"):
             before = next((ln.strip() for ln in reversed(lines[:i]) if ln.strip()), "")
             runs = "no-run" not in rest and before != "<!-- no-run -->"
-            code = "\n".join(ln[len(indent):] for ln in lines[i + 1:j])
+            code = "\n".join(ln[len(indent) :] for ln in lines[i + 1 : j])
             blocks.append((i + 1, code, runs))
         i = j + 1
     return blocks
@@ -78,7 +79,7 @@ def _exec(page: Path, index: int, factory) -> str | None:
         # the code's line numbers are the page's: a traceback points into the Markdown file
         exec(compile("\n" * line + code, name, "exec"), {"__name__": "__docs__"})
         _RESULTS[key] = None
-    except BaseException:  # noqa: BLE001 (reported by the test)
+    except BaseException:
         _RESULTS[key] = traceback.format_exc(limit=-8)
     finally:
         os.chdir(here)
@@ -97,8 +98,11 @@ def test_docs_have_python_blocks():
     assert sum(runs for *_, runs in BLOCKS) >= 5
 
 
-@pytest.mark.parametrize("page,index,line", [(p, n, ln) for p, n, ln, _, _ in BLOCKS],
-                         ids=[f"{p.relative_to(ROOT)}:{ln}" for p, _, ln, _, _ in BLOCKS])
+@pytest.mark.parametrize(
+    "page,index,line",
+    [(p, n, ln) for p, n, ln, _, _ in BLOCKS],
+    ids=[f"{p.relative_to(ROOT)}:{ln}" for p, _, ln, _, _ in BLOCKS],
+)
 def test_doc_block_runs(page, index, line, tmp_path_factory):
     if not BLOCKS[[(p, n) for p, n, *_ in BLOCKS].index((page, index))][4]:
         pytest.skip("marked no-run")
@@ -106,14 +110,19 @@ def test_doc_block_runs(page, index, line, tmp_path_factory):
     error = _exec(page, index, tmp_path_factory)
     earlier = [python_blocks(page)[k][0] for k in range(index) if _RESULTS.get((page, k))]
     if error is not None:
-        pytest.fail(f"{page.relative_to(ROOT)}:{line}: the Python block fails"
-                    + (f" (so did the blocks before it at lines {earlier})" if earlier else "")
-                    + f"\n{error}", pytrace=False)
+        pytest.fail(
+            f"{page.relative_to(ROOT)}:{line}: the Python block fails"
+            + (f" (so did the blocks before it at lines {earlier})" if earlier else "")
+            + f"\n{error}",
+            pytrace=False,
+        )
     assert _repo_outputs() == before, f"{page.relative_to(ROOT)}:{line} wrote into the repository's runs/ or data/"
 
 
 def test_block_extraction(tmp_path):
     page = tmp_path / "p.md"
-    page.write_text("text\n\n```python\na = 1\n```\n\n<!-- no-run -->\n```python\nb\n```\n"
-                    "```python no-run\nc\n```\n```bash\nd\n```\n- item:\n  ```python\n  e = 2\n  ```\n")
+    page.write_text(
+        "text\n\n```python\na = 1\n```\n\n<!-- no-run -->\n```python\nb\n```\n"
+        "```python no-run\nc\n```\n```bash\nd\n```\n- item:\n  ```python\n  e = 2\n  ```\n"
+    )
     assert python_blocks(page) == [(3, "a = 1", True), (8, "b", False), (11, "c", False), (18, "e = 2", True)]

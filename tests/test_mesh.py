@@ -1,4 +1,5 @@
 """Tests for :mod:`sciml.mesh`: gmsh meshes read through meshio, structured grids and graph edges."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -119,8 +120,7 @@ def test_grid_points_order():
 
 
 @pytest.mark.parametrize(
-    "shape, ctype, ncells",
-    [((5,), "line", 4), ((4, 3), "quad", 6), ((3, 4, 5), "hexahedron", 24)],
+    "shape, ctype, ncells", [((5,), "line", 4), ((4, 3), "quad", 6), ((3, 4, 5), "hexahedron", 24)]
 )
 def test_grid_to_mesh(shape, ctype, ncells):
     g = Grid(shape, tuple((0.0, 1.0) for _ in shape))

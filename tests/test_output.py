@@ -1,4 +1,5 @@
 """Round trips through the output writers (read back with VTK/pyvista) and RunDir."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """PDEBench readers beyond Darcy: the 1-D (advection, Burgers) and 2-D diffusion-reaction layouts, written
 here in PDEBench's layout with random values and round-tripped through the sciml format."""
+
 from __future__ import annotations
 
 import h5py
@@ -100,12 +101,17 @@ def test_convert_1d_trajectories(tmp_path):
     # through the registries with problem from_data (no placeholder problem; generate stays on)
     problem = PROBLEMS.build("from_data", {"path": str(out)})
     assert problem.io_spec().outputs == ("u",)
-    built = DATA.build("trajectories", {"path": str(out), "n_train": 3, "n_test": 2, "batch_size": 2,
-                                        "time_window": 2}, problem=problem, seed=0)
+    built = DATA.build(
+        "trajectories",
+        {"path": str(out), "n_train": 3, "n_test": 2, "batch_size": 2, "time_window": 2},
+        problem=problem,
+        seed=0,
+    )
     assert built.next_batch()["future"].shape == (2, 2, 16, 1)
     # data.path defaults to the from_data problem's file, as for data: {type: hdf5}
-    implicit = DATA.build("trajectories", {"n_train": 3, "n_test": 2, "batch_size": 2, "time_window": 2},
-                          problem=problem, seed=0)
+    implicit = DATA.build(
+        "trajectories", {"n_train": 3, "n_test": 2, "batch_size": 2, "time_window": 2}, problem=problem, seed=0
+    )
     assert str(implicit.dataset.path) == str(out)
 
 
@@ -184,8 +190,20 @@ def test_cli_convert_pdebench_layouts(tmp_path, capsys):
     src = tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5"
     raw = _pdebench_1d(src)
     dst = tmp_path / "b.h5"
-    rc = main(["data", "convert-pdebench", str(src), str(dst), "--layout", "1d", "--target", "trajectories",
-               "--max-samples", "3"])
+    rc = main(
+        [
+            "data",
+            "convert-pdebench",
+            str(src),
+            str(dst),
+            "--layout",
+            "1d",
+            "--target",
+            "trajectories",
+            "--max-samples",
+            "3",
+        ]
+    )
     assert rc == 0 and f"wrote {dst}" in capsys.readouterr().out
     ds = H5Dataset(dst)
     np.testing.assert_array_equal(ds.load("u")[..., 0], raw["tensor"][:3])
@@ -193,6 +211,10 @@ def test_cli_convert_pdebench_layouts(tmp_path, capsys):
     assert "has no dataset 'nu'" in capsys.readouterr().err
     dr = tmp_path / "2D_diff-react_NA_NA.h5"
     _pdebench_diff_react(dr)
-    assert main(["data", "convert-pdebench", str(dr), str(tmp_path / "dr.h5"), "--layout", "diff-react",
-                 "--t-stride", "2"]) == 0
+    assert (
+        main(
+            ["data", "convert-pdebench", str(dr), str(tmp_path / "dr.h5"), "--layout", "diff-react", "--t-stride", "2"]
+        )
+        == 0
+    )
     assert H5Dataset(tmp_path / "dr.h5").shapes["u"] == (3, 3, 8, 10, 2)

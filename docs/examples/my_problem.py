@@ -18,6 +18,7 @@ a hole (``meshes/plate_hole.msh``): Dirichlet on the square's sides, Neumann on 
 A case names them with ``imports: [my_problem.py]`` and ``problem: {type: lshape_poisson}``
 (or ``plate_poisson``).
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,7 @@ def lshape_lift(x):
 @PROBLEMS.register("lshape_poisson")
 def lshape_poisson(*, params: dict | None = None, eval_h: float = 0.02) -> Problem:
     """−Δu = f on an L, u = sin(πx) eʸ; Dirichlet on the outer edges, Neumann on the notch."""
+
     def dirichlet(du, p):
         return du() - exact(du.x)
 
@@ -83,7 +85,10 @@ def lshape_poisson(*, params: dict | None = None, eval_h: float = 0.02) -> Probl
         return -torch.sin(np.pi * x[:, 0])
 
     return Problem(
-        name="lshape_poisson", inputs=("x", "y"), outputs=("u",), params={},
+        name="lshape_poisson",
+        inputs=("x", "y"),
+        outputs=("u",),
+        params={},
         domain=lshape_domain(),
         equations={"pde": lambda du, p: -du("x", "x") - du("y", "y") - source(du.x)},
         conditions={
@@ -94,13 +99,18 @@ def lshape_poisson(*, params: dict | None = None, eval_h: float = 0.02) -> Probl
             "neumann_x": Condition("boundary:notch_x", lambda du, p: du.dn("u") - g_notch_x(du.x), normals=True),
             "neumann_y": Condition("boundary:notch_y", lambda du, p: du.dn("u") - g_notch_y(du.x), normals=True),
         },
-        exact=exact,        # the reference: u on domain.to_mesh(eval_h), no grid to build
+        exact=exact,  # the reference: u on domain.to_mesh(eval_h), no grid to build
         eval_h=eval_h,
         # for the energy method: Π = ∫ ψ dΩ + Σ ∫ ψ_Γ ds, the Neumann data as boundary terms −g u
-        energy=EnergyForm(poisson_density, boundary={"notch_x": lambda u, x, p: -g_notch_x(x) * u,
-                                                     "notch_y": lambda u, x, p: -g_notch_y(x) * u}),
-        constraint=HardConstraint(distance=lambda x: (1 - x[:, 0] ** 2) * (1 - x[:, 1] ** 2), lift=lshape_lift,
-                                  covers=("dirichlet_bottom", "dirichlet_right", "dirichlet_top", "dirichlet_left")),
+        energy=EnergyForm(
+            poisson_density,
+            boundary={"notch_x": lambda u, x, p: -g_notch_x(x) * u, "notch_y": lambda u, x, p: -g_notch_y(x) * u},
+        ),
+        constraint=HardConstraint(
+            distance=lambda x: (1 - x[:, 0] ** 2) * (1 - x[:, 1] ** 2),
+            lift=lshape_lift,
+            covers=("dirichlet_bottom", "dirichlet_right", "dirichlet_top", "dirichlet_left"),
+        ),
     )
 
 
@@ -130,7 +140,10 @@ def plate_poisson(*, params: dict | None = None, mesh: str = str(PLATE_MESH)) ->
         return (grad_exact(x) * hole_normal(x)).sum(1)
 
     return Problem(
-        name="plate_poisson", inputs=("x", "y"), outputs=("u",), params={},
+        name="plate_poisson",
+        inputs=("x", "y"),
+        outputs=("u",),
+        params={},
         domain=MeshDomain(m),
         equations={"pde": lambda du, p: -du("x", "x") - du("y", "y") - source(du.x)},
         conditions={
@@ -145,5 +158,6 @@ def plate_poisson(*, params: dict | None = None, mesh: str = str(PLATE_MESH)) ->
         constraint=HardConstraint(
             distance=lambda x: x[:, 0] * (1 - x[:, 0]) * x[:, 1] * (1 - x[:, 1]),
             lift=lambda x: torch.sin(np.pi * x[:, 0]) * (1 + (np.e - 1) * x[:, 1]),
-            covers=("dirichlet_left", "dirichlet_right", "dirichlet_bottom", "dirichlet_top")),
+            covers=("dirichlet_left", "dirichlet_right", "dirichlet_bottom", "dirichlet_top"),
+        ),
     )

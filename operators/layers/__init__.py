@@ -1,4 +1,5 @@
 """Building blocks shared by the neural operators."""
+
 from __future__ import annotations
 
 from .spectral import SpectralConv, spectral_conv_param_count

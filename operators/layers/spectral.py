@@ -1,4 +1,5 @@
 """Spectral convolution: the global integral operator of a Fourier layer."""
+
 from __future__ import annotations
 
 import math
@@ -76,9 +77,7 @@ class SpectralConv(nn.Module):
         self.ndim = len(n_modes)
         n_corners = 2 ** (self.ndim - 1)
         scale = 1.0 / (in_channels * out_channels)
-        self.weight = nn.Parameter(
-            scale * torch.rand(n_corners, in_channels, out_channels, *n_modes, 2)
-        )
+        self.weight = nn.Parameter(scale * torch.rand(n_corners, in_channels, out_channels, *n_modes, 2))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}"
@@ -92,18 +91,16 @@ class SpectralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.ndim
         if x.ndim != d + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected input (B, {self.in_channels}, <{d} spatial axes>), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"expected input (B, {self.in_channels}, <{d} spatial axes>), got {tuple(x.shape)}")
         spatial = tuple(x.shape[-d:])
         kept = self.kept_modes(spatial)
         axes = tuple(range(-d, 0))
 
         x_ft = torch.fft.rfftn(x, dim=axes, norm="forward")
-        x_low = _gather(x_ft, spatial, kept)                      # (B, C_in, 2k_0, ..., k_{d-1})
+        x_low = _gather(x_ft, spatial, kept)  # (B, C_in, 2k_0, ..., k_{d-1})
         w = _corners_to_block(torch.view_as_complex(self.weight), self.n_modes, kept)
-        y_low = torch.einsum("bi...,io...->bo...", x_low, w)      # (B, C_out, 2k_0, ..., k_{d-1})
-        y_ft = _scatter(y_low, spatial, kept)                     # (B, C_out, n_0, ..., n_{d-1}//2+1)
+        y_low = torch.einsum("bi...,io...->bo...", x_low, w)  # (B, C_out, 2k_0, ..., k_{d-1})
+        y_ft = _scatter(y_low, spatial, kept)  # (B, C_out, n_0, ..., n_{d-1}//2+1)
         return torch.fft.irfftn(y_ft, s=spatial, dim=axes, norm="forward")
 
 
@@ -129,9 +126,7 @@ def _scatter(y_low: torch.Tensor, spatial: tuple[int, ...], kept: tuple[int, ...
     return y
 
 
-def _corners_to_block(
-    w: torch.Tensor, n_modes: tuple[int, ...], kept: tuple[int, ...]
-) -> torch.Tensor:
+def _corners_to_block(w: torch.Tensor, n_modes: tuple[int, ...], kept: tuple[int, ...]) -> torch.Tensor:
     """Corner weights ``(2**(d-1), C_in, C_out, *n_modes)`` to the layout of :func:`_gather`.
 
     On the negative block of axis ``i`` weight index ``j`` is frequency

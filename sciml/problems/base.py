@@ -7,10 +7,12 @@ the math and the method chooses how derivatives are computed (autograd, or Taylo
 for MLPs). A PINN turns each into a named loss term; an operator method ignores them and uses
 the problem's dataset generator.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +64,10 @@ class Condition:
 
     def __post_init__(self):
         if self.normals and not self.where.startswith("boundary"):
-            raise ValueError(f"a condition on {self.where!r} has no outward normals: normals=True needs a "
-                             "boundary condition ('boundary' or 'boundary:<name>')")
+            raise ValueError(
+                f"a condition on {self.where!r} has no outward normals: normals=True needs a "
+                "boundary condition ('boundary' or 'boundary:<name>')"
+            )
 
     @property
     def is_interface(self) -> bool:
@@ -198,12 +202,19 @@ class Problem:
         x = mesh.points
         if self.domain.time:
             t = self.eval_times if self.eval_times is not None else 21
-            times = (np.linspace(*self.domain.time, int(t)) if np.ndim(t) == 0
-                     else np.asarray(t, dtype=np.float64))
+            times = np.linspace(*self.domain.time, int(t)) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
             x = np.hstack([np.tile(x, (len(times), 1)), np.repeat(times, len(x))[:, None]])
         try:  # exact(x, params) or exact(x)
-            two = len([p for p in inspect.signature(self.exact).parameters.values()
-                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]) >= 2
+            two = (
+                len(
+                    [
+                        p
+                        for p in inspect.signature(self.exact).parameters.values()
+                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                    ]
+                )
+                >= 2
+            )
         except (TypeError, ValueError):
             two = False
         u = np.asarray(self.exact(x, self.params) if two else self.exact(x), dtype=np.float64)
@@ -231,21 +242,27 @@ def resolve_params(problem: str, spec: dict[str, Param], given: dict[str, Any] |
     :class:`~sciml.config.OptionError` for option ``params``."""
     if given is not None and not isinstance(given, dict):
         example = ", ".join(f"{k}: {p.default:g}" for k, p in spec.items()) or "..."
-        raise OptionError("params", f"problem {problem!r}: params must be a mapping of parameter names to values "
-                                    f"(e.g. {{{example}}}), got {type(given).__name__} {given!r}")
+        raise OptionError(
+            "params",
+            f"problem {problem!r}: params must be a mapping of parameter names to values "
+            f"(e.g. {{{example}}}), got {type(given).__name__} {given!r}",
+        )
     given = dict(given or {})
     unknown = sorted(set(given) - set(spec))
     if unknown:
-        raise OptionError("params", f"problem {problem!r} has no parameter {unknown[0]!r}; its parameters are: "
-                                    f"{', '.join(spec) or '(none)'}")
+        raise OptionError(
+            "params",
+            f"problem {problem!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(spec) or '(none)'}",
+        )
     out = {}
     for name, p in spec.items():
         v = given.get(name, p.default)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
             raise OptionError("params", f"problem {problem!r}: parameter {name!r} must be a finite number, got {v!r}")
         if not p.lo <= v <= p.hi:
-            raise OptionError("params", f"problem {problem!r}: parameter {name!r}={v} is outside its range "
-                                        f"[{p.lo}, {p.hi}]")
+            raise OptionError(
+                "params", f"problem {problem!r}: parameter {name!r}={v} is outside its range [{p.lo}, {p.hi}]"
+            )
         out[name] = float(v)
     return out
 

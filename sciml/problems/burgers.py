@@ -6,6 +6,7 @@ The solution is odd about x = ±1, so it is also the solution of the 2-periodic 
 problem declares ``periodic = {"x": 2}`` and its characteristic form (speed a(u) = u, viscosity ν)
 for Lagrangian methods (``lpinn``); the PINN keeps the Dirichlet condition ``boundary``.
 """
+
 from __future__ import annotations
 
 import numpy as np

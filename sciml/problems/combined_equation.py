@@ -47,6 +47,7 @@ cells joining consecutive points, not wrapping around: periodicity (period L, al
 Fields: ``u`` (N, nt, nx, 1), role ``"output"``; times ``linspace(0, t_end, nt)``; per-sample
 params ``alpha``, ``beta``, ``gamma`` (all three, every experiment).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,8 +95,9 @@ def sample_coefficients(n: int, rng: np.random.Generator, params: dict[str, floa
     Returns ``(forcing: SineForcing, alpha (n,), beta (n,), gamma (n,))``; the generator uses exactly
     this, so replaying a seed reproduces a dataset's forcing.
     """
-    forcing = random_forcing(n, rng, J=N_MODES, L=params["L"], amplitude=params["amplitude"],
-                             omega_max=params["omega_max"], ell_max=ELL_MAX)
+    forcing = random_forcing(
+        n, rng, J=N_MODES, L=params["L"], amplitude=params["amplitude"], omega_max=params["omega_max"], ell_max=ELL_MAX
+    )
     coef = [rng.uniform(params[f"{c}_min"], params[f"{c}_max"], n) for c in ("alpha", "beta", "gamma")]
     return (forcing, *coef)
 
@@ -107,8 +109,16 @@ def _check_int(name: str, v, lo: int) -> int:
 
 
 @PROBLEMS.register("combined_equation")
-def combined_equation(*, experiment: str = "E2", nx: int = 50, nx_fine: int = 200, nt: int = 250,
-                      points: str = "uniform", irregular_seed: int = 0, params: dict | None = None) -> Problem:
+def combined_equation(
+    *,
+    experiment: str = "E2",
+    nx: int = 50,
+    nx_fine: int = 200,
+    nt: int = 250,
+    points: str = "uniform",
+    irregular_seed: int = 0,
+    params: dict | None = None,
+) -> Problem:
     """MP-PDE combined equation ∂t u + ∂x(αu² − βu_x + γu_xx) = δ(t, x) on [0, 16) (E1/E2/E3), WENO5 data."""
     if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
         raise ValueError(f"combined_equation: unknown experiment {experiment!r}; valid: {', '.join(EXPERIMENTS)}")
@@ -129,8 +139,10 @@ def combined_equation(*, experiment: str = "E2", nx: int = 50, nx_fine: int = 20
     if points == "uniform":
         if nx_fine % nx:
             valid = [d for d in range(4, nx_fine + 1) if nx_fine % d == 0]
-            raise ValueError(f"combined_equation: nx_fine = {nx_fine} is not a multiple of nx = {nx} (coarse cells "
-                             f"are unions of fine cells); valid nx for this nx_fine: {valid}")
+            raise ValueError(
+                f"combined_equation: nx_fine = {nx_fine} is not a multiple of nx = {nx} (coarse cells "
+                f"are unions of fine cells); valid nx for this nx_fine: {valid}"
+            )
         factor = nx_fine // nx
         x_fine = cell_centres(nx_fine, L, offset=-(factor - 1) * hf / 2.0)  # fine cells tile cells centred at i L/nx
         support = Grid((nx,), ((0.0, L),), periodic=(True,))
@@ -154,10 +166,22 @@ def combined_equation(*, experiment: str = "E2", nx: int = 50, nx_fine: int = 20
             u[sl, ..., 0] = downsample_periodic(traj, nx=nx) if pick is None else traj[..., pick]
         return {"u": u}, support, {"times": times, "params": {"alpha": alpha, "beta": beta, "gamma": gamma}}
 
-    settings = {"experiment": experiment, "nx": nx, "nx_fine": nx_fine, "nt": nt, "t_end": t_end, "L": L,
-                "points": points, "irregular_seed": irregular_seed, "shape": (nx,)}
+    settings = {
+        "experiment": experiment,
+        "nx": nx,
+        "nx_fine": nx_fine,
+        "nt": nt,
+        "t_end": t_end,
+        "L": L,
+        "points": points,
+        "irregular_seed": irregular_seed,
+        "shape": (nx,),
+    }
     return Problem(
-        name="combined_equation", inputs=("u",), outputs=("u",), params=p,
+        name="combined_equation",
+        inputs=("u",),
+        outputs=("u",),
+        params=p,
         dataset=DatasetSpec(generate, {"u": "output"}, {"u": ["u"]}, settings),
         periodic={"x": L},
     )

@@ -19,6 +19,7 @@ Periodicity is declared twice, for two kinds of method:
 Both problems also declare their Lagrangian form ``Problem.lagrangian`` (characteristic speed
 :math:`a(u)` and diffusivity ν) for :mod:`pinns.lpinn`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -104,10 +105,14 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
     t_end = check_number(name, "t_end", t_end, 0.0, strict=True)
     n_x, n_t = check_int(name, "n_x", n_x, 2), check_int(name, "n_t", n_t, 1)  # reference grid
     nu = p.get("nu", 0.0)
-    ends = {"left": lambda x: np.isclose(x[:, 0], 0.0), "right": lambda x: np.isclose(x[:, 0], TWO_PI),
-            "periodic": lambda x: np.isclose(x[:, 0], 0.0) | np.isclose(x[:, 0], TWO_PI)}
-    domain = PairedPeriodicDomain(Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, t_end),
-                                         names=("x", "t")))
+    ends = {
+        "left": lambda x: np.isclose(x[:, 0], 0.0),
+        "right": lambda x: np.isclose(x[:, 0], TWO_PI),
+        "periodic": lambda x: np.isclose(x[:, 0], 0.0) | np.isclose(x[:, 0], TWO_PI),
+    }
+    domain = PairedPeriodicDomain(
+        Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, t_end), names=("x", "t"))
+    )
 
     def exact(x: np.ndarray) -> np.ndarray:
         return np.exp(-nu * x[:, 1]) * np.sin(x[:, 0] - p["beta"] * x[:, 1])
@@ -128,8 +133,9 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
         equations={"pde": residual},
         conditions={
             "initial": Condition("initial", initial_residual),
-            "periodic": Condition("boundary:periodic", lambda du, q: periodic_pairs(du, q, derivative=nu > 0),
-                                  pointwise=False),
+            "periodic": Condition(
+                "boundary:periodic", lambda du, q: periodic_pairs(du, q, derivative=nu > 0), pointwise=False
+            ),
         },
         reference=reference,
         exact=exact,
@@ -147,8 +153,9 @@ def convection1d(*, params: dict | None = None, t_end: float = 1.0, n_x: int = 2
 
 
 @PROBLEMS.register("convection_diffusion1d")
-def convection_diffusion1d(*, params: dict | None = None, t_end: float = 1.0, n_x: int = 256,
-                           n_t: int = 100) -> Problem:
+def convection_diffusion1d(
+    *, params: dict | None = None, t_end: float = 1.0, n_x: int = 256, n_t: int = 100
+) -> Problem:
     """1D periodic convection–diffusion u_t + β u_x = ν u_xx, u0 = sin x (LPINN benchmark); FFT reference."""
     p = resolve_params("convection_diffusion1d", {"beta": BETA, "nu": NU}, params)
     return _build("convection_diffusion1d", p, convection_diffusion_residual, t_end, n_x, n_t)

@@ -21,6 +21,7 @@ singularity the networks are meant to find, so none is built in. Interface conti
 penalty too (flux continuity is the energy's natural condition). At the minimizer
 :math:`\Pi = \tfrac18\int r^{-1} dA = \ln(1 + \sqrt 2)` (:func:`exact_energy`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,13 @@ def _upper_lift(x, y):
     one = torch.ones_like(x)
     c_bl, c_br = 1.0, 0.0  # bottom corners: u(−1, 0⁺) = 1, u(1, 0) = 0
     c_tl, c_tr = exact(-one, one), exact(one, one)
-    return ((1 - s) * left + s * right + (1 - y) * bottom + y * top
-            - ((1 - s) * (1 - y) * c_bl + s * (1 - y) * c_br + (1 - s) * y * c_tl + s * y * c_tr))
+    return (
+        (1 - s) * left
+        + s * right
+        + (1 - y) * bottom
+        + y * top
+        - ((1 - s) * (1 - y) * c_bl + s * (1 - y) * c_br + (1 - s) * y * c_tl + s * y * c_tr)
+    )
 
 
 def lift(x, side: str | None = None):
@@ -90,6 +96,7 @@ def energy_density(u, grad_u, x, p):
 def _face(sign: float):
     def residual(du, p):
         return du() - sign * torch.sqrt(torch.clamp(-du.coord("x"), min=0.0))
+
     return residual
 
 
@@ -108,8 +115,11 @@ def crack_mode3(*, params: dict | None = None, n_grid: int = 100) -> Problem:
         raise ValueError(f"problem 'crack_mode3' has no parameters, got {sorted(params)}")
     if n_grid < 2 or n_grid % 2:
         raise ValueError(f"crack_mode3: n_grid must be even (no evaluation point on the crack), got {n_grid}")
-    domain = Domain(dde().geometry.Rectangle([-1.0, -1.0], [1.0, 1.0]), names=("x", "y"),
-                    segments={"crack": ((-1.0, 0.0), (0.0, 0.0)), "interface": ((0.0, 0.0), (1.0, 0.0))})
+    domain = Domain(
+        dde().geometry.Rectangle([-1.0, -1.0], [1.0, 1.0]),
+        names=("x", "y"),
+        segments={"crack": ((-1.0, 0.0), (0.0, 0.0)), "interface": ((0.0, 0.0), (1.0, 0.0))},
+    )
 
     def reference() -> Field:
         grid = Grid((n_grid, n_grid), ((-1.0, 1.0), (-1.0, 1.0)))

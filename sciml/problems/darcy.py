@@ -8,6 +8,7 @@ With ``solve_factor: k`` the coefficient is sampled and the equation solved on t
 (resolution − 1)·k + 1 nodes and both are stored at ``resolution`` (every k-th node; the grids
 nest because both include the boundary), as the FNO data were solved at 421² and subsampled.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ PARAMS = {
 
 
 @PROBLEMS.register("darcy2d")
-def darcy2d(*, params: dict | None = None, resolution: int = 64, coefficient: str = "piecewise",
-            solve_factor: int = 1) -> Problem:
+def darcy2d(
+    *, params: dict | None = None, resolution: int = 64, coefficient: str = "piecewise", solve_factor: int = 1
+) -> Problem:
     """Darcy flow with a thresholded-GRF (or lognormal) coefficient; dataset from the FD solver."""
     p = resolve_params("darcy2d", PARAMS, params)
     if not isinstance(resolution, int) or resolution < 3:
@@ -43,8 +45,9 @@ def darcy2d(*, params: dict | None = None, resolution: int = 64, coefficient: st
 
     def generate(n_samples: int, rng: np.random.Generator):
         if coefficient == "piecewise":
-            a = darcy_coefficient(n_samples, fine, rng=rng, high=p["a_high"], low=p["a_low"],
-                                  alpha=p["alpha"], tau=p["tau"])
+            a = darcy_coefficient(
+                n_samples, fine, rng=rng, high=p["a_high"], low=p["a_low"], alpha=p["alpha"], tau=p["tau"]
+            )
         else:
             g = gaussian_random_field(n_samples, fine, alpha=p["alpha"], tau=p["tau"], rng=rng)
             a = np.exp(p["log_scale"] * g / g.std(axis=(1, 2), keepdims=True).clip(1e-12))
@@ -57,7 +60,10 @@ def darcy2d(*, params: dict | None = None, resolution: int = 64, coefficient: st
         inputs=("a",),
         outputs=("u",),
         params=p,
-        dataset=DatasetSpec(generate, {"a": "input", "u": "output"}, {"a": ["a"], "u": ["u"]},
-                            {"shape": grid.shape, "resolution": resolution, "coefficient": coefficient,
-                             "solve_factor": solve_factor}),
+        dataset=DatasetSpec(
+            generate,
+            {"a": "input", "u": "output"},
+            {"a": ["a"], "u": ["u"]},
+            {"shape": grid.shape, "resolution": resolution, "coefficient": coefficient, "solve_factor": solve_factor},
+        ),
     )

@@ -26,6 +26,7 @@ displacements and ``rel_l2_<name>`` on each stress. Energy form (``energy``): :m
 elements on the same mesh (:func:`sciml.solvers.elasticity.plate_with_hole_reference`),
 displacements shifted by the rigid translation that makes them mirror-symmetric.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -88,6 +89,7 @@ def _equilibrium(axis: int):
         else:  # ∂x σxy + ∂y σyy
             r = mu * (ux_xy + uy_xx) + lam * ux_xy + (lam + 2 * mu) * uy_yy
         return r / p["traction"]
+
     return residual
 
 
@@ -97,7 +99,10 @@ def _stress_outputs(du, p):
 
 def _mixed_equilibrium(du, p):
     """(∂x σxx + ∂y σxy, ∂x σxy + ∂y σyy) / T on the stress outputs."""
-    return torch.stack([du("x", out="sxx") + du("y", out="sxy"), du("x", out="sxy") + du("y", out="syy")], 1) / p["traction"]
+    return (
+        torch.stack([du("x", out="sxx") + du("y", out="sxy"), du("x", out="sxy") + du("y", out="syy")], 1)
+        / p["traction"]
+    )
 
 
 def _constitutive(du, p):
@@ -108,12 +113,14 @@ def _constitutive(du, p):
 
 def _traction(normal, load: tuple[float, float] = (0.0, 0.0), sigma=_sigma):
     """σ·n − t, divided by T; ``normal(x) -> (n, 2)``, ``load`` in units of T."""
+
     def residual(du, p):
         sxx, syy, sxy = sigma(du, p)
         n = normal(du.x)
         tx = sxx * n[:, 0] + sxy * n[:, 1] - load[0] * p["traction"]
         ty = sxy * n[:, 0] + syy * n[:, 1] - load[1] * p["traction"]
         return torch.stack([tx, ty], 1) / p["traction"]
+
     return residual
 
 
@@ -133,14 +140,16 @@ def _read_mesh(path: str) -> Mesh:
         raise OptionError("mesh", f"plate_hole: {exc}") from None
     missing = sorted({"left", "right", "top", "bottom", "hole"} - set(mesh.point_tags))
     if missing:
-        raise OptionError("mesh", f"plate_hole: mesh {p} lacks the boundary tags {missing}; it has "
-                                  f"{sorted(mesh.point_tags)}")
+        raise OptionError(
+            "mesh", f"plate_hole: mesh {p} lacks the boundary tags {missing}; it has {sorted(mesh.point_tags)}"
+        )
     return mesh
 
 
 @PROBLEMS.register("plate_hole")
-def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order: int = 2,
-               formulation: str = "displacement") -> Problem:
+def plate_hole(
+    *, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order: int = 2, formulation: str = "displacement"
+) -> Problem:
     """Plane-stress plate with a circular hole under tension (gmsh mesh, FE reference, von Mises)."""
     p = resolve_params("plate_hole", PARAMS, params)
     if formulation not in ("displacement", "mixed"):
@@ -156,10 +165,14 @@ def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order
     radius = float(np.linalg.norm(hole - centre, axis=1).mean())
     cx, cy = (float(c) for c in centre)
     if not (np.allclose(centre, 0.5 * (lo + hi), atol=1e-6 * (hi - lo).max())):
-        raise ValueError(f"plate_hole: the hole (centre {centre}) must sit at the plate's centre {0.5 * (lo + hi)}, "
-                         "where the mirror symmetries hold")
-    segments = {"mid_x": [((cx, lo[1]), (cx, cy - radius)), ((cx, cy + radius), (cx, hi[1]))],
-                "mid_y": [((lo[0], cy), (cx - radius, cy)), ((cx + radius, cy), (hi[0], cy))]}
+        raise ValueError(
+            f"plate_hole: the hole (centre {centre}) must sit at the plate's centre {0.5 * (lo + hi)}, "
+            "where the mirror symmetries hold"
+        )
+    segments = {
+        "mid_x": [((cx, lo[1]), (cx, cy - radius)), ((cx, cy + radius), (cx, hi[1]))],
+        "mid_y": [((lo[0], cy), (cx - radius, cy)), ((cx + radius, cy), (hi[0], cy))],
+    }
     domain = MeshDomain(m, segments=segments)
     scale = p["traction"] / p["E"]
 
@@ -216,12 +229,20 @@ def plate_hole(*, params: dict | None = None, mesh: str = DEFAULT_MESH, fe_order
             "symmetry_y": Condition("boundary:mid_y", lambda du, p: du(out="uy") / scale),
         },
         reference=reference,
-        energy=None if mixed else EnergyForm(
-            density, boundary={"left": lambda u, x, p: p["traction"] * u[:, 0],
-                               "right": lambda u, x, p: -p["traction"] * u[:, 0]}),
-        constraint=HardConstraint(distance=distance, lift=lambda x: torch.zeros(len(x), len(outputs), dtype=x.dtype,
-                                                                                device=x.device),
-                                  covers=("symmetry_x", "symmetry_y")),
+        energy=None
+        if mixed
+        else EnergyForm(
+            density,
+            boundary={
+                "left": lambda u, x, p: p["traction"] * u[:, 0],
+                "right": lambda u, x, p: -p["traction"] * u[:, 0],
+            },
+        ),
+        constraint=HardConstraint(
+            distance=distance,
+            lift=lambda x: torch.zeros(len(x), len(outputs), dtype=x.dtype, device=x.device),
+            covers=("symmetry_x", "symmetry_y"),
+        ),
         derived=derived,
         derived_names=("von_mises",) if mixed else STRESSES,
         primary=("ux", "uy"),

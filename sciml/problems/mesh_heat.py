@@ -21,6 +21,7 @@ times, and the per-sample parameters ``kappa``, ``bx``, ``by`` (b = 0 without ad
 default t_end = 1 with κ ≤ 0.02 leaves the solution far from decayed (diffusion length
 √(2κt) ≤ 0.2; the slowest mode, λ₁ ≈ 30.5, keeps e^{-κλ₁} ≈ 0.54–0.86 of its amplitude).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,7 +69,9 @@ def _range(name: str, v, lo: float, strict: bool = True, integer: bool = False) 
     """A [low, high] pair with lo < (or <=) low <= high."""
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
         raise ValueError(f"mesh_heat: {name} must be a pair [low, high], got {v!r}")
-    a = [_int(f"{name}[{i}]", x, int(lo)) if integer else _number(f"{name}[{i}]", x, lo, strict) for i, x in enumerate(v)]
+    a = [
+        _int(f"{name}[{i}]", x, int(lo)) if integer else _number(f"{name}[{i}]", x, lo, strict) for i, x in enumerate(v)
+    ]
     if a[0] > a[1]:
         raise ValueError(f"mesh_heat: {name} = {list(v)} must have low <= high")
     return a
@@ -93,8 +96,9 @@ def _dirichlet_distance(pts: np.ndarray, tri: np.ndarray, fixed: np.ndarray) -> 
 def initial_conditions(pts, tri, taper, n_samples, rng, bumps, width_range, amplitude_range) -> np.ndarray:
     """(N, n) sums of Gaussian bumps centred uniformly in the mesh domain, times ``taper``."""
     x = pts[tri]
-    area = 0.5 * np.abs((x[:, 1, 0] - x[:, 0, 0]) * (x[:, 2, 1] - x[:, 0, 1])
-                        - (x[:, 1, 1] - x[:, 0, 1]) * (x[:, 2, 0] - x[:, 0, 0]))
+    area = 0.5 * np.abs(
+        (x[:, 1, 0] - x[:, 0, 0]) * (x[:, 2, 1] - x[:, 0, 1]) - (x[:, 1, 1] - x[:, 0, 1]) * (x[:, 2, 0] - x[:, 0, 0])
+    )
     cdf = np.cumsum(area) / area.sum()
     u0 = np.zeros((n_samples, len(pts)))
     for s in range(n_samples):
@@ -112,10 +116,22 @@ def initial_conditions(pts, tri, taper, n_samples, rng, bumps, width_range, ampl
 
 
 @PROBLEMS.register("mesh_heat")
-def mesh_heat(*, params: dict | None = None, mesh: str = DEFAULT_MESH, nt: int = 50, t_end: float = 1.0,
-              kappa_range=(0.005, 0.02), advection: bool = False, speed_range=(0.0, 0.5), flow: str = "cylinder",
-              dirichlet=DEFAULT_DIRICHLET, substeps: int = 4, bumps=(2, 4), width_range=(0.05, 0.15),
-              amplitude_range=(0.5, 1.0)) -> Problem:
+def mesh_heat(
+    *,
+    params: dict | None = None,
+    mesh: str = DEFAULT_MESH,
+    nt: int = 50,
+    t_end: float = 1.0,
+    kappa_range=(0.005, 0.02),
+    advection: bool = False,
+    speed_range=(0.0, 0.5),
+    flow: str = "cylinder",
+    dirichlet=DEFAULT_DIRICHLET,
+    substeps: int = 4,
+    bumps=(2, 4),
+    width_range=(0.05, 0.15),
+    amplitude_range=(0.5, 1.0),
+) -> Problem:
     """Heat / advection–diffusion trajectories on a triangle mesh (plate with a hole); P1 FE, Crank–Nicolson."""
     p = resolve_params("mesh_heat", PARAMS, params)
     nt = _int("nt", nt, 2)
@@ -144,7 +160,9 @@ def mesh_heat(*, params: dict | None = None, mesh: str = DEFAULT_MESH, nt: int =
     fields = None
     if flow == "cylinder" and advection:  # (pure heat needs no flow, nor a hole)
         if "hole" not in m.point_tags:
-            raise ValueError(f"mesh_heat: flow 'cylinder' needs a 'hole' point tag; the mesh has {sorted(m.point_tags)}")
+            raise ValueError(
+                f"mesh_heat: flow 'cylinder' needs a 'hole' point tag; the mesh has {sorted(m.point_tags)}"
+            )
         hole = pts[m.point_tags["hole"]]
         centre = hole.mean(0)
         fields = cylinder_flow(pts, centre, float(np.linalg.norm(hole - centre, axis=1).mean()))
@@ -163,13 +181,31 @@ def mesh_heat(*, params: dict | None = None, mesh: str = DEFAULT_MESH, nt: int =
             vel = np.zeros((n_samples, 2))
         u0 = initial_conditions(pts, tri, taper, n_samples, rng, bumps, width_range, amplitude_range)
         u = solve_heat(m, u0, times, kappa, velocity=vel, dirichlet=dirichlet, dt=dt, flow=fields)
-        return ({"u": u[..., None]}, m,
-                {"times": times.copy(), "params": {"kappa": kappa, "bx": vel[:, 0].copy(), "by": vel[:, 1].copy()}})
+        return (
+            {"u": u[..., None]},
+            m,
+            {"times": times.copy(), "params": {"kappa": kappa, "bx": vel[:, 0].copy(), "by": vel[:, 1].copy()}},
+        )
 
-    settings = {"shape": (len(m.points),), "mesh": str(mesh), "nt": nt, "t_end": t_end, "kappa_range": kappa_range,
-                "advection": advection, "speed_range": speed_range, "flow": flow, "dirichlet": dirichlet,
-                "substeps": substeps, "bumps": bumps, "width_range": width_range, "amplitude_range": amplitude_range}
+    settings = {
+        "shape": (len(m.points),),
+        "mesh": str(mesh),
+        "nt": nt,
+        "t_end": t_end,
+        "kappa_range": kappa_range,
+        "advection": advection,
+        "speed_range": speed_range,
+        "flow": flow,
+        "dirichlet": dirichlet,
+        "substeps": substeps,
+        "bumps": bumps,
+        "width_range": width_range,
+        "amplitude_range": amplitude_range,
+    }
     return Problem(
-        name="mesh_heat", inputs=("u",), outputs=("u",), params=p,
+        name="mesh_heat",
+        inputs=("u",),
+        outputs=("u",),
+        params=p,
         dataset=DatasetSpec(generate, {"u": "output"}, {"u": ["u"]}, settings),
     )

@@ -12,6 +12,7 @@ w_t + u·∇w = ν Δw + 0.1(sin 2π(x+y) + cos 2π(x+y)), ν = 1e-3, w0 ~ N(0, 
 input field ``w_in`` holds the first ``t_in`` as channels, the output ``w_out`` the next ``t_out``
 (the FNO-2D-time task w(0..10] ↦ w(10..20]).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,15 +41,29 @@ def burgers_operator(*, params: dict | None = None, resolution: int = 1024, solv
         return {"u0": u0[:, ::k, None], "u": u1[..., None]}, grid
 
     return Problem(
-        name="burgers_operator", inputs=("u0",), outputs=("u",), params=p,
-        dataset=DatasetSpec(generate, {"u0": "input", "u": "output"}, {"u0": ["u0"], "u": ["u"]},
-                            {"shape": grid.shape, "resolution": n, "solve_factor": k}),
+        name="burgers_operator",
+        inputs=("u0",),
+        outputs=("u",),
+        params=p,
+        dataset=DatasetSpec(
+            generate,
+            {"u0": "input", "u": "output"},
+            {"u0": ["u0"], "u": ["u"]},
+            {"shape": grid.shape, "resolution": n, "solve_factor": k},
+        ),
     )
 
 
 @PROBLEMS.register("ns2d")
-def ns2d(*, params: dict | None = None, resolution: int = 64, solve_factor: int = 1, t_in: int = 10,
-         t_out: int = 10, layout: str = "channels") -> Problem:
+def ns2d(
+    *,
+    params: dict | None = None,
+    resolution: int = 64,
+    solve_factor: int = 1,
+    t_in: int = 10,
+    t_out: int = 10,
+    layout: str = "channels",
+) -> Problem:
     """2D Navier–Stokes vorticity on the torus, ν = 1e-3, FNO forcing: w(0..t_in] ↦ w(t_in..t_in+t_out].
 
     ``layout: channels`` stores the input and output times as channels of two fields (one-shot
@@ -75,11 +90,18 @@ def ns2d(*, params: dict | None = None, resolution: int = 64, solve_factor: int 
     settings = {"shape": grid.shape, "resolution": n, "solve_factor": k, "t_in": t_in, "t_out": t_out}
     if layout == "trajectory":
         settings["layout"] = layout  # (absent for channels: caches written before the option stay valid)
-        return Problem(name="ns2d", inputs=("w",), outputs=("w",), params=p,
-                       dataset=DatasetSpec(generate, {"w": "output"}, {"w": ["w"]}, settings))
-    chans = {"w_in": [f"w_t{j}" for j in range(1, t_in + 1)],
-             "w_out": [f"w_t{j}" for j in range(t_in + 1, steps + 1)]}
+        return Problem(
+            name="ns2d",
+            inputs=("w",),
+            outputs=("w",),
+            params=p,
+            dataset=DatasetSpec(generate, {"w": "output"}, {"w": ["w"]}, settings),
+        )
+    chans = {"w_in": [f"w_t{j}" for j in range(1, t_in + 1)], "w_out": [f"w_t{j}" for j in range(t_in + 1, steps + 1)]}
     return Problem(
-        name="ns2d", inputs=tuple(chans["w_in"]), outputs=tuple(chans["w_out"]), params=p,
+        name="ns2d",
+        inputs=tuple(chans["w_in"]),
+        outputs=tuple(chans["w_out"]),
+        params=p,
         dataset=DatasetSpec(generate, {"w_in": "input", "w_out": "output"}, chans, settings),
     )

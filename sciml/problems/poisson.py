@@ -10,6 +10,7 @@ The energy :math:`\\Pi[u] = \\int_0^1 (\\tfrac12 u'^2 - f u)\\,dx` is minimized 
 solution, where it equals :math:`-\\tfrac12\\int_0^1 f u\\,dx = -\\tfrac12\\int_0^1 u'^2 dx`
 (:func:`exact_energy`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,9 @@ def poisson1d_multiscale(*, params: dict | None = None, n_x: int = 512) -> Probl
     """1D Poisson −u'' = f with exact u = sin(πx) + 0.1 sin(kπx), homogeneous Dirichlet ends."""
     p = resolve_params("poisson1d_multiscale", PARAMS, params)
     if p["freq"] != round(p["freq"]):
-        raise ValueError(f"poisson1d_multiscale: freq must be an integer (u(1) = 0.1 sin(freq π) must vanish), "
-                         f"got {p['freq']}")
+        raise ValueError(
+            f"poisson1d_multiscale: freq must be an integer (u(1) = 0.1 sin(freq π) must vanish), got {p['freq']}"
+        )
     if n_x < 2:
         raise ValueError(f"poisson1d_multiscale: n_x must be >= 2, got {n_x}")
     domain = Domain(

@@ -10,6 +10,7 @@
 - :func:`solve_combined_equation`, :func:`random_forcing`, :func:`downsample_periodic` -- MP-PDE combined
   equation (WENO5 finite volumes, integrating-factor RK4).
 """
+
 from __future__ import annotations
 
 from .burgers_spectral import burgers_initial_conditions, etdrk4_coefficients, solve_burgers_periodic
@@ -18,8 +19,18 @@ from .darcy import solve_darcy
 from .fem_heat import convection_matrices, heat_matrices, solve_heat
 from .grf import darcy_coefficient, gaussian_random_field, grf_eigenvalues
 from .navier_stokes import advection_term, fno_forcing, periodic_grf, resample_periodic, solve_navier_stokes
-from .weno import (SineForcing, cell_centres, combined_rhs, downsample_periodic, forcing_values, godunov_flux_quadratic,
-                   linear_symbol, random_forcing, solve_combined_equation, weno5_reconstruct)
+from .weno import (
+    SineForcing,
+    cell_centres,
+    combined_rhs,
+    downsample_periodic,
+    forcing_values,
+    godunov_flux_quadratic,
+    linear_symbol,
+    random_forcing,
+    solve_combined_equation,
+    weno5_reconstruct,
+)
 
 __all__ = [
     "advection_term",

@@ -42,6 +42,7 @@ no step size restriction from the viscosity, only the advective one
 :math:`h \\max|u|\\, \\min(2\\pi K, \\max|u|/\\nu) \\lesssim 1` (:func:`solve_burgers_periodic` picks such a
 step by default; :math:`\\max|u|` cannot grow for Burgers).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -204,12 +205,12 @@ def solve_burgers_periodic(
 
     out = np.empty((u.shape[0], n_record, n_keep))
     for s in range(0, u.shape[0], batch):
-        v = np.fft.rfft(u[s:s + batch], axis=-1)
+        v = np.fft.rfft(u[s : s + batch], axis=-1)
         for j in range(n_record):
             for _ in range(steps):
                 v = _etdrk4_step(v, nonlinear, coef)
             snap = np.fft.irfft(v, n=n, axis=-1)
-            out[s:s + batch, j] = snap if n_out is None else resample_periodic(snap, n_keep, 1, resample)
+            out[s : s + batch, j] = snap if n_out is None else resample_periodic(snap, n_keep, 1, resample)
     return out[0] if single else out
 
 

@@ -10,6 +10,7 @@ The benchmark (Raissi et al., 2019) is
 The odd, 2-periodic extension of the initial datum lets the whole-line
 Cole--Hopf formula be used; the Dirichlet conditions then hold by symmetry.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,9 +94,7 @@ def burgers_cole_hopf(x, t, nu: float, n_quad: int = 200) -> np.ndarray:
     try:
         xb, tb = np.broadcast_arrays(x, t)
     except ValueError as exc:
-        raise ValueError(
-            f"x and t must be broadcastable, got shapes {x.shape} and {t.shape}"
-        ) from exc
+        raise ValueError(f"x and t must be broadcastable, got shapes {x.shape} and {t.shape}") from exc
 
     xf = xb.ravel()
     tf = tb.ravel()
@@ -107,7 +106,7 @@ def burgers_cole_hopf(x, t, nu: float, n_quad: int = 200) -> np.ndarray:
         inv = 1.0 / (2.0 * np.pi * nu)
         chunk = max(1, _CHUNK_ENTRIES // int(n_quad))
         for start in range(0, pos.size, chunk):
-            idx = pos[start:start + chunk]
+            idx = pos[start : start + chunk]
             scale = np.sqrt(4.0 * nu * tf[idx])[:, None]
             y = xf[idx, None] - scale * z[None, :]  # (P, Q)
             s = logw[None, :] - inv * np.cos(np.pi * y)

@@ -1,4 +1,5 @@
 """Finite-difference solver for 2-D steady Darcy flow on the unit square."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,9 +29,7 @@ def _stencil_pattern(n: int):
     rows = np.concatenate([k, k[east], k[west], k[north], k[south]])
     cols = np.concatenate([k, k[east] + m, k[west] - m, k[north] + 1, k[south] - 1])
     # Entries are unique, so tagging them with 1..nnz recovers the CSR order.
-    tag = sp.coo_matrix(
-        (np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)), shape=(m * m, m * m)
-    ).tocsr()
+    tag = sp.coo_matrix((np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)), shape=(m * m, m * m)).tocsr()
     tag.sort_indices()
     perm = tag.data.astype(np.int64) - 1
     return tag.indptr, tag.indices, perm, (east, west, north, south)
@@ -96,9 +95,7 @@ def solve_darcy(a, f=1.0) -> np.ndarray:
     try:
         f = np.broadcast_to(f, a.shape)
     except ValueError as exc:
-        raise ValueError(
-            f"f must be a scalar or broadcastable to a.shape {a.shape}, got shape {f.shape}"
-        ) from exc
+        raise ValueError(f"f must be a scalar or broadcastable to a.shape {a.shape}, got shape {f.shape}") from exc
     if not np.all(np.isfinite(f)):
         raise ValueError("f must be finite (found NaN or inf)")
 
@@ -117,10 +114,10 @@ def solve_darcy(a, f=1.0) -> np.ndarray:
     a_s = ay[:, 1:-1, :-1].reshape(nb, -1)
 
     indptr, indices, perm, (east, west, north, south) = _stencil_pattern(n)
-    coo = np.concatenate(
-        [a_e + a_w + a_n + a_s, -a_e[:, east], -a_w[:, west], -a_n[:, north], -a_s[:, south]],
-        axis=1,
-    ) / h2
+    coo = (
+        np.concatenate([a_e + a_w + a_n + a_s, -a_e[:, east], -a_w[:, west], -a_n[:, north], -a_s[:, south]], axis=1)
+        / h2
+    )
     data = np.ascontiguousarray(coo[:, perm])  # fancy indexing may return a non-C layout
     rhs = np.ascontiguousarray(fb[:, 1:-1, 1:-1]).reshape(nb, -1)
 

@@ -5,6 +5,7 @@
 :func:`plate_with_hole_reference` is the plate-with-a-hole benchmark the energy-form
 and strong-form PINNs are compared against.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -12,28 +13,12 @@ from numbers import Real
 
 import numpy as np
 from scipy.sparse.linalg import factorized
-from skfem import (
-    Basis,
-    BilinearForm,
-    ElementTriP1,
-    ElementTriP2,
-    ElementVector,
-    LinearForm,
-    MeshTri,
-    condense,
-    solve,
-)
+from skfem import Basis, BilinearForm, ElementTriP1, ElementTriP2, ElementVector, LinearForm, MeshTri, condense, solve
 from skfem.helpers import ddot, dot, eye, sym_grad, trace
 
 from ..mesh import Mesh
 
-__all__ = [
-    "element_stress",
-    "plane_stress_lame",
-    "plate_with_hole_reference",
-    "solve_plane_stress",
-    "von_mises",
-]
+__all__ = ["element_stress", "plane_stress_lame", "plate_with_hole_reference", "solve_plane_stress", "von_mises"]
 
 Value = float | Callable[[np.ndarray, np.ndarray], np.ndarray]
 VectorValue = tuple[float, float] | Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -74,9 +59,7 @@ def _check_material(E, nu) -> tuple[float, float]:
 
 def _tag_nodes(mesh: Mesh, tag: str, what: str) -> np.ndarray:
     if tag not in mesh.point_tags:
-        raise ValueError(
-            f"unknown {what} tag {tag!r}; the mesh has point tags {sorted(mesh.point_tags)}"
-        )
+        raise ValueError(f"unknown {what} tag {tag!r}; the mesh has point tags {sorted(mesh.point_tags)}")
     return mesh.point_tags[tag]
 
 
@@ -181,9 +164,7 @@ def solve_plane_stress(
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     traction = dict(traction or {})
     if not isinstance(dirichlet, Mapping):
-        raise ValueError(
-            f"dirichlet must be a dict {{tag: {{component: value}}}}, got {type(dirichlet).__name__}"
-        )
+        raise ValueError(f"dirichlet must be a dict {{tag: {{component: value}}}}, got {type(dirichlet).__name__}")
     for tag in list(dirichlet) + list(traction):
         _tag_nodes(mesh, tag, "dirichlet" if tag in dirichlet else "traction")
 
@@ -247,9 +228,7 @@ def solve_plane_stress(
     for tag, t in traction.items():
         _, facets = tag_entities(tag)
         if facets.size == 0:
-            raise ValueError(
-                f"traction tag {tag!r} has no boundary edges (needs two adjacent tagged nodes)"
-            )
+            raise ValueError(f"traction tag {tag!r} has no boundary edges (needs two adjacent tagged nodes)")
         fb = basis.boundary(facets=facets)
         xq, yq = np.asarray(fb.global_coordinates())
         f += _load().assemble(fb, g=_eval_vector(t, xq, yq, f"traction[{tag!r}]"))
@@ -415,7 +394,9 @@ def plate_with_hole_reference(
     m2 = Mesh(mesh.points, mesh.cells, tags, mesh.cell_tags)
     s = float(traction)
     res = solve_plane_stress(
-        m2, E, nu,
+        m2,
+        E,
+        nu,
         dirichlet={"_pin": {0: 0.0, 1: 0.0}, "_roller": {1: 0.0}},
         traction={"left": (-s, 0.0), "right": (s, 0.0)},
         order=order,

@@ -39,9 +39,10 @@ Crank–Nicolson is A-stable but not L-stable: for steps with :math:`h\kappa\lam
 the highest mesh modes of non-smooth data decay slowly with alternating sign; use a smaller
 ``dt`` (or ``theta`` slightly above ½) in that regime.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,8 +67,9 @@ def _triangles(mesh) -> tuple[np.ndarray, np.ndarray]:
     if others:
         raise ValueError(f"P1 heat solver supports linear triangles only; the mesh also has {others} cells")
     if not blocks or sum(len(b) for b in blocks) == 0:
-        raise ValueError("P1 heat solver needs a mesh with 'triangle' cells; the mesh has "
-                         f"{sorted({t for t, _ in mesh.cells})}")
+        raise ValueError(
+            f"P1 heat solver needs a mesh with 'triangle' cells; the mesh has {sorted({t for t, _ in mesh.cells})}"
+        )
     return pts, np.concatenate(blocks, axis=0)
 
 
@@ -125,7 +127,9 @@ def convection_matrices(mesh, flow=None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         fields = [np.asarray(w, dtype=np.float64) for w in flow]
         for w in fields:
             if w.shape != (n, 2) or not np.all(np.isfinite(w)):
-                raise ValueError(f"each flow field must be a finite ({n}, 2) array of nodal velocities; got shape {w.shape}")
+                raise ValueError(
+                    f"each flow field must be a finite ({n}, 2) array of nodal velocities; got shape {w.shape}"
+                )
     mloc = area[:, None, None] / 12.0 * (np.ones((3, 3)) + np.eye(3))
     out = []
     for w in fields:
@@ -164,8 +168,9 @@ def dirichlet_nodes(mesh, dirichlet: Sequence[str] | str | None) -> np.ndarray:
         raise ValueError(f"dirichlet must be a sequence of tag names (strings), got {bad[0]!r}")
     unknown = [t for t in names if t not in mesh.point_tags]
     if unknown:
-        raise ValueError(f"unknown boundary tag(s) {unknown} in dirichlet; the mesh's point tags are "
-                         f"{sorted(mesh.point_tags)}")
+        raise ValueError(
+            f"unknown boundary tag(s) {unknown} in dirichlet; the mesh's point tags are {sorted(mesh.point_tags)}"
+        )
     if not names:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate([np.asarray(mesh.point_tags[t], dtype=np.int64).ravel() for t in names]))
@@ -180,12 +185,25 @@ def _per_sample(name: str, v, batch: int, width: int | None) -> np.ndarray:
         return np.broadcast_to(a, want).copy()
     if a.shape != want:
         forms = "a scalar or shape" if width is None else f"shape ({width},) or"
-        raise ValueError(f"{name} must be {forms} ({', '.join(map(str, want))}) for {batch} samples; got shape {a.shape}")
+        raise ValueError(
+            f"{name} must be {forms} ({', '.join(map(str, want))}) for {batch} samples; got shape {a.shape}"
+        )
     return a.copy()
 
 
-def solve_heat(mesh, u0, t_out, kappa, *, velocity=(0.0, 0.0), dirichlet=DEFAULT_DIRICHLET,
-               dt: float, theta: float = 0.5, source=None, flow=None) -> np.ndarray:
+def solve_heat(
+    mesh,
+    u0,
+    t_out,
+    kappa,
+    *,
+    velocity=(0.0, 0.0),
+    dirichlet=DEFAULT_DIRICHLET,
+    dt: float,
+    theta: float = 0.5,
+    source=None,
+    flow=None,
+) -> np.ndarray:
     r"""Integrate :math:`u_t + b\cdot\nabla u = \kappa\Delta u + f` with P1 elements and the θ-scheme.
 
     Parameters
@@ -230,10 +248,20 @@ def solve_heat(mesh, u0, t_out, kappa, *, velocity=(0.0, 0.0), dirichlet=DEFAULT
         raise ValueError(f"t_out must be finite and start at t >= 0; got t_out[0] = {t_out[0]}")
     if np.any(np.diff(t_out) <= 0):
         k = int(np.argmax(np.diff(t_out) <= 0))
-        raise ValueError(f"t_out must be strictly increasing; t_out[{k}] = {t_out[k]} >= t_out[{k + 1}] = {t_out[k + 1]}")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) or not (np.isfinite(dt) and dt > 0):
+        raise ValueError(
+            f"t_out must be strictly increasing; t_out[{k}] = {t_out[k]} >= t_out[{k + 1}] = {t_out[k + 1]}"
+        )
+    if (
+        isinstance(dt, bool)
+        or not isinstance(dt, (int, float, np.floating, np.integer))
+        or not (np.isfinite(dt) and dt > 0)
+    ):
         raise ValueError(f"dt must be a positive finite number; got {dt!r}")
-    if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating, np.integer)) or not 0.5 <= theta <= 1.0:
+    if (
+        isinstance(theta, bool)
+        or not isinstance(theta, (int, float, np.floating, np.integer))
+        or not 0.5 <= theta <= 1.0
+    ):
         raise ValueError(f"theta must be a number in [0.5, 1] (0.5 Crank–Nicolson, 1 backward Euler); got {theta!r}")
     kap = _per_sample("kappa", kappa, batch, None)
     if not np.all(np.isfinite(kap)) or np.any(kap <= 0):

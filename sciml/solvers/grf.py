@@ -5,6 +5,7 @@ Neural Operator paper (Li et al., 2021, ``GRF.m``): a Gaussian measure
 :math:`\\mathcal N(0, (-\\Delta + \\tau^2 I)^{-\\alpha})` with homogeneous
 Neumann conditions, sampled through its Karhunen--Loeve expansion.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +19,7 @@ def _as_generator(rng) -> np.random.Generator:
         return rng
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
-    raise ValueError(
-        f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}"
-    )
+    raise ValueError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def _check_sizes(n_samples, n) -> None:
@@ -66,9 +65,7 @@ def grf_eigenvalues(n: int, alpha: float = 2.0, tau: float = 3.0) -> np.ndarray:
     return lam
 
 
-def gaussian_random_field(
-    n_samples: int, n: int, alpha: float = 2.0, tau: float = 3.0, rng=None
-) -> np.ndarray:
+def gaussian_random_field(n_samples: int, n: int, alpha: float = 2.0, tau: float = 3.0, rng=None) -> np.ndarray:
     """Sample a Neumann Gaussian random field on the ``n x n`` node grid.
 
     Karhunen--Loeve expansion truncated to the modes the grid resolves,
@@ -130,13 +127,7 @@ def gaussian_random_field(
 
 
 def darcy_coefficient(
-    n_samples: int,
-    n: int,
-    rng=None,
-    high: float = 12.0,
-    low: float = 3.0,
-    alpha: float = 2.0,
-    tau: float = 3.0,
+    n_samples: int, n: int, rng=None, high: float = 12.0, low: float = 3.0, alpha: float = 2.0, tau: float = 3.0
 ) -> np.ndarray:
     """Piecewise-constant Darcy permeability obtained by thresholding a GRF.
 

@@ -45,19 +45,14 @@ advection, first order, with ``dt = 1e-4``.)
 The mean vorticity obeys :math:`\\frac{d}{dt}\\int w = \\int f` (the advection is a divergence,
 :math:`\\mathbf u \\cdot \\nabla w = \\nabla\\cdot(\\mathbf u w)`), so it is conserved for mean-free forcing.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .grf import _as_generator, _check_sizes
 
-__all__ = [
-    "advection_term",
-    "fno_forcing",
-    "periodic_grf",
-    "resample_periodic",
-    "solve_navier_stokes",
-]
+__all__ = ["advection_term", "fno_forcing", "periodic_grf", "resample_periodic", "solve_navier_stokes"]
 
 
 def _int_wavenumbers(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,13 +86,7 @@ def _check_count(name: str, value, minimum: int = 1) -> int:
 
 
 def periodic_grf(
-    n_samples: int,
-    n: int,
-    alpha: float = 2.5,
-    tau: float = 7.0,
-    sigma: float | None = None,
-    rng=None,
-    dim: int = 2,
+    n_samples: int, n: int, alpha: float = 2.5, tau: float = 7.0, sigma: float | None = None, rng=None, dim: int = 2
 ) -> np.ndarray:
     """Sample a mean-zero periodic Gaussian random field on the unit torus.
 
@@ -390,10 +379,10 @@ def solve_navier_stokes(
 
     out = np.empty((w.shape[0], n_record, n_keep, n_keep))
     for s in range(0, w.shape[0], batch):
-        fb = f_hat if f_hat is None or f_hat.ndim == 2 else f_hat[s:s + batch]
-        for j, w_hat in enumerate(_cnab2(op, np.fft.rfft2(w[s:s + batch]), fb, h, lin, steps, n_record)):
+        fb = f_hat if f_hat is None or f_hat.ndim == 2 else f_hat[s : s + batch]
+        for j, w_hat in enumerate(_cnab2(op, np.fft.rfft2(w[s : s + batch]), fb, h, lin, steps, n_record)):
             snap = np.fft.irfft2(w_hat, s=(n, n))
-            out[s:s + batch, j] = snap if n_out is None else resample_periodic(snap, n_keep, 2, resample)
+            out[s : s + batch, j] = snap if n_out is None else resample_periodic(snap, n_keep, 2, resample)
     return out[0] if single else out
 
 

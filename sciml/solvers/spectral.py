@@ -17,6 +17,7 @@ solution is therefore exact up to the representation of the initial datum by its
 Fourier modes (no time-stepping error): the reference used by Krishnapriyan et al. (2021)
 and Mojgani et al. (2023) for the convection "failure mode" benchmark.
 """
+
 from __future__ import annotations
 
 import numpy as np

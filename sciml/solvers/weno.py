@@ -67,10 +67,11 @@ CFL ≤ 0.5 this is the usual practice (a Burgers shock of jump 2 overshoots by 
 :func:`downsample_periodic` turns a fine solution into exact coarse cell averages (the mean of
 ``factor`` consecutive fine cells), the way coarse datasets are made from a fine solve.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def _pad(u: np.ndarray) -> np.ndarray:
 
 def _shifts(p: np.ndarray, nx: int, lo: int, hi: int) -> dict[int, np.ndarray]:
     """Views ``s[m][:, i] = u[:, i + m]`` for m in [lo, hi] from the padded array."""
-    return {m: p[:, _G + m:_G + m + nx] for m in range(lo, hi + 1)}
+    return {m: p[:, _G + m : _G + m + nx] for m in range(lo, hi + 1)}
 
 
 def _as_2d(u, name: str = "u0") -> tuple[np.ndarray, bool]:
@@ -191,8 +192,9 @@ def godunov_flux_quadratic(u_minus: np.ndarray, u_plus: np.ndarray, alpha) -> np
     return np.where(u_minus <= u_plus, fmin, fmax)
 
 
-def _interface_flux(u: np.ndarray, h: float, alpha, beta, gamma, convective: bool = True,
-                    linear: bool = True) -> np.ndarray:
+def _interface_flux(
+    u: np.ndarray, h: float, alpha, beta, gamma, convective: bool = True, linear: bool = True
+) -> np.ndarray:
     """F_{i+1/2} (B, nx); alpha, beta, gamma are (B, 1)."""
     nx = u.shape[1]
     s = _shifts(_pad(u), nx, -2, 3)
@@ -228,8 +230,11 @@ def combined_rhs(u, L: float = 16.0, alpha=1.0, beta=0.0, gamma=0.0, terms: str 
     if terms not in ("all", "convective", "linear"):
         raise ValueError(f"terms must be 'all', 'convective' or 'linear', got {terms!r}")
     h = _check_length(L) / nx
-    a, be, ga = (_per_sample(alpha, b, "alpha"), _per_sample(beta, b, "beta", True),
-                 _per_sample(gamma, b, "gamma", True))
+    a, be, ga = (
+        _per_sample(alpha, b, "alpha"),
+        _per_sample(beta, b, "beta", True),
+        _per_sample(gamma, b, "gamma", True),
+    )
     flux = _interface_flux(u2, h, a, be, ga, convective=terms != "linear", linear=terms != "convective")
     out = _divergence(flux, h)
     return out[0] if flat else out
@@ -283,10 +288,14 @@ class SineForcing:
         arrs = {k: np.asarray(getattr(self, k)) for k in ("A", "omega", "phi", "ell")}
         shape = arrs["A"].shape
         if len(shape) != 2 or any(v.shape != shape for v in arrs.values()):
-            raise ValueError(f"A, omega, phi, ell must share one shape (B, J); got "
-                             f"{ {k: v.shape for k, v in arrs.items()} }")
-        if not np.all(np.isfinite(arrs["A"])) or not np.all(np.isfinite(arrs["omega"])) \
-                or not np.all(np.isfinite(arrs["phi"])):
+            raise ValueError(
+                f"A, omega, phi, ell must share one shape (B, J); got { {k: v.shape for k, v in arrs.items()} }"
+            )
+        if (
+            not np.all(np.isfinite(arrs["A"]))
+            or not np.all(np.isfinite(arrs["omega"]))
+            or not np.all(np.isfinite(arrs["phi"]))
+        ):
             raise ValueError("forcing A, omega, phi must be finite")
         ell = arrs["ell"]
         if ell.size and (np.any(ell != np.round(ell)) or np.any(ell < 1)):
@@ -332,16 +341,24 @@ class SineForcing:
         return forcing
 
 
-def random_forcing(n: int, rng: np.random.Generator | None = None, J: int = 5, L: float = 16.0,
-                   amplitude: float = 0.5, omega_max: float = 0.4, ell_max: int = 3) -> SineForcing:
+def random_forcing(
+    n: int,
+    rng: np.random.Generator | None = None,
+    J: int = 5,
+    L: float = 16.0,
+    amplitude: float = 0.5,
+    omega_max: float = 0.4,
+    ell_max: int = 3,
+) -> SineForcing:
     """MP-PDE forcing draws: A ~ U(-amplitude, amplitude), ω ~ U(-omega_max, omega_max), φ ~ U(0, 2π),
     ℓ uniform on {1, ..., ell_max}, each (n, J), drawn in that order from ``rng``."""
     for name, v, lo in (("n", n, 1), ("J", J, 1), ("ell_max", ell_max, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"random_forcing: {name} must be an integer >= {lo}, got {v!r}")
     if not (np.isfinite(amplitude) and amplitude >= 0 and np.isfinite(omega_max) and omega_max >= 0):
-        raise ValueError(f"random_forcing: amplitude and omega_max must be finite and >= 0, "
-                         f"got {amplitude}, {omega_max}")
+        raise ValueError(
+            f"random_forcing: amplitude and omega_max must be finite and >= 0, got {amplitude}, {omega_max}"
+        )
     rng = np.random.default_rng() if rng is None else rng
     shape = (int(n), int(J))
     A = rng.uniform(-amplitude, amplitude, shape)
@@ -361,10 +378,21 @@ def forcing_values(params: SineForcing, t: float, x, dx: float | None = None) ->
 # --------------------------------------------------------------------------------------------
 # time integration
 # --------------------------------------------------------------------------------------------
-def solve_combined_equation(u0, t_out, L: float = 16.0, alpha=1.0, beta=0.0, gamma=0.0,
-                            forcing: Callable[[float], np.ndarray] | None = None, *, t0: float = 0.0,
-                            cfl: float = 0.4, linear: str = "exact", dt_max: float | None = None,
-                            max_steps: int = 1_000_000) -> np.ndarray:
+def solve_combined_equation(
+    u0,
+    t_out,
+    L: float = 16.0,
+    alpha=1.0,
+    beta=0.0,
+    gamma=0.0,
+    forcing: Callable[[float], np.ndarray] | None = None,
+    *,
+    t0: float = 0.0,
+    cfl: float = 0.4,
+    linear: str = "exact",
+    dt_max: float | None = None,
+    max_steps: int = 1_000_000,
+) -> np.ndarray:
     r"""Solve the combined equation for a batch of periodic cell-average initial conditions.
 
     Parameters
@@ -406,12 +434,16 @@ def solve_combined_equation(u0, t_out, L: float = 16.0, alpha=1.0, beta=0.0, gam
         raise ValueError(f"linear must be 'exact' or 'explicit', got {linear!r}")
     if dt_max is not None and not (np.isfinite(dt_max) and dt_max > 0):
         raise ValueError(f"dt_max must be positive, got {dt_max}")
-    a, be, ga = (_per_sample(alpha, b, "alpha"), _per_sample(beta, b, "beta", True),
-                 _per_sample(gamma, b, "gamma", True))
+    a, be, ga = (
+        _per_sample(alpha, b, "alpha"),
+        _per_sample(beta, b, "beta", True),
+        _per_sample(gamma, b, "gamma", True),
+    )
     has_linear = bool(np.any(be != 0) or np.any(ga != 0))
     exact = linear == "exact" and has_linear
 
     if forcing is None:
+
         def src(t):
             return 0.0
     else:
@@ -430,6 +462,7 @@ def solve_combined_equation(u0, t_out, L: float = 16.0, alpha=1.0, beta=0.0, gam
         def nonlinear(v, t):
             return _divergence(_interface_flux(v, h, a, be, ga, linear=False), h) + src(t)
     else:
+
         def nonlinear(v, t):
             return _divergence(_interface_flux(v, h, a, be, ga, linear=has_linear), h) + src(t)
 
@@ -477,8 +510,9 @@ def solve_combined_equation(u0, t_out, L: float = 16.0, alpha=1.0, beta=0.0, gam
             t = t_next if dt == remaining else t + dt
             steps += 1
             if steps > max_steps:
-                raise RuntimeError(f"solve_combined_equation: more than max_steps = {max_steps} steps "
-                                   f"before t = {t_next}")
+                raise RuntimeError(
+                    f"solve_combined_equation: more than max_steps = {max_steps} steps before t = {t_next}"
+                )
         if not np.all(np.isfinite(v)):
             raise FloatingPointError(f"solve_combined_equation: the solution became non-finite by t = {t_next:g}")
         out[:, j] = v
@@ -506,8 +540,10 @@ def downsample_periodic(u, factor: int | None = None, *, nx: int | None = None) 
         if isinstance(nx, bool) or not isinstance(nx, (int, np.integer)) or nx < 1:
             raise ValueError(f"downsample_periodic: nx must be a positive integer, got {nx!r}")
         if n % nx:
-            raise ValueError(f"downsample_periodic: {n} fine cells cannot be grouped into {nx} coarse cells "
-                             f"({n} is not a multiple of {nx})")
+            raise ValueError(
+                f"downsample_periodic: {n} fine cells cannot be grouped into {nx} coarse cells "
+                f"({n} is not a multiple of {nx})"
+            )
         factor = n // nx
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
         raise ValueError(f"downsample_periodic: factor must be a positive integer, got {factor!r}")

@@ -5,6 +5,7 @@ by ``DT × (rank + 1)`` seconds per training step (from fetching the step's batc
 ends after an exactly known number of steps whatever the machine's load. The ranks' clocks run at
 different rates on purpose: the Trainer must follow rank 0's (it broadcasts it), not each its own.
 """
+
 import argparse
 import os
 
@@ -48,12 +49,19 @@ def main(case_path: str, out: str, clock_dt: float | None = None) -> None:
     metrics = tr.fit(built.method, built.data)
     flat = torch.cat([p.detach().flatten() for p in built.method.parameters()])
     own = None if clock is None else clock.t - 1000.0  # this rank's own clock at the end (before next_batch below)
-    torch.save({"params": flat, "world": tr.world, "steps": metrics["steps"], "time_limited": tr.time_limited,
-                "train_time_s": metrics["train_time_s"],
-                "own_clock_s": own,
-                "lrs": [r["lr"] for r in tr.history if "lr" in r],
-                "n_interior": len(built.data.next_batch()["interior"])},
-               f"{out}.rank{tr.rank}.pt")
+    torch.save(
+        {
+            "params": flat,
+            "world": tr.world,
+            "steps": metrics["steps"],
+            "time_limited": tr.time_limited,
+            "train_time_s": metrics["train_time_s"],
+            "own_clock_s": own,
+            "lrs": [r["lr"] for r in tr.history if "lr" in r],
+            "n_interior": len(built.data.next_batch()["interior"]),
+        },
+        f"{out}.rank{tr.rank}.pt",
+    )
     if dist.is_initialized():
         dist.destroy_process_group()
 

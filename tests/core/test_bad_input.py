@@ -5,6 +5,7 @@ exactly one line on stderr naming the key or file at fault, no traceback (nor th
 for an unexpected error), and ``tmp_path`` exactly as before (no run directory, no temp file, no
 rewritten dataset). ``benchmarks/bad_inputs.py`` runs the same inputs through the real command.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ from sciml.cli import main
 from sciml.config import CaseError, load_case
 
 ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
@@ -56,8 +58,10 @@ def copy_dataset(src: Path, folder: Path, edit=None) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): "dir" if p.is_dir() else hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): "dir" if p.is_dir() else hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def refused(capsys, folder: Path, argv: list[str], *names: str) -> str:
@@ -111,10 +115,10 @@ def test_device_cuda_without_cuda_is_a_user_error(work, capsys):
     run_case(work, capsys, variant(PINN, device=dev), "device")
 
 
-@pytest.mark.parametrize("key, value, where", [
-    ("history_size", 0, "train.stages.1.history_size"),
-    ("line_search", "wolfe", "train.stages.1.line_search"),
-])
+@pytest.mark.parametrize(
+    "key, value, where",
+    [("history_size", 0, "train.stages.1.history_size"), ("line_search", "wolfe", "train.stages.1.line_search")],
+)
 def test_lbfgs_options_at_load_time(work, capsys, key, value, where):
     run_case(work, capsys, variant(PINN, **{f"train__stages__1__{key}": value}), where, "case.yaml:")
     with pytest.raises(CaseError, match=where):
@@ -150,12 +154,15 @@ def test_binary_case_file(work, capsys):
 
 
 # ---------------------------------------------------------------- silently accepted
-@pytest.mark.parametrize("changes, key", [
-    ({"train__stages__0__clip_grad": -1.0}, "train.stages.0.clip_grad"),
-    ({"method__weights": {"pde": -1.0}}, "method.weights.pde"),
-    ({"method__weights": {"pde": float("nan")}}, "method.weights.pde"),
-    ({"method__weights": [1.0, 2.0]}, "method.weights"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"train__stages__0__clip_grad": -1.0}, "train.stages.0.clip_grad"),
+        ({"method__weights": {"pde": -1.0}}, "method.weights.pde"),
+        ({"method__weights": {"pde": float("nan")}}, "method.weights.pde"),
+        ({"method__weights": [1.0, 2.0]}, "method.weights"),
+    ],
+)
 def test_negative_clip_and_weights(work, capsys, changes, key):
     run_case(work, capsys, variant(PINN, **changes), key)
 
@@ -185,13 +192,16 @@ def test_dataset_roles_swapped(work, capsys, dataset):
 
 
 # ---------------------------------------------------------------- half-written run directories
-@pytest.mark.parametrize("changes, key", [
-    ({"train__stages__0__lr": float("nan")}, "train.stages.0.lr"),
-    ({"train__stages__0__lr": float("inf")}, "train.stages.0.lr"),
-    ({"train__stages__0__weight_decay": -1.0}, "train.stages.0.weight_decay"),
-    ({"train__divergence_factor": -1.0}, "train.divergence_factor"),
-    ({"problem__n_t": 0}, "problem.n_t"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"train__stages__0__lr": float("nan")}, "train.stages.0.lr"),
+        ({"train__stages__0__lr": float("inf")}, "train.stages.0.lr"),
+        ({"train__stages__0__weight_decay": -1.0}, "train.stages.0.weight_decay"),
+        ({"train__divergence_factor": -1.0}, "train.divergence_factor"),
+        ({"problem__n_t": 0}, "problem.n_t"),
+    ],
+)
 def test_fails_before_a_run_dir_exists(work, capsys, changes, key):
     run_case(work, capsys, variant(PINN, **changes), key)
 
@@ -228,8 +238,11 @@ def test_garbage_mesh_file(work, capsys):
     text = (ROOT / "meshes" / "plate_hole.msh").read_bytes()
     start = text.index(b"$Nodes")
     (work / "bad.msh").write_bytes(text[: start + (len(text) - start) // 3])  # cut inside the node block
-    case = {**PINN, "problem": {"type": "plate_hole", "mesh": "bad.msh"},
-            "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "sampler": "pseudo"}}
+    case = {
+        **PINN,
+        "problem": {"type": "plate_hole", "mesh": "bad.msh"},
+        "data": {"type": "collocation", "n_interior": 32, "n_boundary": 8, "sampler": "pseudo"},
+    }
     run_case(work, capsys, case, "problem.mesh", "bad.msh", "unreadable", "Gmsh")
 
 
@@ -242,5 +255,11 @@ def test_garbage_dataset_file(work, capsys):
 
 def test_more_samples_than_the_file_holds(work, capsys, dataset):
     copy_dataset(dataset, work)
-    run_case(work, capsys, variant(OPERATOR, data__n_train=10, data__generate=False), "data.n_train", "d.h5",
-             "exceeds its 6 samples")
+    run_case(
+        work,
+        capsys,
+        variant(OPERATOR, data__n_train=10, data__generate=False),
+        "data.n_train",
+        "d.h5",
+        "exceeds its 6 samples",
+    )

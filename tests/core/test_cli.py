@@ -1,19 +1,24 @@
 """The `sciml` command line: list, run, data generate, eval, export, compare, errors, Ctrl-C + resume."""
+
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pyvista as pv
 import pytest
+import pyvista as pv
 
 from sciml.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["train.stages.0.steps=20", "train.stages.1.steps=5", "problem.n_x=32", "problem.n_t=10",
-         "data.n_interior=200", "model.width=8"]
+SMALL = [
+    "train.stages.0.steps=20",
+    "train.stages.1.steps=5",
+    "problem.n_x=32",
+    "problem.n_t=10",
+    "data.n_interior=200",
+    "model.width=8",
+]
 
 
 def sets(items):
@@ -24,8 +29,16 @@ def sets(items):
 
 
 def test_help_everywhere(capsys):
-    for argv in (["--help"], ["run", "--help"], ["data", "--help"], ["data", "generate", "--help"],
-                 ["list", "--help"], ["eval", "--help"], ["export", "--help"], ["compare", "--help"]):
+    for argv in (
+        ["--help"],
+        ["run", "--help"],
+        ["data", "--help"],
+        ["data", "generate", "--help"],
+        ["list", "--help"],
+        ["eval", "--help"],
+        ["export", "--help"],
+        ["compare", "--help"],
+    ):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 0
@@ -35,8 +48,23 @@ def test_help_everywhere(capsys):
 def test_list_shows_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for word in ("problems:", "burgers1d", "darcy2d", "models:", "mlp", "fno", "methods:", "pinn",
-                 "supervised", "data:", "collocation", "hdf5", "writers:", "vtu", "xdmf"):
+    for word in (
+        "problems:",
+        "burgers1d",
+        "darcy2d",
+        "models:",
+        "mlp",
+        "fno",
+        "methods:",
+        "pinn",
+        "supervised",
+        "data:",
+        "collocation",
+        "hdf5",
+        "writers:",
+        "vtu",
+        "xdmf",
+    ):
         assert word in out
 
 
@@ -73,8 +101,9 @@ def test_run_eval_export_compare(tmp_path, capsys):
 def test_data_generate_builds_and_caches(tmp_path, capsys):
     case = str(ROOT / "cases" / "darcy_fno.yaml")
     path = tmp_path / "d.h5"
-    args = ["data", "generate", case] + sets([f"data.path={path}", "problem.resolution=9",
-                                              "data.n_train=6", "data.n_test=2"])
+    args = ["data", "generate", case] + sets(
+        [f"data.path={path}", "problem.resolution=9", "data.n_train=6", "data.n_test=2"]
+    )
     assert main(args) == 0
     assert path.exists()
     mtime = path.stat().st_mtime_ns
@@ -86,15 +115,32 @@ def test_data_generate_builds_and_caches(tmp_path, capsys):
 
 
 def _run_cli(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "sciml.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sciml.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def test_ctrl_c_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     case = str(ROOT / "cases" / "burgers_pinn.yaml")
-    over = sets(["train.stages.0.steps=1500", "train.stages.1.steps=20", "train.checkpoint_every=50",
-                 "train.eval_every=10000", "train.log_every=10", "problem.n_x=32", "problem.n_t=10", "data.n_interior=200",
-                 "model.width=8", "dtype=float64"])
+    over = sets(
+        [
+            "train.stages.0.steps=1500",
+            "train.stages.1.steps=20",
+            "train.checkpoint_every=50",
+            "train.eval_every=10000",
+            "train.log_every=10",
+            "problem.n_x=32",
+            "problem.n_t=10",
+            "data.n_interior=200",
+            "model.width=8",
+            "dtype=float64",
+        ]
+    )
     full = _run_cli(["run", case, "--quiet", "--output", str(tmp_path / "a")] + over)
     out, err = full.communicate(timeout=300)
     assert full.returncode == 0, err
@@ -103,18 +149,21 @@ def test_ctrl_c_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     # the same command in a process that sends itself SIGINT once it logs step 730 (between two
     # checkpoints): deterministic on any machine, however fast or loaded
     argv = ["run", case, "--quiet", "--output", str(tmp_path / "b")] + over
-    child = ("import os, signal, sys\n"
-             "import sciml.train as t\n"
-             "log = t.Trainer._log\n"
-             "def _log(self, rec):\n"
-             "    log(self, rec)\n"
-             "    if rec.get('step') == 730 and 'loss' in rec:\n"
-             "        os.kill(os.getpid(), signal.SIGINT)\n"
-             "t.Trainer._log = _log\n"
-             "from sciml.cli import main\n"
-             f"sys.exit(main({argv!r}))\n")
-    proc = subprocess.Popen([sys.executable, "-c", child], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    child = (
+        "import os, signal, sys\n"
+        "import sciml.train as t\n"
+        "log = t.Trainer._log\n"
+        "def _log(self, rec):\n"
+        "    log(self, rec)\n"
+        "    if rec.get('step') == 730 and 'loss' in rec:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "t.Trainer._log = _log\n"
+        "from sciml.cli import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, (out, err)
     assert "resume with: sciml run --resume" in err and "stopped at step 730" in err

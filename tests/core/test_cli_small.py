@@ -1,5 +1,6 @@
 """Small command-line and output details users noticed (issue 13 §8): compare columns, progress bar
 on a log, stage boundaries on the loss plot, `sciml list` descriptions."""
+
 import io
 import sys
 from pathlib import Path
@@ -26,8 +27,11 @@ def _fake_run(root, overrides, metrics):
 
 def test_compare_shows_problem_model_method_and_stages(tmp_path, capsys):
     mlp = _fake_run(tmp_path / "a", [], {"eval/rel_l2": 0.0375})
-    kan = _fake_run(tmp_path / "b", ["model={type: kan, widths: [10, 10], grid_size: 5}",
-                                     "train.stages.1.steps=700"], {"eval/rel_l2": 0.05})
+    kan = _fake_run(
+        tmp_path / "b",
+        ["model={type: kan, widths: [10, 10], grid_size: 5}", "train.stages.1.steps=700"],
+        {"eval/rel_l2": 0.05},
+    )
     assert main(["compare", str(mlp), str(kan)]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]

@@ -1,4 +1,5 @@
 """Case schema: a valid case loads; each malformed case fails naming file, line, key and choices."""
+
 import textwrap
 
 import pytest
@@ -49,11 +50,23 @@ def test_overrides_reach_nested_lists(tmp_path):
         ("type: mlp,", "type: mlpp,", ["case.yaml:5", "model.type", "unknown model 'mlpp'", "mlp"]),
         ("width: 8,", "widht: 8,", ["case.yaml:5", "model.widht", "unknown option", "width"]),
         ("width: 8,", "width: eight,", ["case.yaml:5", "model.width", "expected int", "'eight'"]),
-        ("optimizer: adam,", "optimizer: adamm,", ["case.yaml:9", "train.stages.0.optimizer", "adam, adamw, sgd, lbfgs"]),
+        (
+            "optimizer: adam,",
+            "optimizer: adamm,",
+            ["case.yaml:9", "train.stages.0.optimizer", "adam, adamw, sgd, lbfgs"],
+        ),
         ("lr: 1.0e-3, steps: 3", "lr: 1.0e-3", ["train.stages.0", "exactly one of 'steps' or 'epochs'"]),
         ("lr: 1.0e-3,", "lr: -1.0,", ["train.stages.0.lr", "positive"]),
-        ("formats: [pvd, png]", "formats: [pvd, vtk]", ["output.formats.1", "unknown format 'vtk'", "vtu, pvd, xdmf, png"]),
-        ("formats: [pvd, png]", "formats: [pvd, png], fields: [u, v]", ["output.fields.1", "unknown field 'v'", "x, t, u"]),
+        (
+            "formats: [pvd, png]",
+            "formats: [pvd, vtk]",
+            ["output.formats.1", "unknown format 'vtk'", "vtu, pvd, xdmf, png"],
+        ),
+        (
+            "formats: [pvd, png]",
+            "formats: [pvd, png], fields: [u, v]",
+            ["output.fields.1", "unknown field 'v'", "x, t, u"],
+        ),
         ("seed: 3", "seed: three", ["case.yaml:2", "seed", "expected int"]),
         ("name: tiny\n", "name: tiny\nsolver: fast\n", ["case.yaml:2", "solver", "unknown section", "problem"]),
         ("sampler: hammersley", "sampler: hammersley, n_points: 3", ["data.n_points", "unknown option", "n_interior"]),
@@ -133,34 +146,37 @@ def test_every_float_of_the_train_schema_must_be_finite(value):
                 validate(raw)
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("train.stages.0.steps", -3, "must be >= 0"),
-    ("train.stages.0.batch_size", -1, "must be >= 0"),
-    ("train.stages.1.history_size", 0, "must be a positive integer"),
-    ("train.stages.1.line_search", "wolfe", "strong_wolfe, none"),
-    ("train.stages.0.clip_grad", -0.5, "must be >= 0"),
-    ("train.stages.0.weight_decay", -1, "must be >= 0"),
-    ("train.divergence_factor", 0, "must be positive"),
-    ("train.time_limit_s", -1, "must be >= 0"),
-    ("train.log_every", 0, "must be a positive integer"),
-    ("output.n_samples", 0, "must be a positive integer"),
-    ("train.stages.0.scheduler", "{type: step, step_size: 0}", "step_size: must be an integer >= 1"),
-    ("train.stages.0.scheduler", "{type: step, gamma: .nan}", "gamma: must be a finite number > 0"),
-    ("train.stages.0.scheduler", "{type: plateau, factor: 1.5}", "factor: must be a finite number > 0 and < 1"),
-    ("seed", -1, "seed: must be in [0, 2^32)"),
-    ("seed", 2**32, "seed: must be in [0, 2^32)"),
-    ("name", "a/b", "name: must be a non-empty name without '/'"),
-    ("method.weights", "{pde: -1.0}", "method.weights.pde: a loss weight must be a finite number >= 0"),
-    ("method.weights", "[1.0]", "method.weights: expected a mapping"),
-    ("problem.params", "[0.01]", "problem.params: expected a mapping, got list"),
-    ("problem.params", "{nu: .inf}", "problem.params: problem 'burgers1d': parameter 'nu' must be a finite number"),
-    ("problem.n_t", 0, "problem.n_t: burgers1d: n_t must be an integer >= 1"),
-    ("problem.t_end", ".nan", "problem.t_end: must be a finite number"),
-    ("data.n_interior", 0, "data.n_interior: collocation n_interior must be an integer >= 1"),
-    ("data.observation_noise", -1.0, "data.observation_noise: observation_noise must be a finite number >= 0"),
-    ("data.sampler", "sobolev", "data.sampler: unknown sampler 'sobolev'"),
-    ("data.boundary_sampler", "grid", "data.boundary_sampler: unknown boundary_sampler 'grid'"),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("train.stages.0.steps", -3, "must be >= 0"),
+        ("train.stages.0.batch_size", -1, "must be >= 0"),
+        ("train.stages.1.history_size", 0, "must be a positive integer"),
+        ("train.stages.1.line_search", "wolfe", "strong_wolfe, none"),
+        ("train.stages.0.clip_grad", -0.5, "must be >= 0"),
+        ("train.stages.0.weight_decay", -1, "must be >= 0"),
+        ("train.divergence_factor", 0, "must be positive"),
+        ("train.time_limit_s", -1, "must be >= 0"),
+        ("train.log_every", 0, "must be a positive integer"),
+        ("output.n_samples", 0, "must be a positive integer"),
+        ("train.stages.0.scheduler", "{type: step, step_size: 0}", "step_size: must be an integer >= 1"),
+        ("train.stages.0.scheduler", "{type: step, gamma: .nan}", "gamma: must be a finite number > 0"),
+        ("train.stages.0.scheduler", "{type: plateau, factor: 1.5}", "factor: must be a finite number > 0 and < 1"),
+        ("seed", -1, "seed: must be in [0, 2^32)"),
+        ("seed", 2**32, "seed: must be in [0, 2^32)"),
+        ("name", "a/b", "name: must be a non-empty name without '/'"),
+        ("method.weights", "{pde: -1.0}", "method.weights.pde: a loss weight must be a finite number >= 0"),
+        ("method.weights", "[1.0]", "method.weights: expected a mapping"),
+        ("problem.params", "[0.01]", "problem.params: expected a mapping, got list"),
+        ("problem.params", "{nu: .inf}", "problem.params: problem 'burgers1d': parameter 'nu' must be a finite number"),
+        ("problem.n_t", 0, "problem.n_t: burgers1d: n_t must be an integer >= 1"),
+        ("problem.t_end", ".nan", "problem.t_end: must be a finite number"),
+        ("data.n_interior", 0, "data.n_interior: collocation n_interior must be an integer >= 1"),
+        ("data.observation_noise", -1.0, "data.observation_noise: observation_noise must be a finite number >= 0"),
+        ("data.sampler", "sobolev", "data.sampler: unknown sampler 'sobolev'"),
+        ("data.boundary_sampler", "grid", "data.boundary_sampler: unknown boundary_sampler 'grid'"),
+    ],
+)
 def test_ranges_name_the_key(key, value, words):
     raw, _ = parse_yaml(VALID)
     apply_override(raw, f"{key}={value}")
@@ -194,7 +210,7 @@ def test_dataset_checks_at_load_time_generate_nothing(tmp_path):
     op = textwrap.dedent(f"""\
         name: op
         problem: {{type: darcy2d, resolution: 9}}
-        data: {{type: hdf5, path: {tmp_path / 'd.h5'}, n_train: 4, n_test: 2, batch_size: 2}}
+        data: {{type: hdf5, path: {tmp_path / "d.h5"}, n_train: 4, n_test: 2, batch_size: 2}}
         model: {{type: fno, n_modes: [2, 2], hidden_channels: 4, n_layers: 1, projection_channels: 4}}
         method: {{type: supervised}}
         train: {{stages: [{{optimizer: adam, lr: 1.0e-3, epochs: 1}}]}}

@@ -1,4 +1,5 @@
 """Data-parallel training with torchrun (2 processes, gloo): ranks stay in sync and match one process."""
+
 import math
 import os
 import shutil
@@ -34,8 +35,13 @@ def torchrun(case: Path, out: Path, *args: str) -> None:
     rendezvous store binds a free port (port 0) and the workers share it, so suites running at the same
     time on one machine never race for a fixed port."""
     exe = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    res = subprocess.run([exe, "--standalone", "--nproc_per_node=2", str(WORKER), str(case), str(out), *args],
-                         capture_output=True, text=True, env=ENV, timeout=300)
+    res = subprocess.run(
+        [exe, "--standalone", "--nproc_per_node=2", str(WORKER), str(case), str(out), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
 
 
@@ -43,8 +49,13 @@ def test_two_process_training_equals_single_process(tmp_path):
     case = tmp_path / "ddp.yaml"
     case.write_text(CASE)
     torchrun(case, tmp_path / "ddp")
-    single = subprocess.run([sys.executable, str(WORKER), str(case), str(tmp_path / "one")],
-                            capture_output=True, text=True, env=ENV, timeout=300)
+    single = subprocess.run(
+        [sys.executable, str(WORKER), str(case), str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"ddp.rank{r}.pt") for r in (0, 1))
     one = torch.load(tmp_path / "one.rank0.pt")
@@ -63,10 +74,13 @@ def test_time_budget_and_time_horizon_schedule_agree_across_ranks(tmp_path):
     # rank r's advances by (r + 1)/64 s per step, so rank 0's 1.5 s budget is exactly 96 steps, and
     # rank 1, were it to follow its own clock, would stop after 48
     case = tmp_path / "ddp_time.yaml"
-    case.write_text(CASE.replace(
-        "    - {optimizer: adam, lr: 1.0e-2, steps: 5}\n    - {optimizer: lbfgs, lr: 1.0, steps: 3}\n",
-        "    - {optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}\n"
-        "  time_limit_s: 1.5\n  log_every: 1\n"))
+    case.write_text(
+        CASE.replace(
+            "    - {optimizer: adam, lr: 1.0e-2, steps: 5}\n    - {optimizer: lbfgs, lr: 1.0, steps: 3}\n",
+            "    - {optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}\n"
+            "  time_limit_s: 1.5\n  log_every: 1\n",
+        )
+    )
     torchrun(case, tmp_path / "ddp", "--clock-dt", str(1 / 64))  # 0.015625: exact in binary and in decimal
     r0, r1 = (torch.load(tmp_path / f"ddp.rank{r}.pt") for r in (0, 1))
     assert r0["world"] == r1["world"] == 2
@@ -77,6 +91,7 @@ def test_time_budget_and_time_horizon_schedule_agree_across_ranks(tmp_path):
     # the rate after each step anneals over rank 0's clock, identical on both ranks
     assert r0["lrs"] == r1["lrs"]
     expect = [1e-2 * (1 + math.cos(math.pi * k / 96)) / 2 for k in range(1, 97)]
-    torch.testing.assert_close(torch.tensor(r0["lrs"], dtype=torch.float64), torch.tensor(expect, dtype=torch.float64),
-                               rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(
+        torch.tensor(r0["lrs"], dtype=torch.float64), torch.tensor(expect, dtype=torch.float64), rtol=1e-9, atol=1e-12
+    )
     torch.testing.assert_close(r0["params"], r1["params"], rtol=0, atol=0)  # bitwise, as above

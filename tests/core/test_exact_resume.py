@@ -10,18 +10,19 @@ state dict (parameters, buffers and extra state such as a point selector's), the
 sets, generator, epoch position) and the step count are compared with ``torch.equal`` (no tolerance)
 against a run that was never interrupted (and never checkpointed).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
+from test_train import train  # (built, trainer, metrics); tests/core is on sys.path (pytest's prepend import mode)
 
 from benchmarks.soak_resume import differences  # the soak's bitwise comparison (pythonpath: the repo root)
 from sciml import load_case
 from sciml.output import RunDir
 from sciml.train import Interrupted
-from test_train import train  # (built, trainer, metrics); tests/core is on sys.path (pytest's prepend import mode)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,52 +35,116 @@ TRAIN = ["train.checkpoint_every=4", "train.log_every=3", "train.eval_every=5", 
 
 
 def _stages(first: str = "adam", extra: str = "") -> str:
-    return (f"train.stages=[{{optimizer: {first}, lr: 1.0e-2, steps: {A}{extra}}}, "
-            f"{{optimizer: lbfgs, lr: 1.0, steps: {L}}}]")
+    return (
+        f"train.stages=[{{optimizer: {first}, lr: 1.0e-2, steps: {A}{extra}}}, "
+        f"{{optimizer: lbfgs, lr: 1.0, steps: {L}}}]"
+    )
 
 
-BURGERS_TINY = ["problem.n_x=16", "problem.n_t=4", "data.n_interior=48", "data.n_boundary=8", "data.n_initial=12",
-                "model.width=8", "model.depth=2"]
+BURGERS_TINY = [
+    "problem.n_x=16",
+    "problem.n_t=4",
+    "data.n_interior=48",
+    "data.n_boundary=8",
+    "data.n_initial=12",
+    "model.width=8",
+    "model.depth=2",
+]
 
 # family -> (case file, overrides; DATA stands for a dataset path in a shared temporary folder)
 FAMILIES = {
     # PINN, MLP tanh: Taylor-mode jets, every point set in one fused pass (the default derivative path)
     "pinn_jet": ("burgers_pinn", BURGERS_TINY + [_stages(extra=", scheduler: {type: step, step_size: 3, gamma: 0.5}")]),
     # PINN with a point selector: RAD redraws the interior points every 3 steps (data generator)
-    "pinn_rad": ("burgers_pinn", BURGERS_TINY + [_stages(),
-                 "method.selection={type: rad, every: 3, pool_factor: 2, types: [interior, initial]}"]),
+    "pinn_rad": (
+        "burgers_pinn",
+        BURGERS_TINY
+        + [_stages(), "method.selection={type: rad, every: 3, pool_factor: 2, types: [interior, initial]}"],
+    ),
     # PINNACLE-K: eNTK rounds every 5 steps and on drift (checked every 2), memory, per-type minimums
-    "pinn_pinnacle": ("burgers_pinnacle", BURGERS_TINY + [_stages(),
-                      "method.selection={type: pinnacle_k, every: 5, budget: 80, n_select: 12, pool: 24, k: 6, "
-                      "n_train_max: 40, min_points: 4, check_every: 2, n_check: 8, drift: 0.05}"]),
+    "pinn_pinnacle": (
+        "burgers_pinnacle",
+        BURGERS_TINY
+        + [
+            _stages(),
+            "method.selection={type: pinnacle_k, every: 5, budget: 80, n_select: 12, pool: 24, k: 6, "
+            "n_train_max: 40, min_points: 4, check_every: 2, n_check: 8, drift: 0.05}",
+        ],
+    ),
     # inverse PINN: a trainable coefficient, observations drawn from a pool, PINNACLE-K choosing
     # observations and collocation points jointly
-    "pinn_inverse": ("burgers_inverse_pinnacle", BURGERS_TINY + [
-        "data.n_observations=60", "data.n_observations_active=8", _stages(),
-        "method.selection={type: pinnacle_k, every: 5, budget: 90, n_select: 12, pool: 24, k: 6, n_train_max: 40, "
-        "min_points: {interior: 4, initial: 4, boundary: 4, observations: 8}, max_points: {observations: 8}, "
-        "check_every: 2, n_check: 8, drift: 0.05}"]),
+    "pinn_inverse": (
+        "burgers_inverse_pinnacle",
+        BURGERS_TINY
+        + [
+            "data.n_observations=60",
+            "data.n_observations_active=8",
+            _stages(),
+            "method.selection={type: pinnacle_k, every: 5, budget: 90, n_select: 12, pool: 24, k: 6, n_train_max: 40, "
+            "min_points: {interior: 4, initial: 4, boundary: 4, observations: 8}, max_points: {observations: 8}, "
+            "check_every: 2, n_check: 8, drift: 0.05}",
+        ],
+    ),
     # KINN: the PINN with a KAN (B-spline edges, knot buffers): the autograd derivative path
     "kinn": ("burgers_pinn", BURGERS_TINY[:5] + ["model={type: kan, widths: [5], grid_size: 4}", _stages()]),
     # deep energy method: quadrature of the potential energy, hard-constrained trial function
-    "energy": ("poisson_energy", ["data.n_cells=8", "data.order=3", "problem.n_x=32", "model.width=8",
-                                  "model.depth=2", _stages()]),
+    "energy": (
+        "poisson_energy",
+        ["data.n_cells=8", "data.order=3", "problem.n_x=32", "model.width=8", "model.depth=2", _stages()],
+    ),
     # energy form on two subdomain networks with penalty terms (crack faces, interface continuity)
-    "energy_crack": ("crack_energy", ["data.n_cells=4", "data.order=2", "data.n_boundary=16", "problem.n_grid=10",
-                                      "model.width=8", "model.depth=2", _stages()]),
+    "energy_crack": (
+        "crack_energy",
+        [
+            "data.n_cells=4",
+            "data.order=2",
+            "data.n_boundary=16",
+            "problem.n_grid=10",
+            "model.width=8",
+            "model.depth=2",
+            _stages(),
+        ],
+    ),
     # Lagrangian PINN: two networks (characteristics, state), autograd second derivatives
     "lpinn": ("burgers_lpinn", BURGERS_TINY + ["method.n_labels=32", _stages()]),
     # supervised FNO on a generated Darcy dataset: minibatches from per-epoch permutations
-    "fno": ("darcy_fno", ["problem.resolution=9", "data.path=DATA/darcy9.h5", "data.n_train=6", "data.n_test=2",
-                          "data.batch_size=2", "model.n_modes=[3, 3]", "model.hidden_channels=6", "model.n_layers=2",
-                          "model.projection_channels=8", "model.padding=2", "output.n_samples=1",
-                          _stages("adam", ", weight_decay: 1.0e-4, scheduler: {type: step, step_size: 4, gamma: 0.5}")]),
+    "fno": (
+        "darcy_fno",
+        [
+            "problem.resolution=9",
+            "data.path=DATA/darcy9.h5",
+            "data.n_train=6",
+            "data.n_test=2",
+            "data.batch_size=2",
+            "model.n_modes=[3, 3]",
+            "model.hidden_channels=6",
+            "model.n_layers=2",
+            "model.projection_channels=8",
+            "model.padding=2",
+            "output.n_samples=1",
+            _stages("adam", ", weight_decay: 1.0e-4, scheduler: {type: step, step_size: 4, gamma: 0.5}"),
+        ],
+    ),
     # autoregressive MP-PDE: windows, pushforward unrolls by the epoch curriculum, a graph network
-    "mppde": ("ce_mppde", ["problem.nx=16", "problem.nx_fine=32", "problem.nt=16", "data.path=DATA/ce16.h5",
-                           "data.n_train=4", "data.n_test=2", "data.batch_size=2", "data.time_window=3",
-                           "data.bundle=3", "data.pushforward=2", "model.hidden=24", "model.layers=2",
-                           "output.n_samples=1",
-                           _stages("adamw", ", weight_decay: 1.0e-8, scheduler: {type: cosine}")]),
+    "mppde": (
+        "ce_mppde",
+        [
+            "problem.nx=16",
+            "problem.nx_fine=32",
+            "problem.nt=16",
+            "data.path=DATA/ce16.h5",
+            "data.n_train=4",
+            "data.n_test=2",
+            "data.batch_size=2",
+            "data.time_window=3",
+            "data.bundle=3",
+            "data.pushforward=2",
+            "model.hidden=24",
+            "model.layers=2",
+            "output.n_samples=1",
+            _stages("adamw", ", weight_decay: 1.0e-8, scheduler: {type: cosine}"),
+        ],
+    ),
 }
 
 POINTS = {"adam": A // 2 + 1, "boundary": A, "lbfgs": A + 3}  # global steps at which SIGINT is sent
@@ -155,5 +220,6 @@ def test_one_ulp_at_the_resume_is_detected(family, data_dir, tmp_path):
     built, _, _ = train(case_of(family, data_dir), run_dir, resume=path)
     params = dict(built.method.named_parameters())
     assert not torch.equal(params[name], saved[name]), "no training after the resume"
-    assert any(not torch.equal(p, params[k]) for k, p in ref.method.named_parameters()), \
+    assert any(not torch.equal(p, params[k]) for k, p in ref.method.named_parameters()), (
         f"{family}: a one-ulp change at the resume went unnoticed"
+    )

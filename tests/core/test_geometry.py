@@ -1,4 +1,5 @@
 """Domains: deepxde import hygiene, samplers, named boundaries, MeshDomain."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,11 @@ def test_hammersley_matches_definition():
 
 def spacetime_interval():
     g = dde().geometry
-    return Domain(g.Interval(-1, 1), {"left": lambda x: np.isclose(x[:, 0], -1),
-                                      "right": lambda x: np.isclose(x[:, 0], 1)}, time=(0, 2))
+    return Domain(
+        g.Interval(-1, 1),
+        {"left": lambda x: np.isclose(x[:, 0], -1), "right": lambda x: np.isclose(x[:, 0], 1)},
+        time=(0, 2),
+    )
 
 
 def test_space_time_sampling_and_named_boundaries():
@@ -97,6 +101,7 @@ def test_mesh_domain_samples_inside_the_plate_with_hole():
 # (center, radius, from angle, to angle, +1 outer / -1 hole), so the checks do not trust the
 # code they test.
 
+
 def _seg(a, b):
     return ("seg", np.asarray(a, float), np.asarray(b, float))
 
@@ -122,8 +127,11 @@ def _dist(p, x):
     d = x - c
     ang = np.mod(np.arctan2(d[:, 1], d[:, 0]) - t0, 2 * np.pi)
     ends = [c + r * np.array([np.cos(t), np.sin(t)]) for t in (t0, t1)]
-    return np.where(ang <= t1 - t0 + 1e-12, np.abs(np.linalg.norm(d, axis=1) - r),
-                    np.minimum(*[np.linalg.norm(x - e, axis=1) for e in ends]))
+    return np.where(
+        ang <= t1 - t0 + 1e-12,
+        np.abs(np.linalg.norm(d, axis=1) - r),
+        np.minimum(*[np.linalg.norm(x - e, axis=1) for e in ends]),
+    )
 
 
 def _outward(p, x):
@@ -147,31 +155,59 @@ def _shapes():
         "L polygon": (g.Polygon(L_VERTS), _loop(*L_VERTS)),
         "L = square - square (coincident edges)": (
             g.Rectangle([-1, -1], [1, 1]) - g.Rectangle([0, -1], [1, 0]),
-            _loop((-1, -1), (0, -1), (0, 0), (1, 0), (1, 1), (-1, 1))),
+            _loop((-1, -1), (0, -1), (0, 0), (1, 0), (1, 1), (-1, 1)),
+        ),
         "L = rectangle | rectangle (coincident edges)": (
-            g.Rectangle([0, 0], [2, 1]) | g.Rectangle([0, 0], [1, 2]), _loop(*L_VERTS)),
+            g.Rectangle([0, 0], [2, 1]) | g.Rectangle([0, 0], [1, 2]),
+            _loop(*L_VERTS),
+        ),
         "square & square (coincident edges)": (
-            g.Rectangle([-1, -1], [1, 1]) & g.Rectangle([0, -1], [2, 1]), _loop((0, -1), (1, -1), (1, 1), (0, 1))),
+            g.Rectangle([-1, -1], [1, 1]) & g.Rectangle([0, -1], [2, 1]),
+            _loop((0, -1), (1, -1), (1, 1), (0, 1)),
+        ),
         "star polygon": (g.Polygon(STAR), _loop(*STAR)),
         "square - disk through an edge": (
             g.Rectangle([0, 0], [1, 1]) - g.Disk([1, 0.5], 0.3),
-            [_seg((0, 0), (1, 0)), _seg((1, 0), (1, 0.2)), _seg((1, 0.8), (1, 1)), _seg((1, 1), (0, 1)),
-             _seg((0, 1), (0, 0)), _arc((1, 0.5), 0.3, np.pi / 2, 3 * np.pi / 2, -1)]),
+            [
+                _seg((0, 0), (1, 0)),
+                _seg((1, 0), (1, 0.2)),
+                _seg((1, 0.8), (1, 1)),
+                _seg((1, 1), (0, 1)),
+                _seg((0, 1), (0, 0)),
+                _arc((1, 0.5), 0.3, np.pi / 2, 3 * np.pi / 2, -1),
+            ],
+        ),
         "disk | disk": (
             g.Disk([0, 0], 1) | g.Disk([1.2, 0], 0.8),
-            [_arc((0, 0), 1, T_UNION, 2 * np.pi - T_UNION), _arc((1.2, 0), 0.8, -T_UNION2, T_UNION2)]),
+            [_arc((0, 0), 1, T_UNION, 2 * np.pi - T_UNION), _arc((1.2, 0), 0.8, -T_UNION2, T_UNION2)],
+        ),
         "annulus sector": (
             (g.Disk([0, 0], 1) - g.Disk([0, 0], 0.5)) & g.Polygon([(0, 0), (2, 0), (2, 2), (-1, np.sqrt(3))]),
-            [_seg((0.5, 0), (1, 0)), _arc((0, 0), 1, 0, 2 * np.pi / 3), _seg(W, 0.5 * W),
-             _arc((0, 0), 0.5, 0, 2 * np.pi / 3, -1)]),
-        "disk": (g.Disk([0.3, -0.2], 0.7),
-                 [_arc((0.3, -0.2), 0.7, k * np.pi / 2, (k + 1) * np.pi / 2) for k in range(4)]),
+            [
+                _seg((0.5, 0), (1, 0)),
+                _arc((0, 0), 1, 0, 2 * np.pi / 3),
+                _seg(W, 0.5 * W),
+                _arc((0, 0), 0.5, 0, 2 * np.pi / 3, -1),
+            ],
+        ),
+        "disk": (
+            g.Disk([0.3, -0.2], 0.7),
+            [_arc((0.3, -0.2), 0.7, k * np.pi / 2, (k + 1) * np.pi / 2) for k in range(4)],
+        ),
     }
 
 
-SHAPES = ["L polygon", "L = square - square (coincident edges)", "L = rectangle | rectangle (coincident edges)",
-          "square & square (coincident edges)", "star polygon", "square - disk through an edge", "disk | disk",
-          "annulus sector", "disk"]
+SHAPES = [
+    "L polygon",
+    "L = square - square (coincident edges)",
+    "L = rectangle | rectangle (coincident edges)",
+    "square & square (coincident edges)",
+    "star polygon",
+    "square - disk through an edge",
+    "disk | disk",
+    "annulus sector",
+    "disk",
+]
 
 
 def _pieces_of(x, ref, diam):
@@ -213,9 +249,17 @@ def test_boundary_points_lie_on_the_boundary_uniform_in_arc_length(name):
     assert abs(half - len(y) / 2) < 4 * np.sqrt(len(y)) / 2, (half, len(y))
     # the outward normals on composite shapes agree with the written-out boundary
     nrm = d.normals(x[:200])
-    want = np.stack([_outward(ref[i], x[j:j + 1])[0] for j, i in enumerate(which[:200])])
-    corner = np.min(np.stack([np.linalg.norm(x[:200] - q, axis=1) for p in ref if p[0] == "seg" for q in p[1:3]]
-                             + [np.full(200, np.inf)]), axis=0) < 1e-6
+    want = np.stack([_outward(ref[i], x[j : j + 1])[0] for j, i in enumerate(which[:200])])
+    corner = (
+        np.min(
+            np.stack(
+                [np.linalg.norm(x[:200] - q, axis=1) for p in ref if p[0] == "seg" for q in p[1:3]]
+                + [np.full(200, np.inf)]
+            ),
+            axis=0,
+        )
+        < 1e-6
+    )
     np.testing.assert_allclose(nrm[~corner], want[~corner], atol=1e-6)
 
 
@@ -273,8 +317,15 @@ def test_collocation_boundary_sampler_is_honoured():
     from sciml.problems import Condition, Problem
 
     d = Domain(polygon(L_VERTS, edge_names=[f"e{i}" for i in range(len(L_VERTS))]))
-    p = Problem("l", ("x", "y"), ("u",), {}, domain=d, equations={"pde": lambda du, p: du("x", "x")},
-                conditions={"bc": Condition("boundary", lambda du, p: du())})
+    p = Problem(
+        "l",
+        ("x", "y"),
+        ("u",),
+        {},
+        domain=d,
+        equations={"pde": lambda du, p: du("x", "x")},
+        conditions={"bc": Condition("boundary", lambda du, p: du())},
+    )
     default = CollocationData(p, 16, 600, seed=0).points["bc"]
     pts = {m: CollocationData(p, 16, 600, seed=0, boundary_sampler=m).points["bc"] for m in ("pseudo", "hammersley")}
     assert np.array_equal(pts["pseudo"], default) and not np.allclose(pts["hammersley"], default)
@@ -315,11 +366,15 @@ def test_boxes_keep_their_points():
     """Pseudo-random points on intervals and rectangles are what they always were (shipped cases)."""
     g = dde().geometry
     d = Domain(g.Interval(-1.0, 1.0), {"left": lambda x: np.isclose(x[:, 0], -1)}, time=(0.0, 0.99))
-    np.testing.assert_array_equal(d.sample_boundary(3, rng=0), [[1.0, 0.2670888466262316], [-1.0, 0.04056378869683274],
-                                                                [1.0, 0.016362359173243805]])
+    np.testing.assert_array_equal(
+        d.sample_boundary(3, rng=0),
+        [[1.0, 0.2670888466262316], [-1.0, 0.04056378869683274], [1.0, 0.016362359173243805]],
+    )
     d = Domain(g.Rectangle([-1.0, -1.0], [1.0, 1.0]))
-    np.testing.assert_array_equal(d.sample_boundary(3, rng=0), [[1.0, 0.24636101722717285], [-1.0, -0.18179702758789062],
-                                                                [1.0, -0.6051645278930664]])
+    np.testing.assert_array_equal(
+        d.sample_boundary(3, rng=0),
+        [[1.0, 0.24636101722717285], [-1.0, -0.18179702758789062], [1.0, -0.6051645278930664]],
+    )
 
 
 def test_polygon_edge_names_reach_exactly_their_edges():
@@ -363,8 +418,10 @@ def test_named_csg_pieces_and_refusals():
     with pytest.raises(NotImplementedError, match="Ellipse"):
         Domain(g.Ellipse([0, 0], 2, 1)).sample_boundary(10)
     # a predicate selecting a tiny part is sampled anyway; one selecting nothing refuses in one line
-    d = Domain(g.Polygon(L_VERTS), {"tip": lambda x: (x[:, 1] > 1.99) & (x[:, 0] < 0.02), "none": lambda x: x[:, 0] > 5})
-    assert ((d.sample_boundary(20, "tip", rng=0)[:, 1] >= 1.99)).all()
+    d = Domain(
+        g.Polygon(L_VERTS), {"tip": lambda x: (x[:, 1] > 1.99) & (x[:, 0] < 0.02), "none": lambda x: x[:, 0] > 5}
+    )
+    assert (d.sample_boundary(20, "tip", rng=0)[:, 1] >= 1.99).all()
     with pytest.raises(RuntimeError, match="could not sample boundary 'none'"):
         d.sample_boundary(5, "none", rng=0)
 

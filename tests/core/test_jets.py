@@ -1,4 +1,5 @@
 """Taylor-mode jets of the MLP equal autograd derivatives; the PINN loss is the same either way."""
+
 import pytest
 import torch
 
@@ -76,12 +77,18 @@ def test_compiled_loss_trains_like_the_eager_one(tmp_path):
     """
     from sciml.train import Trainer
 
-    results, history = {}, {}
+    history = {}
     for comp in ("false", "true"):
         p = tmp_path / f"c{comp}.yaml"
         p.write_text(CASE.replace("DERIV", "auto").replace("dtype: float64", "dtype: float32"))
-        case = load_case(p, [f"train.compile={comp}", "train.log_every=1",
-                             "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 5}, {optimizer: lbfgs, steps: 3}]"])
+        case = load_case(
+            p,
+            [
+                f"train.compile={comp}",
+                "train.log_every=1",
+                "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 5}, {optimizer: lbfgs, steps: 3}]",
+            ],
+        )
         built = build(case)
         tr = Trainer(case.train, seed=case.seed, dtype=case.dtype)
         tr.fit(built.method, built.data)

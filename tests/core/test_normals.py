@@ -7,6 +7,7 @@ and Robin conditions, whose exact solution (a torch function) has residuals ≈ 
 points on a CSG domain and on the mesh, through CollocationData and the PINN's derivative
 accessor (autograd and jets); with the normals flipped the residuals are O(1).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +31,7 @@ def _unit(v):
 
 
 # --- (a) the normals themselves ------------------------------------------------------------------
+
 
 def test_disk_normals_are_radial():
     d = Domain(dde().geometry.Disk([0, 0], 1.5))
@@ -114,7 +116,9 @@ def _chord_normals(hole: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray
     a, b = v, np.roll(v, -1, axis=0)
     t = b - a
     r = x[:, None] - a[None]
-    d = np.abs(t[None, :, 0] * r[..., 1] - t[None, :, 1] * r[..., 0]) / np.linalg.norm(t, axis=1)  # to each chord's line
+    d = np.abs(t[None, :, 0] * r[..., 1] - t[None, :, 1] * r[..., 0]) / np.linalg.norm(
+        t, axis=1
+    )  # to each chord's line
     s = np.einsum("nkd,kd->nk", x[:, None] - a[None], t) / np.einsum("kd,kd->k", t, t)
     d = np.where((s >= -1e-9) & (s <= 1 + 1e-9), d, np.inf)
     k = np.argmin(d, axis=1)
@@ -124,13 +128,16 @@ def _chord_normals(hole: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray
 
 # --- (b) Neumann and Robin conditions on an exact solution -------------------------------------
 
+
 def u_exact(x):
     """u = sin(2x) e^y: −Δu = 3u."""
     return torch.sin(2 * x[:, 0]) * torch.exp(x[:, 1])
 
 
 def grad_exact(x):
-    return torch.stack([2 * torch.cos(2 * x[:, 0]) * torch.exp(x[:, 1]), torch.sin(2 * x[:, 0]) * torch.exp(x[:, 1])], 1)
+    return torch.stack(
+        [2 * torch.cos(2 * x[:, 0]) * torch.exp(x[:, 1]), torch.sin(2 * x[:, 0]) * torch.exp(x[:, 1])], 1
+    )
 
 
 class Exact(torch.nn.Module):
@@ -149,14 +156,21 @@ def _neumann(normal_of):
 
 def _robin(normal_of, a=2.0):
     """∂u/∂n + a u − g (Robin)."""
-    return lambda du, p: du.normal_derivative("u") + a * du() - ((grad_exact(du.x) * normal_of(du.x)).sum(1)
-                                                                + a * u_exact(du.x))
+    return lambda du, p: (
+        du.normal_derivative("u") + a * du() - ((grad_exact(du.x) * normal_of(du.x)).sum(1) + a * u_exact(du.x))
+    )
 
 
 def _problem(domain, conditions):
-    return Problem("poisson_neumann", ("x", "y"), ("u",), {}, domain=domain,
-                   equations={"pde": lambda du, p: -du("x", "x") - du("y", "y") - 3 * u_exact(du.x)},
-                   conditions=conditions)
+    return Problem(
+        "poisson_neumann",
+        ("x", "y"),
+        ("u",),
+        {},
+        domain=domain,
+        equations={"pde": lambda du, p: -du("x", "x") - du("y", "y") - 3 * u_exact(du.x)},
+        conditions=conditions,
+    )
 
 
 def _const(*n):
@@ -173,12 +187,15 @@ def _csg_problem():
         r = centre - x
         return r / r.norm(dim=1, keepdim=True)
 
-    return _problem(domain, {
-        "dirichlet": Condition("boundary:left", lambda du, p: du() - u_exact(du.x)),
-        "neumann_hole": Condition("boundary:hole", _neumann(hole_normal), normals=True),
-        "neumann_top": Condition("boundary:top", _neumann(_const(0.0, 1.0)), normals=True),
-        "robin": Condition("boundary:right", _robin(_const(1.0, 0.0)), normals=True),
-    })
+    return _problem(
+        domain,
+        {
+            "dirichlet": Condition("boundary:left", lambda du, p: du() - u_exact(du.x)),
+            "neumann_hole": Condition("boundary:hole", _neumann(hole_normal), normals=True),
+            "neumann_top": Condition("boundary:top", _neumann(_const(0.0, 1.0)), normals=True),
+            "robin": Condition("boundary:right", _robin(_const(1.0, 0.0)), normals=True),
+        },
+    )
 
 
 def _mesh_problem():
@@ -189,18 +206,24 @@ def _mesh_problem():
     def hole_normal(x):
         return torch.as_tensor(_chord_normals(hole, c, x.detach().numpy()))
 
-    return _problem(MeshDomain(m), {
-        "dirichlet": Condition("boundary:left", lambda du, p: du() - u_exact(du.x)),
-        "neumann_hole": Condition("boundary:hole", _neumann(hole_normal), normals=True),
-        "neumann_right": Condition("boundary:right", _neumann(_const(1.0, 0.0)), normals=True),
-        "robin": Condition("boundary:bottom", _robin(_const(0.0, -1.0)), normals=True),
-    })
+    return _problem(
+        MeshDomain(m),
+        {
+            "dirichlet": Condition("boundary:left", lambda du, p: du() - u_exact(du.x)),
+            "neumann_hole": Condition("boundary:hole", _neumann(hole_normal), normals=True),
+            "neumann_right": Condition("boundary:right", _neumann(_const(1.0, 0.0)), normals=True),
+            "robin": Condition("boundary:bottom", _robin(_const(0.0, -1.0)), normals=True),
+        },
+    )
 
 
 def _residuals(method, batch):
     p = method.params()
-    return {name: r(du, p).detach() for g, du in method._all_derivatives(batch).items()
-            for name, r in method.groups[g].items()}
+    return {
+        name: r(du, p).detach()
+        for g, du in method._all_derivatives(batch).items()
+        for name, r in method.groups[g].items()
+    }
 
 
 @pytest.mark.parametrize("make", [_csg_problem, _mesh_problem], ids=["csg", "gmsh"])
@@ -208,8 +231,9 @@ def test_exact_solution_satisfies_neumann_and_robin(make):
     problem = make()
     data = CollocationData(problem, n_interior=200, n_boundary=150, seed=0).to(dtype=torch.float64)
     batch = data.next_batch()
-    assert {k for k in batch if k.startswith("normals:")} == {f"normals:{k}" for k in problem.conditions
-                                                              if k != "dirichlet"}
+    assert {k for k in batch if k.startswith("normals:")} == {
+        f"normals:{k}" for k in problem.conditions if k != "dirichlet"
+    }
     method = PINN(problem, Exact().double(), derivatives="autograd")
     res = _residuals(method, batch)
     for name, r in res.items():
@@ -273,5 +297,8 @@ def test_no_normals_unless_declared():
         Condition("initial", lambda du, p: du(), normals=True)
     seg = Domain(dde().geometry.Rectangle([0, 0], [1, 1]), segments={"crack": ((0.2, 0.5), (0.6, 0.5))})
     with pytest.raises(ValueError, match="no outward normal"):
-        CollocationData(_problem(seg, {"c": Condition("boundary:crack", lambda du, p: du.dn(), normals=True)}),
-                        n_interior=5, n_boundary=5)
+        CollocationData(
+            _problem(seg, {"c": Condition("boundary:crack", lambda du, p: du.dn(), normals=True)}),
+            n_interior=5,
+            n_boundary=5,
+        )

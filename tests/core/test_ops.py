@@ -1,4 +1,5 @@
 """Autograd derivatives against analytic ones on batched points."""
+
 import torch
 
 from sciml import ops

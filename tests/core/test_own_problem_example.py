@@ -1,6 +1,7 @@
 """docs/own_problem.md: the shipped example (docs/examples/my_problem.py + lshape_pinn.yaml) is a
 valid case that runs, and its exact solution satisfies the stated PDE, Dirichlet and Neumann
 conditions, so the problem is stated right (flux signs and normals included)."""
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def test_exact_solution_satisfies_the_problem():
     terms = {"pde", "dirichlet_bottom", "dirichlet_right", "dirichlet_top", "dirichlet_left", "neumann_x", "neumann_y"}
     assert terms <= {k.split("/")[-1] for k in losses}
     losses = {k: float(v.detach()) for k, v in losses.items()}
-    assert all(v < 1e-16 for v in losses.values()), losses   # mean squares: RMS residuals < 1e-8
+    assert all(v < 1e-16 for v in losses.values()), losses  # mean squares: RMS residuals < 1e-8
 
     # a wrong solution (sin(πx) e^-y, the flux of the other sign on the notch) fails the Neumann terms
     wrong = PINN(problem, Exact(lambda x: torch.sin(np.pi * x[:, 0]) * torch.exp(-x[:, 1])), derivatives="autograd")
@@ -130,15 +131,16 @@ def test_energy_form_of_the_l_has_the_exact_solution_as_minimizer():
 
 
 def test_plate_problem_on_the_gmsh_mesh():
-    from sciml.data.quadrature import QuadratureData
-
     from pinns.pinn import PINN
+    from sciml.data.quadrature import QuadratureData
 
     problem = _built("plate_poisson")
     mod = _module(problem)
     data = CollocationData(problem, n_interior=500, n_boundary=400, seed=0).to(dtype=torch.float64)
-    losses = {k: float(v.detach()) for k, v in
-              PINN(problem, Exact(mod.exact), derivatives="autograd").loss(data.next_batch()).items()}
+    losses = {
+        k: float(v.detach())
+        for k, v in PINN(problem, Exact(mod.exact), derivatives="autograd").loss(data.next_batch()).items()
+    }
     assert all(v < 1e-16 for k, v in losses.items() if k != "neumann_hole"), losses
     # Neumann on the hole holds only to the facets' chord angle (51 nodes on the circle: ~0.06 rad)
     assert 1e-6 < losses["neumann_hole"] < 1e-2, losses
@@ -152,8 +154,12 @@ def test_plate_problem_on_the_gmsh_mesh():
 def test_energy_and_plate_cases_run(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIML_MAX_STEPS", "20")
     for name in ("lshape_energy", "plate_pinn"):
-        assert main(["run", str(CASE.with_name(f"{name}.yaml")), "--output", str(tmp_path),
-                     "--set", "output.formats=[vtu]"]) == 0
+        assert (
+            main(
+                ["run", str(CASE.with_name(f"{name}.yaml")), "--output", str(tmp_path), "--set", "output.formats=[vtu]"]
+            )
+            == 0
+        )
         run = next((tmp_path / name).iterdir())
         metrics = json.loads((run / "summary.json").read_text())["metrics"]
         assert np.isfinite(metrics["eval/rel_l2"]) and metrics["eval/n_points"] > 700, metrics

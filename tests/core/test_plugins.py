@@ -1,6 +1,7 @@
 """Plugins: `import sciml` alone fills the registries; a case's `imports:` and installed packages'
 entry points add user components, and runs made with them (from a case or from Python) work in
 `sciml eval/export/--resume` from anywhere, in a new process."""
+
 import json
 import os
 import subprocess
@@ -40,29 +41,40 @@ def my_poisson(*, params: dict | None = None) -> Problem:
     )
 '''
 
-CASE = {"name": "userprob", "seed": 0, "problem": {"type": None},
-        "data": {"type": "collocation", "n_interior": 32, "n_boundary": 4, "sampler": "pseudo"},
-        "model": {"type": "mlp", "width": 8, "depth": 2},
-        "method": {"type": "pinn"},
-        "train": {"stages": [{"optimizer": "adam", "lr": 1.0e-2, "steps": 20}], "progress": False,
-                  "eval_every": 100, "checkpoint_every": 10},
-        "output": {"formats": ["vtu"]}}
+CASE = {
+    "name": "userprob",
+    "seed": 0,
+    "problem": {"type": None},
+    "data": {"type": "collocation", "n_interior": 32, "n_boundary": 4, "sampler": "pseudo"},
+    "model": {"type": "mlp", "width": 8, "depth": 2},
+    "method": {"type": "pinn"},
+    "train": {
+        "stages": [{"optimizer": "adam", "lr": 1.0e-2, "steps": 20}],
+        "progress": False,
+        "eval_every": 100,
+        "checkpoint_every": 10,
+    },
+    "output": {"formats": ["vtu"]},
+}
 
 
 def cli(args, cwd, env=None):
     """`python -m sciml.cli ARGS` in a new process (nothing imported from this one)."""
     env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "sciml.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "sciml.cli", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def test_import_sciml_alone_fills_every_registry():
-    code = ("import sciml, sys\n"
-            "from sciml.registry import METHODS, MODELS, PROBLEMS\n"
-            "assert 'pinns' not in sys.modules  # importing sciml stays cheap: plugins load on first lookup\n"
-            "p = PROBLEMS.build('burgers1d', {})\n"
-            "print(sorted(METHODS.names()), 'fno' in MODELS, p.name)\n")
+    code = (
+        "import sciml, sys\n"
+        "from sciml.registry import METHODS, MODELS, PROBLEMS\n"
+        "assert 'pinns' not in sys.modules  # importing sciml stays cheap: plugins load on first lookup\n"
+        "p = PROBLEMS.build('burgers1d', {})\n"
+        "print(sorted(METHODS.names()), 'fno' in MODELS, p.name)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "'pinn'" in out.stdout and "'supervised'" in out.stdout and "True burgers1d" in out.stdout
@@ -81,8 +93,11 @@ def test_a_case_imports_a_users_file_and_the_run_works_from_anywhere(tmp_path):
     run_dir = Path(out.stdout.split("run directory: ")[1].split()[0])
     saved = yaml.safe_load((run_dir / "case.yaml").read_text())
     assert saved["imports"] == [str((project / "my_problem.py").resolve())]  # absolute: found from anywhere
-    for args in (["eval", str(run_dir)], ["export", str(run_dir), "--formats", "vtu"],
-                 ["run", "--resume", str(run_dir), "--set", "train.stages.1={optimizer: adam, steps: 5}"]):
+    for args in (
+        ["eval", str(run_dir)],
+        ["export", str(run_dir), "--formats", "vtu"],
+        ["run", "--resume", str(run_dir), "--set", "train.stages.1={optimizer: adam, steps: 5}"],
+    ):
         res = cli(args, cwd=tmp_path)
         assert res.returncode == 0, (args, res.stderr)
     assert json.loads((run_dir / "summary.json").read_text())["metrics"]["steps"] == 25
@@ -117,12 +132,15 @@ def test_an_installed_package_registers_through_its_entry_point(tmp_path):
     assert "acme_poisson" in out.stdout and "burgers1d" in out.stdout
 
 
-@pytest.mark.parametrize("imports, words", [
-    (["missing_module_xyz"], ["imports.0", "missing_module_xyz", "failed to import"]),
-    (["nothere.py"], ["imports.0", "nothere.py", "no such file"]),
-    (["broken.py"], ["imports.0", "broken.py", "ZeroDivisionError"]),
-    ([3], ["imports.0", "module name or a .py file"]),
-])
+@pytest.mark.parametrize(
+    "imports, words",
+    [
+        (["missing_module_xyz"], ["imports.0", "missing_module_xyz", "failed to import"]),
+        (["nothere.py"], ["imports.0", "nothere.py", "no such file"]),
+        (["broken.py"], ["imports.0", "broken.py", "ZeroDivisionError"]),
+        ([3], ["imports.0", "module name or a .py file"]),
+    ],
+)
 def test_a_bad_import_is_one_line_before_any_work(tmp_path, capsys, imports, words):
     (tmp_path / "broken.py").write_text("x = 1 / 0\n")
     (tmp_path / "case.yaml").write_text(yaml.safe_dump({**CASE, "imports": imports, "problem": {"type": "burgers1d"}}))

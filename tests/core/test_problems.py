@@ -1,11 +1,12 @@
 """Problems: residuals vanish on exact solutions; references agree with independent solvers."""
+
 import numpy as np
 import pytest
 import torch
 
-from sciml.registry import PROBLEMS
 import sciml.components  # noqa: F401
 from sciml.ops import Derivatives
+from sciml.registry import PROBLEMS
 
 
 def test_burgers_residual_vanishes_on_a_travelling_wave():

@@ -1,6 +1,7 @@
 """The documented Python API: run_case writes what `sciml run` writes, load_run gives back a
 finished run with its trained weights, SCIML_MAX_STEPS caps trainings, and collocation data on a
 steady problem needs no n_initial."""
+
 import json
 from pathlib import Path
 
@@ -14,8 +15,17 @@ from sciml.train import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[2]
 BURGERS = ROOT / "cases" / "burgers_pinn.yaml"
-TINY = ["train.stages.0.steps=6", "train.stages.1.steps=2", "problem.n_x=16", "problem.n_t=4",
-        "data.n_interior=64", "data.n_boundary=8", "data.n_initial=8", "model.width=8", "train.progress=false"]
+TINY = [
+    "train.stages.0.steps=6",
+    "train.stages.1.steps=2",
+    "problem.n_x=16",
+    "problem.n_t=4",
+    "data.n_interior=64",
+    "data.n_boundary=8",
+    "data.n_initial=8",
+    "model.width=8",
+    "train.progress=false",
+]
 
 
 def _files(run_path: Path) -> set[str]:
@@ -35,6 +45,7 @@ def test_public_names():
     assert sciml.run_case is sys.modules["sciml.run"].run_case and sciml.load_run is load_run
     assert {"run_case", "load_run", "LoadedRun", "build", "load_case", "Trainer"} <= set(sciml.__all__)
     from sciml.run import run  # the old name still works
+
     assert run is run_case
 
 
@@ -42,8 +53,9 @@ def test_run_case_writes_what_the_cli_writes(finished, tmp_path, capsys):
     run_dir, metrics = finished
     summary = json.loads((run_dir.path / "summary.json").read_text())
     assert summary["metrics"] == pytest.approx(metrics)
-    assert main(["run", str(BURGERS), "--quiet", "--output", str(tmp_path)]
-                + [a for s in TINY for a in ("--set", s)]) == 0
+    assert (
+        main(["run", str(BURGERS), "--quiet", "--output", str(tmp_path)] + [a for s in TINY for a in ("--set", s)]) == 0
+    )
     cli_dir = Path(capsys.readouterr().out.split("run directory: ")[1].split()[0])
     assert _files(run_dir.path) == _files(cli_dir)
     assert {"summary.json", "report.md", "case.yaml", "checkpoints/last.pt", "plots/losses.png"} <= _files(cli_dir)
@@ -107,7 +119,10 @@ def test_steady_collocation_needs_no_n_initial():
     poisson = PROBLEMS.build("poisson1d_multiscale", {})
     data = CollocationData(poisson, 32, 4)  # no n_initial, no sampler/seed: the builder's defaults
     assert set(data.points) == {"interior", "boundary"}
-    assert set(DATA.build("collocation", {"n_interior": 32}, problem=poisson, seed=0).points) == {"interior", "boundary"}
+    assert set(DATA.build("collocation", {"n_interior": 32}, problem=poisson, seed=0).points) == {
+        "interior",
+        "boundary",
+    }
     with pytest.raises(CaseError, match="n_initial"):  # a time-dependent problem does need initial points
         load_case(BURGERS, ["data.n_initial=0"])
     burgers = PROBLEMS.build("burgers1d", {"n_x": 16, "n_t": 4})

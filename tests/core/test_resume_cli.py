@@ -1,6 +1,7 @@
 """`sciml run --resume`, `eval`, `export`, `compare` on damaged or unusual run directories: a run
 resumes from its first second, --resume never damages a run, every bad file is one line, and the
 files a run writes are strict and complete."""
+
 import json
 import math
 from pathlib import Path
@@ -13,9 +14,19 @@ from sciml.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = str(ROOT / "cases" / "burgers_pinn.yaml")
-SMALL = ["train.stages.0.steps=12", "train.stages.1.steps=4", "problem.n_x=16", "problem.n_t=6",
-         "data.n_interior=64", "data.n_boundary=8", "data.n_initial=16", "model.width=6",
-         "train.checkpoint_every=5", "train.log_every=2", "train.eval_every=100"]
+SMALL = [
+    "train.stages.0.steps=12",
+    "train.stages.1.steps=4",
+    "problem.n_x=16",
+    "problem.n_t=6",
+    "data.n_interior=64",
+    "data.n_boundary=8",
+    "data.n_initial=16",
+    "model.width=6",
+    "train.checkpoint_every=5",
+    "train.log_every=2",
+    "train.eval_every=100",
+]
 
 
 def sets(items):
@@ -115,8 +126,21 @@ def test_resume_refuses_an_override_the_checkpoint_cannot_take_and_leaves_the_ru
 
 def test_resume_takes_more_steps_and_a_new_stage(finished, tmp_path, capsys):
     run_dir = copy_run(finished, tmp_path)
-    assert main(["run", "--resume", str(run_dir), "--quiet", "--set", "train.stages.2={optimizer: adam, lr: 1.0e-4, steps: 3}",
-                 "--set", "output.formats=[vtu]"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--resume",
+                str(run_dir),
+                "--quiet",
+                "--set",
+                "train.stages.2={optimizer: adam, lr: 1.0e-4, steps: 3}",
+                "--set",
+                "output.formats=[vtu]",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     printed = dict(ln.split() for ln in out.splitlines() if ln.startswith("  "))
     assert float(printed["steps"]) == 19
@@ -143,8 +167,11 @@ def test_a_damaged_checkpoint_is_one_line(finished, tmp_path, capsys, damage, co
         ckpt.write_bytes(b"\x00\x01not a checkpoint" * 50)
     else:
         torch.save({"weights": torch.zeros(3)}, ckpt)
-    argv = {"resume": ["run", "--resume", str(run_dir)], "eval": ["eval", str(run_dir)],
-            "export": ["export", str(run_dir), "--formats", "vtu"]}[command]
+    argv = {
+        "resume": ["run", "--resume", str(run_dir)],
+        "eval": ["eval", str(run_dir)],
+        "export": ["export", str(run_dir), "--formats", "vtu"],
+    }[command]
     assert main(argv) == 2
     one_error_line(capsys, "last.pt")
     assert (run_dir / "case.yaml").read_bytes() == saved
@@ -201,18 +228,35 @@ def test_a_run_failing_at_its_first_step_leaves_no_run_dir(tmp_path, capsys, mon
 
 
 def test_divergence_before_the_first_checkpoint_cites_no_checkpoint(tmp_path, capsys):
-    assert main(["run", CASE, "--quiet", "--output", str(tmp_path / "runs")]
-                + sets(SMALL + ["train.stages.0.lr=1.0e+3", "train.divergence_factor=1.5"])) == 2
+    assert (
+        main(
+            ["run", CASE, "--quiet", "--output", str(tmp_path / "runs")]
+            + sets(SMALL + ["train.stages.0.lr=1.0e+3", "train.divergence_factor=1.5"])
+        )
+        == 2
+    )
     line = one_error_line(capsys, "divergence_factor")
     assert "No checkpoint was written" in line and "last.pt" not in line
 
 
 def test_the_saved_case_holds_absolute_data_paths(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    over = ["data.path=data/d.h5", "problem.resolution=9", "data.n_train=6", "data.n_test=2", "data.batch_size=3",
-            "train.stages.0.epochs=1", "model.hidden_channels=4", "model.n_modes=[2, 2]", "model.n_layers=1",
-            "model.projection_channels=4", "model.padding=0",
-            "train.eval_every=100", "output.formats=[vtu]", "output.n_samples=1"]
+    over = [
+        "data.path=data/d.h5",
+        "problem.resolution=9",
+        "data.n_train=6",
+        "data.n_test=2",
+        "data.batch_size=3",
+        "train.stages.0.epochs=1",
+        "model.hidden_channels=4",
+        "model.n_modes=[2, 2]",
+        "model.n_layers=1",
+        "model.projection_channels=4",
+        "model.padding=0",
+        "train.eval_every=100",
+        "output.formats=[vtu]",
+        "output.n_samples=1",
+    ]
     assert main(["run", str(ROOT / "cases" / "darcy_fno.yaml"), "--quiet", "--output", "runs"] + sets(over)) == 0
     run_dir = Path(capsys.readouterr().out.split("run directory: ")[1].split()[0])
     saved = yaml.safe_load((run_dir / "case.yaml").read_text())
@@ -289,8 +333,9 @@ def mid_adam(tmp_path_factory):
     return next((tmp / "runs" / "burgers_pinn").iterdir())
 
 
-@pytest.mark.parametrize("key", ["train.stages.0.lr=0.1", "train.stages.0.optimizer=adamw",
-                                 "train.log_every=3", "model.width=40", "seed=3"])
+@pytest.mark.parametrize(
+    "key", ["train.stages.0.lr=0.1", "train.stages.0.optimizer=adamw", "train.log_every=3", "model.width=40", "seed=3"]
+)
 def test_resume_mid_stage_refuses_what_the_checkpoint_holds(mid_adam, tmp_path, capsys, key):
     run_dir = copy_run(mid_adam, tmp_path)
     saved = (run_dir / "case.yaml").read_bytes()
@@ -321,10 +366,19 @@ def test_the_python_api_refuses_the_same_changes_on_resume(mid_adam, tmp_path):
     assert (run_dir / "case.yaml").read_bytes() == saved
 
 
-@pytest.mark.parametrize("scheduler, refused", [
-    ({}, False), ({"type": "cosine"}, True), ({"type": "cosine", "t_max": 50}, False),
-    ({"type": "onecycle"}, True), ({"type": "step"}, True), ({"type": "step", "step_size": 5}, False),
-    ({"type": "exponential", "gamma": 0.99}, False), ({"type": "cosine", "horizon": "time"}, False)])
+@pytest.mark.parametrize(
+    "scheduler, refused",
+    [
+        ({}, False),
+        ({"type": "cosine"}, True),
+        ({"type": "cosine", "t_max": 50}, False),
+        ({"type": "onecycle"}, True),
+        ({"type": "step"}, True),
+        ({"type": "step", "step_size": 5}, False),
+        ({"type": "exponential", "gamma": 0.99}, False),
+        ({"type": "cosine", "horizon": "time"}, False),
+    ],
+)
 def test_more_steps_are_refused_where_the_schedule_is_laid_over_them(scheduler, refused):
     from sciml.config import CaseError
     from sciml.run import check_resume_changes

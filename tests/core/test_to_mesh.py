@@ -1,5 +1,6 @@
 """Domain.to_mesh(h) on non-rectangular domains, and problems scored against an exact solution on
 a mesh of their own domain (reference field from ``exact``, eval/n_points, VTU output)."""
+
 import numpy as np
 import pytest
 import torch
@@ -27,16 +28,25 @@ def _shapes():
     square = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
     edges_sq = [(square[i], square[(i + 1) % 4]) for i in range(4)]
     edges_l = [(L_VERTS[i], L_VERTS[(i + 1) % 6]) for i in range(6)]
-    circle = lambda x: np.abs(np.linalg.norm(x, axis=1) - r)  # noqa: E731
+    circle = lambda x: np.abs(np.linalg.norm(x, axis=1) - r)
     return {
         # name: (domain, exact area, boundary pieces as distance functions)
         "L_polygon": (Domain(polygon(L_VERTS)), 3.0, [lambda x, e=e: _seg_dist(x, *e) for e in edges_l]),
-        "L_difference": (Domain(g.Rectangle([-1, -1], [1, 1]) - g.Rectangle([0, -1], [1, 0])), 3.0,
-                         [lambda x, e=e: _seg_dist(x, *e) for e in edges_l]),
-        "square_minus_disk": (Domain(g.Rectangle([-1, -1], [1, 1]) - named(g.Disk([0, 0], r), "hole")),
-                              4 - np.pi * r**2, [lambda x, e=e: _seg_dist(x, *e) for e in edges_sq] + [circle]),
-        "disk": (Domain(g.Disk([0.5, -0.25], 1.0)), np.pi,
-                 [lambda x: np.abs(np.linalg.norm(x - [0.5, -0.25], axis=1) - 1.0)]),
+        "L_difference": (
+            Domain(g.Rectangle([-1, -1], [1, 1]) - g.Rectangle([0, -1], [1, 0])),
+            3.0,
+            [lambda x, e=e: _seg_dist(x, *e) for e in edges_l],
+        ),
+        "square_minus_disk": (
+            Domain(g.Rectangle([-1, -1], [1, 1]) - named(g.Disk([0, 0], r), "hole")),
+            4 - np.pi * r**2,
+            [lambda x, e=e: _seg_dist(x, *e) for e in edges_sq] + [circle],
+        ),
+        "disk": (
+            Domain(g.Disk([0.5, -0.25], 1.0)),
+            np.pi,
+            [lambda x: np.abs(np.linalg.norm(x - [0.5, -0.25], axis=1) - 1.0)],
+        ),
     }
 
 
@@ -72,11 +82,17 @@ def test_triangle_mesh_covers_the_domain(name):
 
 def test_named_boundaries_become_point_tags_and_interval_grid():
     g = _g()
-    domain = Domain(polygon([(0, 0), (4, 0), (4, 1), (0, 1)], edge_names=["wall", "outlet", "wall", "inlet"])
-                    - named(g.Disk([1, 0.5], 0.2), "cylinder"), time=(0, 1))
+    domain = Domain(
+        polygon([(0, 0), (4, 0), (4, 1), (0, 1)], edge_names=["wall", "outlet", "wall", "inlet"])
+        - named(g.Disk([1, 0.5], 0.2), "cylinder"),
+        time=(0, 1),
+    )
     mesh = domain.to_mesh(0.1)
-    for name, test in {"inlet": lambda x: np.abs(x[:, 0]), "outlet": lambda x: np.abs(x[:, 0] - 4),
-                       "cylinder": lambda x: np.abs(np.linalg.norm(x - [1, 0.5], axis=1) - 0.2)}.items():
+    for name, test in {
+        "inlet": lambda x: np.abs(x[:, 0]),
+        "outlet": lambda x: np.abs(x[:, 0] - 4),
+        "cylinder": lambda x: np.abs(np.linalg.norm(x - [1, 0.5], axis=1) - 0.2),
+    }.items():
         pts = mesh.points[mesh.point_tags[name]]
         assert len(pts) >= 3 and test(pts).max() < 1e-6
     assert mesh.dim == 2  # the spatial mesh of a space-time domain
@@ -96,11 +112,18 @@ def _corner(x, params=None):
 
 
 def l_shape_problem(exact=_corner, **kw):
-    lap = lambda du, p: du("x", "x") + du("y", "y")  # noqa: E731
-    return Problem("l_laplace", ("x", "y"), ("u",), {}, domain=Domain(polygon(L_VERTS)),
-                   equations={"pde": lap},
-                   conditions={"bc": Condition("boundary", lambda du, p: du() - torch.as_tensor(_corner(du.x.detach())))},
-                   exact=exact, **kw)
+    lap = lambda du, p: du("x", "x") + du("y", "y")
+    return Problem(
+        "l_laplace",
+        ("x", "y"),
+        ("u",),
+        {},
+        domain=Domain(polygon(L_VERTS)),
+        equations={"pde": lap},
+        conditions={"bc": Condition("boundary", lambda du, p: du() - torch.as_tensor(_corner(du.x.detach())))},
+        exact=exact,
+        **kw,
+    )
 
 
 class Fn(torch.nn.Module):
@@ -127,7 +150,7 @@ def test_exact_solution_scores_zero_on_a_mesh_of_the_L(tmp_path):
     assert m["rel_l2"] < 1e-12 and m["n_points"] == ref.support.n_points > 1000
     wrong = PINN(problem, Fn(lambda x: _corner(x) + 0.05 * x[:, 0] * x[:, 1]), derivatives="autograd").evaluate()
     assert wrong["rel_l2"] > 1e-2
-    (name, field), = method.predict()
+    ((name, field),) = method.predict()
     paths = write_fields(field, tmp_path, "solution", ["vtu"])
     grid = pyvista.read(str(paths[0]))
     assert grid.n_points == ref.support.n_points and grid.n_cells == len(ref.support.cells[0][1])
@@ -137,8 +160,14 @@ def test_exact_solution_scores_zero_on_a_mesh_of_the_L(tmp_path):
     assert np.abs(grid.point_data["u_error"]).max() < 1e-12
     # exact(x, params) is called with the problem's parameters; default h = diameter / 64
     seen = {}
-    p2 = Problem("p2", ("x", "y"), ("u",), {"k": 2.0}, domain=Domain(polygon(L_VERTS)),
-                 exact=lambda x, params: seen.setdefault("k", params["k"]) * x[:, :1])
+    p2 = Problem(
+        "p2",
+        ("x", "y"),
+        ("u",),
+        {"k": 2.0},
+        domain=Domain(polygon(L_VERTS)),
+        exact=lambda x, params: seen.setdefault("k", params["k"]) * x[:, :1],
+    )
     assert p2.reference_field().values.shape[1] == 1 and seen["k"] == 2.0
 
 
@@ -147,7 +176,7 @@ def test_time_dependent_exact_gives_a_time_series_on_the_mesh():
 
     g = _g()
     domain = Domain(g.Rectangle([-1, -1], [1, 1]) - g.Disk([0, 0], 0.4), time=(0, 2))
-    f = lambda x: np.exp(-x[:, 2]) * np.sin(x[:, 0]) * np.cos(x[:, 1])  # noqa: E731
+    f = lambda x: np.exp(-x[:, 2]) * np.sin(x[:, 0]) * np.cos(x[:, 1])
     problem = Problem("heat_hole", ("x", "y", "t"), ("u",), {}, domain=domain, exact=f, eval_h=0.1, eval_times=5)
     ref = problem.reference_field()
     assert np.allclose(ref.times, np.linspace(0, 2, 5)) and ref.values.shape == (5, ref.support.n_points, 1)

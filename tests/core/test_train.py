@@ -1,4 +1,5 @@
 """Trainer: stages, exact resume after an interruption, divergence guard, dtype."""
+
 import os
 import signal
 
@@ -183,9 +184,13 @@ def test_time_limit_ends_training_early_and_still_evaluates(case_file, monkeypat
     # on a fake clock (1/64 s a step; a real one makes the step count depend on the machine's load)
     # the 0.5 s budget ends the Adam stage after exactly 32 steps, and the L-BFGS stage never starts
     clock = FakeClock(monkeypatch, dt=1 / 64)
-    case = load_case(case_file, ["train.time_limit_s=0.5",
-                                 "train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 1000000}, "
-                                 "{optimizer: lbfgs, lr: 1.0, steps: 1000000}]"])
+    case = load_case(
+        case_file,
+        [
+            "train.time_limit_s=0.5",
+            "train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 1000000}, {optimizer: lbfgs, lr: 1.0, steps: 1000000}]",
+        ],
+    )
     _, trainer, metrics = clock.fit(case)
     assert trainer.time_limited and metrics["steps"] == 32 and metrics["train_time_s"] == 0.5
     assert "eval/rel_l2" in metrics
@@ -214,8 +219,15 @@ def test_onecycle_over_steps_matches_torch_onecycle():
     ours = ProgressLR(_opt(0.1), "onecycle", n, pct_start=0.25, div_factor=4.0, final_div_factor=50.0)
     # torch's warm-up ends at step pct·T − 1 and the annealing at T − 1; ours at p = 0.25 and 1 with
     # p = step / n: the same boundaries (steps 10 and 40) for T = n + 1 and pct = 11/41
-    ref = torch.optim.lr_scheduler.OneCycleLR(_opt(0.1), max_lr=0.1, total_steps=n + 1, pct_start=11 / 41,
-                                              div_factor=4.0, final_div_factor=50.0, three_phase=False)
+    ref = torch.optim.lr_scheduler.OneCycleLR(
+        _opt(0.1),
+        max_lr=0.1,
+        total_steps=n + 1,
+        pct_start=11 / 41,
+        div_factor=4.0,
+        final_div_factor=50.0,
+        three_phase=False,
+    )
     a, b = _lrs(ours, n + 1), _lrs(ref, n + 1)
     assert a[0] == pytest.approx(0.1 / 4) and max(a) == pytest.approx(0.1) and a[-1] == pytest.approx(0.1 / 200)
     np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -261,9 +273,13 @@ class FakeClock:
 
 def test_time_horizon_anneals_to_the_end_of_the_budget(case_file, monkeypatch):
     clock = FakeClock(monkeypatch, dt=1 / 64)  # 1 s budget = 64 steps (exact in binary)
-    case = load_case(case_file, ["train.time_limit_s=1.0",
-                                 "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
-                                 "scheduler: {type: cosine, horizon: time}}]"])
+    case = load_case(
+        case_file,
+        [
+            "train.time_limit_s=1.0",
+            "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}]",
+        ],
+    )
     _, tr, metrics = clock.fit(case)
     lrs = [r["lr"] for r in tr.history if "lr" in r]  # the rate for the next step, logged after each
     assert tr.time_limited and metrics["steps"] == 64
@@ -274,9 +290,14 @@ def test_time_horizon_anneals_to_the_end_of_the_budget(case_file, monkeypatch):
 
 def test_time_horizon_of_a_later_stage_spans_the_budget_left(case_file, monkeypatch):
     clock = FakeClock(monkeypatch, dt=1 / 64)
-    case = load_case(case_file, ["train.time_limit_s=1.0",
-                                 "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 24}, "
-                                 "{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}]"])
+    case = load_case(
+        case_file,
+        [
+            "train.time_limit_s=1.0",
+            "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 24}, "
+            "{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: cosine, horizon: time}}]",
+        ],
+    )
     _, tr, _ = clock.fit(case)
     lrs = [r["lr"] for r in tr.history if "lr" in r and r["stage"] == 1]
     assert len(lrs) == 40  # the 40/64 s stage 0 left
@@ -285,8 +306,11 @@ def test_time_horizon_of_a_later_stage_spans_the_budget_left(case_file, monkeypa
 
 def test_time_budget_spans_a_resume(case_file, tmp_path, monkeypatch):
     clock = FakeClock(monkeypatch, dt=1 / 64)
-    over = ["train.time_limit_s=1.0", "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, "
-            "scheduler: {type: onecycle, horizon: time}}]", "train.checkpoint_every=7"]
+    over = [
+        "train.time_limit_s=1.0",
+        "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 1000000, scheduler: {type: onecycle, horizon: time}}]",
+        "train.checkpoint_every=7",
+    ]
     ref, ref_tr, ref_metrics = clock.fit(load_case(case_file, over))
     assert ref_metrics["steps"] == 64 and ref_metrics["train_time_s"] == 1.0
 
@@ -307,13 +331,17 @@ def test_time_budget_spans_a_resume(case_file, tmp_path, monkeypatch):
     metrics = tr.fit(second.method, second.data, resume=run_dir.checkpoints / "last.pt")
     # the resumed run stops where the uninterrupted one did, with the same rates and weights
     assert metrics["steps"] == 64 and metrics["train_time_s"] == 1.0
-    assert [r["lr"] for r in tr.history if "lr" in r] == pytest.approx([r["lr"] for r in ref_tr.history if "lr" in r][20:])
+    assert [r["lr"] for r in tr.history if "lr" in r] == pytest.approx(
+        [r["lr"] for r in ref_tr.history if "lr" in r][20:]
+    )
     torch.testing.assert_close(params(second.method), params(ref.method), rtol=1e-10, atol=1e-12)
 
 
 def test_progress_schedule_over_steps_resumes_exactly(case_file, tmp_path):
-    over = ["train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 12, scheduler: {type: onecycle, pct_start: 0.25}}]",
-            "train.checkpoint_every=5"]
+    over = [
+        "train.stages=[{optimizer: adam, lr: 1.0e-2, steps: 12, scheduler: {type: onecycle, pct_start: 0.25}}]",
+        "train.checkpoint_every=5",
+    ]
     ref_built, ref_tr, _ = train(load_case(case_file, over))
     built, tr = interrupt_and_resume(case_file, over, tmp_path, stop_at=7)
     torch.testing.assert_close(params(built.method), params(ref_built.method), rtol=1e-12, atol=1e-12)
@@ -321,15 +349,18 @@ def test_progress_schedule_over_steps_resumes_exactly(case_file, tmp_path):
     assert max(lrs) == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-2 / 25 / 1e4)
 
 
-@pytest.mark.parametrize("sched, match", [
-    ("{type: cosine, horizon: time}", "time_limit_s"),
-    ("{type: cosine, horizon: epochs}", "horizon"),
-    ("{type: onecycle, pct_start: 1.5}", "pct_start"),
-    ("{type: onecycle, div_factor: 0.5}", "div_factor"),
-    ("{type: onecycle, final_div_factor: true}", "final_div_factor"),
-    ("{type: cosine, eta_min: -1.0}", "eta_min"),
-    ("{type: step, horizon: time}", "unknown option"),
-])
+@pytest.mark.parametrize(
+    "sched, match",
+    [
+        ("{type: cosine, horizon: time}", "time_limit_s"),
+        ("{type: cosine, horizon: epochs}", "horizon"),
+        ("{type: onecycle, pct_start: 1.5}", "pct_start"),
+        ("{type: onecycle, div_factor: 0.5}", "div_factor"),
+        ("{type: onecycle, final_div_factor: true}", "final_div_factor"),
+        ("{type: cosine, eta_min: -1.0}", "eta_min"),
+        ("{type: step, horizon: time}", "unknown option"),
+    ],
+)
 def test_schedule_options_are_checked(case_file, sched, match):
     with pytest.raises(CaseError, match=match):
         load_case(case_file, [f"train.stages=[{{optimizer: adam, lr: 1.0e-3, steps: 5, scheduler: {sched}}}]"])

@@ -1,4 +1,5 @@
 """Trajectory windows, the pushforward curriculum, rollouts and the accumulated-error metric."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def ramp(tmp_path):
     p = np.linspace(0.0, 1.0, n)
     t = np.arange(T, dtype=float)
     u = np.sin(x)[None, None, :] + RATE * (1 + p)[:, None, None] * t[None, :, None]
-    path = write_dataset(tmp_path / "ramp.h5", {"u": u[..., None]}, {"u": "output"}, grid,
-                         params={"p": p}, times=t, problem="ramp")
+    path = write_dataset(
+        tmp_path / "ramp.h5", {"u": u[..., None]}, {"u": "output"}, grid, params={"p": p}, times=t, problem="ramp"
+    )
     return H5Dataset(path), p
 
 
@@ -89,12 +91,14 @@ def test_exact_stepper_has_zero_loss_and_the_accumulated_error_formula(ramp):
     delta = 0.01
     off = AutoregressiveOperator(None, Ramp(2, delta, scale), data, gt_windows=1)
     M = 20 - 3
-    assert off.evaluate(data)["accumulated_error"] == pytest.approx(delta**2 * sum(m * m for m in range(1, M + 1)),
-                                                                     rel=1e-4)
+    assert off.evaluate(data)["accumulated_error"] == pytest.approx(
+        delta**2 * sum(m * m for m in range(1, M + 1)), rel=1e-4
+    )
     off2 = AutoregressiveOperator(None, Ramp(2, delta, scale), data, gt_windows=2)  # start after 2 windows
     M2 = 20 - 6
-    assert off2.evaluate(data)["accumulated_error"] == pytest.approx(delta**2 * sum(m * m for m in range(1, M2 + 1)),
-                                                                      rel=1e-4)
+    assert off2.evaluate(data)["accumulated_error"] == pytest.approx(
+        delta**2 * sum(m * m for m in range(1, M2 + 1)), rel=1e-4
+    )
     fields = off.predict(data, n_samples=2)  # the median-error rollout, then the worst
     name, f = fields[0]
     assert name.startswith("median_rollout") and f.values.shape == (20, 16, 3) and f.names == ("u", "u_ref", "u_error")
@@ -114,8 +118,13 @@ def test_pushforward_loss_targets_the_last_bundle(ramp):
     losses = []
     for n in range(4):
         fut = data.u["train"][:4, 2 : 2 + 2 * (n + 1)]
-        batch = {"u": data.u["train"][:4, :2], "future": fut, "t": torch.full((4,), 2), "params": data.params["train"][:4],
-                 "unroll": n}
+        batch = {
+            "u": data.u["train"][:4, :2],
+            "future": fut,
+            "t": torch.full((4,), 2),
+            "params": data.params["train"][:4],
+            "unroll": n,
+        }
         losses.append(float(method.loss(batch)["data"]))
     # after n unrolls the window is off by 2nδ and the predicted bundle by (2n + ℓ)δ, ℓ = 1, 2
     expect = [np.mean([((2 * n + ell) * 0.05) ** 2 for ell in (1, 2)]) for n in range(4)]
@@ -132,7 +141,9 @@ def test_training_reduces_the_rollout_error_and_bad_options_fail(ramp):
     model = MODELS.build("mppde", {"hidden": 32, "layers": 2, "neighbors": 1}, io=io)
     method = METHODS.build("autoregressive", {}, problem=None, model=model, data=data)
     before = method.evaluate(data)["accumulated_error"]
-    Trainer(Train(stages=[Stage("adam", 3e-3, steps=150)], log_every=50, eval_every=1000, progress=False)).fit(method, data)
+    Trainer(Train(stages=[Stage("adam", 3e-3, steps=150)], log_every=50, eval_every=1000, progress=False)).fit(
+        method, data
+    )
     after = method.evaluate(data)["accumulated_error"]
     assert after < 0.5 * before
     fno = MODELS.build("fno", {"n_modes": [4], "hidden_channels": 8, "n_layers": 2, "projection_channels": 8}, io=io)

@@ -1,4 +1,5 @@
 """Tests for SpectralConv and FNO: shapes, parameter counts and the Fourier numerics."""
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,7 @@ def _points(n: int) -> torch.Tensor:
 # --------------------------------------------------------------------- FNO
 
 
-@pytest.mark.parametrize(
-    "n_modes, space",
-    [((6,), (32,)), ((5, 4), (16, 12)), ((3, 3, 2), (8, 8, 6))],
-)
+@pytest.mark.parametrize("n_modes, space", [((6,), (32,)), ((5, 4), (16, 12)), ((3, 3, 2), (8, 8, 6))])
 def test_fno_shapes_and_all_params_used(n_modes, space):
     model = FNO(3, 2, n_modes, hidden_channels=8, n_layers=2, projection_channels=16)
     x = torch.randn(2, *space, 3)
@@ -50,8 +48,7 @@ def test_fno_any_resolution_and_coarser_than_modes():
 @pytest.mark.parametrize("n_modes", [(16,), (12, 12), (8, 8, 8)])
 @pytest.mark.parametrize("embed", [True, False])
 def test_fno_param_count_formula(n_modes, embed):
-    model = FNO(2, 3, n_modes, hidden_channels=6, n_layers=3, projection_channels=10,
-                positional_embedding=embed)
+    model = FNO(2, 3, n_modes, hidden_channels=6, n_layers=3, projection_channels=10, positional_embedding=embed)
     expected = fno_param_count(2, 3, n_modes, 6, 3, 10, ndim_embed=embed)
     assert sum(p.numel() for p in model.parameters()) == expected
 
@@ -75,8 +72,7 @@ def test_fno_legacy_param_counts():
 
 @pytest.mark.parametrize("padding", [5, 0.1])
 def test_fno_padding_keeps_shape(padding):
-    model = FNO(1, 1, (6, 6), hidden_channels=8, n_layers=2, projection_channels=16,
-                padding=padding)
+    model = FNO(1, 1, (6, 6), hidden_channels=8, n_layers=2, projection_channels=16, padding=padding)
     x = torch.randn(2, 20, 24, 1)
     assert model(x).shape == (2, 20, 24, 1)
     unpadded = FNO(1, 1, (6, 6), hidden_channels=8, n_layers=2, projection_channels=16)
@@ -100,12 +96,12 @@ def test_spectral_conv_matches_explicit_dft_1d():
     out = conv(x).detach().numpy()
 
     w = conv.weight.detach().numpy()[0]
-    w = w[..., 0] + 1j * w[..., 1]                              # (c_in, c_out, m)
+    w = w[..., 0] + 1j * w[..., 1]  # (c_in, c_out, m)
     k = np.arange(m)[:, None]
     j = np.arange(n)[None, :]
-    fwd = np.exp(-2j * np.pi * k * j / n) / n                   # (m, n): coefficients, norm="forward"
-    weight_k = np.where(np.arange(m) == 0, 1.0, 2.0)            # +k and -k (conjugate) terms
-    inv = np.exp(2j * np.pi * j.T * k.T / n) * weight_k         # (n, m)
+    fwd = np.exp(-2j * np.pi * k * j / n) / n  # (m, n): coefficients, norm="forward"
+    weight_k = np.where(np.arange(m) == 0, 1.0, 2.0)  # +k and -k (conjugate) terms
+    inv = np.exp(2j * np.pi * j.T * k.T / n) * weight_k  # (n, m)
     # kernel[o, i, x, y] = Re sum_k inv[x, k] w[i, o, k] fwd[k, y]
     kernel = np.real(np.einsum("xk,iok,ky->oixy", inv, w, fwd))
     expected = np.einsum("oixy,biy->box", kernel, x.numpy().astype(np.float64))
@@ -140,10 +136,12 @@ def test_identity_weights_pass_every_corner_2d():
 def _band_limited_2d(n: int) -> torch.Tensor:
     x, y = torch.meshgrid(_points(n), _points(n), indexing="ij")
     tau = 2 * math.pi
-    return torch.stack([
-        torch.sin(tau * (x + 2 * y)) + 0.5 * torch.cos(tau * (3 * x - 4 * y)),
-        torch.cos(tau * (-5 * x + y)) + 0.3 + 0.2 * torch.sin(tau * 5 * y),
-    ])[None]
+    return torch.stack(
+        [
+            torch.sin(tau * (x + 2 * y)) + 0.5 * torch.cos(tau * (3 * x - 4 * y)),
+            torch.cos(tau * (-5 * x + y)) + 0.3 + 0.2 * torch.sin(tau * 5 * y),
+        ]
+    )[None]
 
 
 def test_discretisation_invariance_identity_1d():
@@ -178,8 +176,7 @@ def test_translation_equivariance_2d():
     x = torch.randn(3, 2, 24, 20)
     shift = (5, -7)
     rolled_out = conv(torch.roll(x, shift, dims=(-2, -1)))
-    torch.testing.assert_close(rolled_out, torch.roll(conv(x), shift, dims=(-2, -1)),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(rolled_out, torch.roll(conv(x), shift, dims=(-2, -1)), atol=1e-5, rtol=0)
 
 
 def test_spectral_conv_3d_param_layout():

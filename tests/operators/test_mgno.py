@@ -1,4 +1,5 @@
 """Tests for MgNO (multigrid neural operator) and the relative H1 loss."""
+
 from __future__ import annotations
 
 import math
@@ -72,9 +73,9 @@ def test_grid_not_divisible_is_a_clear_error(shape):
 def test_wrong_input_layout_is_a_clear_error():
     model = MgNO(2, 1, hidden_channels=4, n_layers=1, iterations=SMALL)
     with pytest.raises(ValueError, match="channels last"):
-        model(torch.randn(1, 2, 8, 8))        # channels first
+        model(torch.randn(1, 2, 8, 8))  # channels first
     with pytest.raises(ValueError, match="channels last"):
-        model(torch.randn(8, 8, 2))           # no batch axis
+        model(torch.randn(8, 8, 2))  # no batch axis
 
 
 # ----------------------------------------------------------- MgNO: the V-cycle
@@ -96,11 +97,11 @@ def test_mgconv_matches_a_hand_written_two_level_cycle():
     def smooth(step, u, f):
         return u + conv(step.S, f - conv(step.A, u))
 
-    u0 = conv(cycle.init, f0)                                  # level 0: init = first pre step
-    u0 = smooth(cycle.pre[0][0], u0, f0)                       # second pre step
+    u0 = conv(cycle.init, f0)  # level 0: init = first pre step
+    u0 = smooth(cycle.pre[0][0], u0, f0)  # second pre step
     f1, u1 = conv(cycle.restrict_f[0], f0, 2), conv(cycle.restrict_u[0], u0, 2)
     u1 = smooth(cycle.pre[1][0], u1, f1)
-    u1 = smooth(cycle.post[1][1], smooth(cycle.post[1][0], u1, f1), f1)    # coarsest post steps
+    u1 = smooth(cycle.post[1][1], smooth(cycle.post[1][0], u1, f1), f1)  # coarsest post steps
     u0 = u0 + F.conv_transpose2d(u1, cycle.prolong[0].weight, stride=2, padding=1)
     u0 = smooth(cycle.post[0][0], u0, f0)
     torch.testing.assert_close(cycle(f0), u0)
@@ -143,7 +144,7 @@ def test_padding_modes_change_the_output_near_the_boundary_only():
 def test_circular_padding_makes_the_model_translation_equivariant(iterations, n):
     model = MgNO(2, 1, hidden_channels=4, n_layers=2, iterations=iterations, padding_mode="circular").double()
     x = torch.randn(1, n, n, 2, dtype=torch.float64)
-    d = model.divisor                      # shifts aligned with the coarsest grid
+    d = model.divisor  # shifts aligned with the coarsest grid
     y = model(x)
     for shift in [(d, 0), (0, 2 * d), (d, n - d)]:
         torch.testing.assert_close(model(torch.roll(x, shift, dims=(1, 2))), torch.roll(y, shift, dims=(1, 2)))
@@ -157,7 +158,7 @@ def test_reflect_needs_a_coarsest_grid_of_two():
     model = MgNO(1, 1, hidden_channels=4, n_layers=1, iterations=SMALL, padding_mode="reflect")
     assert model(torch.randn(1, 8, 12, 1)).shape == (1, 8, 12, 1)
     with pytest.raises(ValueError, match="reflect"):
-        model(torch.randn(1, 4, 8, 1))      # coarsest 1x2
+        model(torch.randn(1, 4, 8, 1))  # coarsest 1x2
 
 
 # -------------------------------------------------------------- MgNO: training
@@ -188,8 +189,9 @@ def test_a_few_adam_steps_reduce_the_loss():
 
 def test_registered_builder():
     io = IOSpec(inputs=("a", "b"), outputs=("u",), ndim=2)
-    model = MODELS.build("mgno", {"hidden_channels": 4, "n_layers": 2, "iterations": [[1, 0], [1, 1]],
-                                  "padding_mode": "circular"}, io=io)
+    model = MODELS.build(
+        "mgno", {"hidden_channels": 4, "n_layers": 2, "iterations": [[1, 0], [1, 1]], "padding_mode": "circular"}, io=io
+    )
     assert isinstance(model, MgNO) and model.padding_mode == "circular"
     assert model(torch.randn(1, 8, 8, 2)).shape == (1, 8, 8, 1)
     assert _n_params(MODELS.build("mgno", {}, io=IOSpec(("a",), ("u",), 2))) == 572_661
@@ -197,15 +199,18 @@ def test_registered_builder():
         MODELS.build("mgno", {}, io=IOSpec(("a",), ("u",), 1))
 
 
-@pytest.mark.parametrize("iterations, match", [
-    ([], "non-empty"),
-    ("1,0", "non-empty"),
-    ([[1]], r"iterations\[0\]"),
-    ([[1, 0], [1, -1]], r"iterations\[1\]"),
-    ([[1, 0], [1.0, 0]], r"iterations\[1\]"),
-    ([[1, True]], r"iterations\[0\]"),
-    ([[0, 1], [1, 0]], "initialization"),
-])
+@pytest.mark.parametrize(
+    "iterations, match",
+    [
+        ([], "non-empty"),
+        ("1,0", "non-empty"),
+        ([[1]], r"iterations\[0\]"),
+        ([[1, 0], [1, -1]], r"iterations\[1\]"),
+        ([[1, 0], [1.0, 0]], r"iterations\[1\]"),
+        ([[1, True]], r"iterations\[0\]"),
+        ([[0, 1], [1, 0]], "initialization"),
+    ],
+)
 def test_bad_iterations(iterations, match):
     with pytest.raises(ValueError, match=match):
         check_iterations(iterations)
@@ -250,7 +255,7 @@ def test_h1_matches_the_continuous_ratio():
     true = torch.sin(math.pi * x) * torch.sin(math.pi * y)
     pred = true + 0.1 * torch.sin(2 * math.pi * x) * torch.sin(2 * math.pi * y)
     # ||sin(k pi x) sin(k pi y)||^2_H1 on [0,1]^2 = (1 + 2 k^2 pi^2) / 4
-    exact = 0.1 * math.sqrt((1 + 8 * math.pi ** 2) / (1 + 2 * math.pi ** 2))
+    exact = 0.1 * math.sqrt((1 + 8 * math.pi**2) / (1 + 2 * math.pi**2))
     got = float(relative_h1(_field(pred), _field(true)))
     assert got == pytest.approx(exact, rel=0.01)
     l2 = float((pred - true).norm() / true.norm())
@@ -260,7 +265,7 @@ def test_h1_matches_the_continuous_ratio():
     true = torch.sin(2 * math.pi * x) * torch.cos(2 * math.pi * y)
     pred = true + 0.1 * torch.cos(4 * math.pi * x) * torch.sin(2 * math.pi * y)
     # ||.||^2_H1 / area-weight: (1 + 4 pi^2 (kx^2 + ky^2)) / 4 for both terms
-    exact = 0.1 * math.sqrt((1 + 4 * math.pi ** 2 * 5) / (1 + 4 * math.pi ** 2 * 2))
+    exact = 0.1 * math.sqrt((1 + 4 * math.pi**2 * 5) / (1 + 4 * math.pi**2 * 2))
     assert float(relative_h1(_field(pred), _field(true), periodic=True)) == pytest.approx(exact, rel=0.01)
 
 
@@ -277,12 +282,14 @@ def test_h1_per_sample():
 @pytest.mark.parametrize("periodic", [False, True])
 def test_finite_differences_are_second_order(periodic):
     errors = []
-    for n in ((32, 64) if periodic else (33, 65)):          # h halves exactly
+    for n in (32, 64) if periodic else (33, 65):  # h halves exactly
         x, y = _grid(n, periodic)
         if periodic:
             v = torch.sin(2 * math.pi * x) * torch.cos(4 * math.pi * y)
-            exact = (2 * math.pi * torch.cos(2 * math.pi * x) * torch.cos(4 * math.pi * y),
-                     -4 * math.pi * torch.sin(2 * math.pi * x) * torch.sin(4 * math.pi * y))
+            exact = (
+                2 * math.pi * torch.cos(2 * math.pi * x) * torch.cos(4 * math.pi * y),
+                -4 * math.pi * torch.sin(2 * math.pi * x) * torch.sin(4 * math.pi * y),
+            )
         else:
             v = torch.exp(x) * torch.sin(3 * y + 1)
             exact = (torch.exp(x) * torch.sin(3 * y + 1), 3 * torch.exp(x) * torch.cos(3 * y + 1))
@@ -314,8 +321,9 @@ def test_h1_spacing_and_errors():
     v = torch.randn(2, 8, 6, 1, dtype=torch.float64)
     w = v + 0.1 * torch.randn_like(v)
     torch.testing.assert_close(relative_h1(w, v), relative_h1(w, v, spacing=(1 / 7, 1 / 5)))
-    torch.testing.assert_close(relative_h1(w, v, periodic=True),
-                               relative_h1(w, v, periodic=True, spacing=(1 / 8, 1 / 6)))
+    torch.testing.assert_close(
+        relative_h1(w, v, periodic=True), relative_h1(w, v, periodic=True, spacing=(1 / 8, 1 / 6))
+    )
     with pytest.raises(ValueError, match="same shape"):
         relative_h1(w, v[:1])
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):

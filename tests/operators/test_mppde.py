@@ -1,4 +1,5 @@
 """MP-PDE: graph construction, permutation equivariance, temporal-bundling decoder, shapes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,7 @@ def test_mesh_graph_is_the_cell_edges():
 
 def _model(pos, e, bundle=3, seed=0, **kw):
     torch.manual_seed(seed)
-    return MPPDE(pos, e, window=4, bundle=bundle, n_fields=2, n_params=1, dt=0.1, t_max=2.0, hidden=32, layers=2,
-                 **kw)
+    return MPPDE(pos, e, window=4, bundle=bundle, n_fields=2, n_params=1, dt=0.1, t_max=2.0, hidden=32, layers=2, **kw)
 
 
 def test_message_passing_is_equivariant_to_node_permutation():

@@ -1,11 +1,11 @@
 """Which test samples an operator run shows (issue 13 §8): a typical (median-error) and the worst one,
 named and labelled by their error, instead of the first ones."""
+
 from __future__ import annotations
 
 import types
 
 import numpy as np
-import pytest
 import torch
 
 from operators.supervised import SupervisedOperator, pick_samples, relative_l2
@@ -36,8 +36,15 @@ def test_supervised_predict_shows_the_median_and_the_worst_sample():
     s = torch.tensor([3.0, 0.55, 0.7, 0.5, 1.0, 0.6, 0.8], dtype=torch.float64)  # sample 0 the worst
     y = x * s[:, None, None, None]
     grid = Grid((size, size), ((0.0, 1.0), (0.0, 1.0)))
-    data = types.SimpleNamespace(support=grid, y_normalizer=IdentityNormalizer(), x={"test": x}, y={"test": y},
-                                 raw_x={"test": x}, input_names=("a",), output_names=("u",))
+    data = types.SimpleNamespace(
+        support=grid,
+        y_normalizer=IdentityNormalizer(),
+        x={"test": x},
+        y={"test": y},
+        raw_x={"test": x},
+        input_names=("a",),
+        output_names=("u",),
+    )
     method = SupervisedOperator(None, Scale(), data)
     errors = relative_l2(0.5 * x, y).numpy()
     out = method.predict(data, n_samples=2)
@@ -45,7 +52,7 @@ def test_supervised_predict_shows_the_median_and_the_worst_sample():
     assert worst == 0 and [stem for stem, _ in out] == [f"median_sample{med:03d}", "worst_sample000"]
     assert method.sample_labels["worst_sample000"] == f"worst sample #0 (rel L2 {errors[0]:.3g})"
     assert method.sample_labels[f"median_sample{med:03d}"].startswith(f"median error sample #{med} (rel L2 ")
-    for (stem, f), i in zip(out, (med, worst)):
+    for (_, f), i in zip(out, (med, worst)):
         assert f.names == ("a", "u", "u_ref", "u_error")
         assert np.allclose(f["u_ref"], y[i, ..., 0].numpy()) and np.allclose(f["u"], 0.5 * x[i, ..., 0].numpy())
         assert np.allclose(f["a"], x[i, ..., 0].numpy())

@@ -1,4 +1,5 @@
 """The supervised operator method's losses on grid data (relative L2, relative H1)."""
+
 from __future__ import annotations
 
 import types

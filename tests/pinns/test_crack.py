@@ -1,4 +1,5 @@
 """Mode-III crack: exact solution vs residuals, sided lift, subdomain routing, energy, segments."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,8 +83,9 @@ def test_subdomain_net_routes_points_and_keeps_gradients(problem):
     expect = torch.cat([up(x[:1]), lo(x[1:2]), up(x[2:3]), lo(x[3:4])])
     assert torch.allclose(y, expect)
     g = torch.autograd.grad(y.sum(), x)[0]
-    g_ref = torch.cat([torch.autograd.grad(f(x[i:i + 1]).sum(), x)[0][i:i + 1]
-                       for i, f in enumerate([up, lo, up, lo])])
+    g_ref = torch.cat(
+        [torch.autograd.grad(f(x[i : i + 1]).sum(), x)[0][i : i + 1] for i, f in enumerate([up, lo, up, lo])]
+    )
     assert torch.allclose(g, g_ref)
     assert net.part("lower") is lo
     with pytest.raises(KeyError, match="unknown subdomain"):
@@ -115,8 +117,12 @@ def test_energy_of_exact_solution_converges_to_closed_form(problem):
         for n in (8, 16, 32):
             q = QuadratureData(problem, n, 3).to(dtype=torch.float64)
             b = q.next_batch()
-            errs.append(abs(float(energy_functional(problem.energy, model, b["points"], b["weights"], {}).detach())
-                            - crack.exact_energy()))
+            errs.append(
+                abs(
+                    float(energy_functional(problem.energy, model, b["points"], b["weights"], {}).detach())
+                    - crack.exact_energy()
+                )
+            )
         # the |∇u|² ~ 1/(4r) singularity limits Gauss rules to first order in h
         assert errs[-1] < 1e-2 and errs[0] / errs[-1] > 3
         assert np.isclose(crack.exact_energy(), 0.5 * 2 * np.log(1 + np.sqrt(2)))

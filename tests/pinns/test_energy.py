@@ -1,4 +1,5 @@
 """Quadrature rules, the energy functional, exact Dirichlet conditions and the energy method."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -105,7 +106,7 @@ def test_quadrature_on_non_box_shapes_and_named_edges():
         p, q = boundary_quadrature(L, name, 10, 3)
         length = np.linalg.norm(np.subtract(b, a))
         assert abs(q.sum() - length) < 1e-12
-        mid = (np.add(a, b) / 2)  # ∫ |x - mid|² ds = length³ / 12 on a segment
+        mid = np.add(a, b) / 2  # ∫ |x - mid|² ds = length³ / 12 on a segment
         assert abs((q * ((p - mid) ** 2).sum(1)).sum() - length**3 / 12) < 1e-12
     g = dde().geometry
     cut = Domain(g.Rectangle([-1, -1], [1, 1]) - polygon([(0, -1), (1, -1), (1, 0), (0, 0)], ["a", "b", "c", "d"]))
@@ -116,8 +117,15 @@ def test_quadrature_on_non_box_shapes_and_named_edges():
         boundary_quadrature(Domain(g.Rectangle([-1, -1], [1, 1]) - named(g.Disk([0, 0], 0.5), "hole")), "hole", 10, 2)
 
 
-@pytest.mark.parametrize("v", [lambda x: torch.sin(2 * np.pi * x), lambda x: x**2 * (1 - x),
-                               lambda x: torch.sin(np.pi * x) ** 3, lambda x: x * (1 - x) * torch.cos(7 * x)])
+@pytest.mark.parametrize(
+    "v",
+    [
+        lambda x: torch.sin(2 * np.pi * x),
+        lambda x: x**2 * (1 - x),
+        lambda x: torch.sin(np.pi * x) ** 3,
+        lambda x: x * (1 - x) * torch.cos(7 * x),
+    ],
+)
 def test_exact_solution_minimizes_energy(v):
     u = _exact_u(10.0)
     e0 = _energy(10.0, u)
@@ -188,7 +196,7 @@ def test_energy_method_trains_poisson_freq2():
     metrics = method.evaluate(data)
     assert metrics["rel_l2"] < 1e-2, metrics
     assert abs(float(method.loss(batch)["energy"].detach()) - poisson.exact_energy(2.0)) < 1e-3
-    (name, field), = method.predict(data)
+    ((name, field),) = method.predict(data)
     assert field.names == ("u", "u_ref", "u_error") and field.values.shape == (512, 3)
 
 
@@ -216,9 +224,9 @@ def test_strong_form_pinn_sees_the_same_problem():
 
 
 def test_energy_case_file_smoke(tmp_path):
-    from sciml import load_case, run
-
     import importlib.util
+
+    from sciml import load_case, run
 
     spec = importlib.util.spec_from_file_location("_test_cases", ROOT / "tests" / "test_cases.py")
     test_cases = importlib.util.module_from_spec(spec)

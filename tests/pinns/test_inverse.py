@@ -1,4 +1,5 @@
 """Observations and trainable PDE coefficients (inverse problems)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,15 +30,18 @@ def test_trainable_coefficient_is_recovered_from_the_residual():
     assert [n for n, _ in method.named_parameters()] == ["unknowns.beta"]
     before = method.evaluate()
     assert before["param/beta"] == 20.0 and np.isclose(before["param/beta_rel_error"], 1 / 3)
-    Trainer(Train(stages=[Stage("lbfgs", 1.0, steps=20)], log_every=5, eval_every=100, progress=False)).fit(method, data)
+    Trainer(Train(stages=[Stage("lbfgs", 1.0, steps=20)], log_every=5, eval_every=100, progress=False)).fit(
+        method, data
+    )
     after = method.evaluate()
     assert after["param/beta_rel_error"] < 1e-5, after
 
 
 def test_observations_pool_noise_and_misfit():
     pb = PROBLEMS.build("burgers1d", {})
-    data = CollocationData(pb, 64, 8, 8, "pseudo", 0, seed=1, n_observations=50, observation_noise=0.0,
-                           n_observations_active=10)
+    data = CollocationData(
+        pb, 64, 8, 8, "pseudo", 0, seed=1, n_observations=50, observation_noise=0.0, n_observations_active=10
+    )
     xy = data.points["observations"]
     assert xy.shape == (10, 3) and data.observation_pool.shape == (50, 3)
     assert np.allclose(xy[:, 2], pb.exact(xy[:, :2]))  # noiseless: exact values

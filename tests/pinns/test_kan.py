@@ -1,4 +1,5 @@
 """KAN: B-spline basis vs SciPy, layer shapes and derivatives, grid update, a 1D fit, PINN on Burgers."""
+
 import copy
 import time
 
@@ -61,8 +62,9 @@ def test_uniform_basis_equals_cox_de_boor(order):
     _, _, grid = grid2(order)
     x = torch.rand(400, 2, dtype=f64) * 7 - 2.5  # inside, outside and across the extended knots
     pts = torch.cat([x, grid.T]) if order >= 1 else x  # knots too where the basis is continuous
-    torch.testing.assert_close(uniform_bspline_basis(pts, grid, order), bspline_basis(pts, grid, order),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        uniform_bspline_basis(pts, grid, order), bspline_basis(pts, grid, order), rtol=0, atol=1e-12
+    )
     w = torch.randn(grid.shape[1] - order - 1, dtype=f64)
     derivs = []
     for fn in (bspline_basis, uniform_bspline_basis):
@@ -201,13 +203,20 @@ def test_builder_and_pinn_on_burgers():
     from sciml.train import Trainer
 
     raw = {
-        "name": "kan_tiny", "seed": 0, "dtype": "float64",
+        "name": "kan_tiny",
+        "seed": 0,
+        "dtype": "float64",
         "problem": {"type": "burgers1d", "params": {"nu": 0.05}, "n_x": 32, "n_t": 8},
         "data": {"type": "collocation", "n_interior": 64, "n_boundary": 8, "n_initial": 16, "sampler": "pseudo"},
         "model": {"type": "kan", "widths": [4], "grid_size": 4, "input_bounds": [[-1.0, 1.0], [0.0, 0.99]]},
         "method": {"type": "pinn"},
-        "train": {"stages": [{"optimizer": "adam", "lr": 1.0e-2, "steps": 2}], "eval_every": 2,
-                  "checkpoint_every": 2, "log_every": 1, "progress": False},
+        "train": {
+            "stages": [{"optimizer": "adam", "lr": 1.0e-2, "steps": 2}],
+            "eval_every": 2,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "progress": False,
+        },
     }
     case = validate(raw)
     built = build(case)

@@ -1,4 +1,5 @@
 """LPINN (pinns/lpinn.py) and the periodic convection problems it is benchmarked on."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ def labels_times(n=200, seed=0):
 
 
 # ------------------------------------------------------------------ the problems
-@pytest.mark.parametrize("name,params", [("convection1d", {"beta": 30.0}),
-                                         ("convection_diffusion1d", {"beta": 30.0, "nu": 0.01})])
+@pytest.mark.parametrize(
+    "name,params", [("convection1d", {"beta": 30.0}), ("convection_diffusion1d", {"beta": 30.0, "nu": 0.01})]
+)
 def test_problem_reference_and_residuals(name, params):
     pb = PROBLEMS.build(name, {"params": params})
     ref = pb.reference()

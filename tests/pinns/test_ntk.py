@@ -1,5 +1,6 @@
 """eNTK and PINNACLE convergence degree (pinns/ntk.py): torch.func Jacobians against autograd,
 matrix-free eigensolvers against dense eigh, the Nyström score against its explicit formula."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,8 +9,16 @@ import itertools
 import pytest
 import torch
 
-from pinns.ntk import (convergence_degree, entk, functional_derivatives, jacobian, output_fn, parameters_of,
-                       residual_fn, top_eigenpairs)
+from pinns.ntk import (
+    convergence_degree,
+    entk,
+    functional_derivatives,
+    jacobian,
+    output_fn,
+    parameters_of,
+    residual_fn,
+    top_eigenpairs,
+)
 from sciml.nn import MLP
 from sciml.ops import Derivatives
 from sciml.problems.base import Problem
@@ -30,8 +39,9 @@ def brute_jacobian(model, residual, problem, x):
     x = x.clone().requires_grad_(True)
     r = residual(Derivatives(model(x), x, problem.inputs, problem.outputs), problem.params).reshape(-1)
     params = [p for p in model.parameters()]
-    rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(r[i], params, retain_graph=True)])
-            for i in range(len(r))]
+    rows = [
+        torch.cat([g.reshape(-1) for g in torch.autograd.grad(r[i], params, retain_graph=True)]) for i in range(len(r))
+    ]
     return torch.stack(rows), r.detach()
 
 
@@ -116,8 +126,9 @@ def test_jacobian_vector_residual_and_coupled_points():
     torch.testing.assert_close(r, r_ref, rtol=0, atol=1e-12)
     # the periodic condition couples points [left; right]: per-point evaluation is refused...
     t = torch.tensor([0.1, 0.5, 0.9], dtype=D)
-    xb = torch.stack([torch.cat([torch.zeros(3, dtype=D), torch.full((3,), 6.283185307179586, dtype=D)]),
-                      torch.cat([t, t])], dim=1)
+    xb = torch.stack(
+        [torch.cat([torch.zeros(3, dtype=D), torch.full((3,), 6.283185307179586, dtype=D)]), torch.cat([t, t])], dim=1
+    )
     F = residual_fn(problem, model, "periodic")
     with pytest.raises(ValueError, match="pointwise=False"):
         jacobian(F, params, xb)
@@ -171,8 +182,12 @@ def test_convergence_degree_matches_dense_formula():
     model = MLP(2, 1, width=6, depth=2).double()
     params = parameters_of(model)
     F = residual_fn(problem, model, "pde")
-    JX = torch.cat([jacobian(F, params, points(12, 7)),
-                    jacobian(residual_fn(problem, model, "initial"), params, points(6, 8, hi=(1.0, 0.0)))])
+    JX = torch.cat(
+        [
+            jacobian(F, params, points(12, 7)),
+            jacobian(residual_fn(problem, model, "initial"), params, points(6, 8, hi=(1.0, 0.0))),
+        ]
+    )
     JZ, r = jacobian(F, params, points(9, 9), return_values=True)
     r[[2, 5]] = 0.0  # candidates that are already fit exactly
     k = 5
@@ -200,8 +215,9 @@ def test_convergence_degree_matches_dense_formula():
 # ------------------------------------------------------------------ errors
 def test_clear_errors():
     model = MLP(2, 1, width=4, depth=1).double()
-    third = Problem(name="third", inputs=("x", "t"), outputs=("u",), params={},
-                    equations={"pde": lambda du, p: du("x", "x", "x")})
+    third = Problem(
+        name="third", inputs=("x", "t"), outputs=("u",), params={}, equations={"pde": lambda du, p: du("x", "x", "x")}
+    )
     with pytest.raises(NotImplementedError, match="order 3"):
         residual_fn(third, model, "pde")
     with pytest.raises(NotImplementedError, match="second order"):

@@ -1,4 +1,5 @@
 """PINNACLE selection: budget and type minimums, score-driven choice, eNTK drift trigger, state."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -73,14 +74,33 @@ def test_drift_triggers_a_round(burgers):
 
 def test_training_with_pinnacle_and_resumable_state(burgers, tmp_path):
     pb, data, _ = burgers
-    method = METHODS.build("pinn", {"selection": {"type": "pinnacle_k", "every": 5, "budget": 200, "n_select": 30,
-                                                  "pool": 50, "k": 10, "check_every": 0}},
-                           problem=pb, model=MLP(2, 1, width=16, depth=2))
-    Trainer(Train(stages=[Stage("adam", 1e-3, steps=11)], log_every=5, eval_every=100, progress=False)).fit(method, data)
+    method = METHODS.build(
+        "pinn",
+        {
+            "selection": {
+                "type": "pinnacle_k",
+                "every": 5,
+                "budget": 200,
+                "n_select": 30,
+                "pool": 50,
+                "k": 10,
+                "check_every": 0,
+            }
+        },
+        problem=pb,
+        model=MLP(2, 1, width=16, depth=2),
+    )
+    Trainer(Train(stages=[Stage("adam", 1e-3, steps=11)], log_every=5, eval_every=100, progress=False)).fit(
+        method, data
+    )
     assert method.selection.rounds == 2
     state = method.state_dict()
-    fresh = METHODS.build("pinn", {"selection": {"type": "pinnacle_k", "every": 5, "budget": 200}},
-                          problem=pb, model=MLP(2, 1, width=16, depth=2))
+    fresh = METHODS.build(
+        "pinn",
+        {"selection": {"type": "pinnacle_k", "every": 5, "budget": 200}},
+        problem=pb,
+        model=MLP(2, 1, width=16, depth=2),
+    )
     fresh.load_state_dict(state)
     assert fresh.selection.rounds == 2 and fresh.selection.counts == method.selection.counts
     with pytest.raises(ValueError, match="variant"):

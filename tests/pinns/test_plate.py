@@ -1,4 +1,5 @@
 """Plate with a hole: residuals on an exact stress state, the energy functional, the FE reference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -155,12 +156,18 @@ def test_equilibrium_residual_is_the_divergence_of_the_stress(problem):
         u = net(x)
         g = torch.stack([torch.autograd.grad(u[:, c].sum(), x, create_graph=True)[0] for c in range(2)], 1)
         sxx, syy, sxy = elasticity.stress(g, problem.params)
-        d = lambda f, j: torch.autograd.grad(f.sum(), x, create_graph=True)[0][:, j]  # noqa: E731
+        d = lambda f, j: torch.autograd.grad(f.sum(), x, create_graph=True)[0][:, j]
         div = torch.stack([d(sxx, 0) + d(sxy, 1), d(sxy, 0) + d(syy, 1)], 1) / T
         from pinns.pinn import autograd_derivatives
+
         du = autograd_derivatives(problem, net, x)
-        navier = torch.stack([problem.equations["equilibrium_x"](du, problem.params),
-                              problem.equations["equilibrium_y"](du, problem.params)], 1)
+        navier = torch.stack(
+            [
+                problem.equations["equilibrium_x"](du, problem.params),
+                problem.equations["equilibrium_y"](du, problem.params),
+            ],
+            1,
+        )
         assert div.abs().max() > 1e-2 and torch.allclose(navier, div, atol=1e-12)
     finally:
         torch.set_default_dtype(torch.float32)
@@ -197,6 +204,7 @@ def test_mixed_formulation_residuals_and_scoring():
     finally:
         torch.set_default_dtype(torch.float32)
     from pinns.pinn import field_metrics
+
     m = field_metrics(pred, ref, pb.primary)
     assert set(m) == {"rel_l2", "max_abs", "rel_l2_sxx", "rel_l2_syy", "rel_l2_sxy", "rel_l2_von_mises", "n_points"}
     with pytest.raises(ValueError, match="energy form"):

@@ -1,4 +1,5 @@
 """Point selectors: budgets, type minimums, residual-driven placement, checkpointed state."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,12 +95,15 @@ def test_builder_errors_and_resume_state(setup, tmp_path):
         METHODS.build("pinn", {"selection": {"type": "rar_d"}}, problem=pb, model=model)
     method = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5}}, problem=pb, model=model)
     with pytest.raises(ValueError, match="no selectable point set 'edge'"):
-        METHODS.build("pinn", {"selection": {"type": "rad", "types": ["edge"]}}, problem=pb,
-                      model=model).after_step(type("S", (), {"step": 1})(), data)
+        METHODS.build("pinn", {"selection": {"type": "rad", "types": ["edge"]}}, problem=pb, model=model).after_step(
+            type("S", (), {"step": 1})(), data
+        )
     trainer = Trainer(Train(stages=[Stage("adam", 1e-3, steps=12)], log_every=4, eval_every=100, progress=False))
     trainer.fit(method, data)
     assert method.selection.rounds == 2 and method.get_extra_state()["selection"]["rounds"] == 2
-    fresh = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5}}, problem=pb, model=MLP(1, 1, width=8, depth=2))
+    fresh = METHODS.build(
+        "pinn", {"selection": {"type": "rad", "every": 5}}, problem=pb, model=MLP(1, 1, width=8, depth=2)
+    )
     fresh.load_state_dict(method.state_dict())
     assert fresh.selection.rounds == 2
 
@@ -122,7 +126,13 @@ def test_until_stops_rounds_after_the_adam_stage(setup):
     with pytest.raises(ValueError, match="until"):
         METHODS.build("pinn", {"selection": {"type": "rad", "until": -1}}, problem=pb, model=model)
     method = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5, "until": 10}}, problem=pb, model=model)
-    trainer = Trainer(Train(stages=[Stage("adam", 1e-3, steps=10), Stage("lbfgs", 1.0, steps=10)],
-                            log_every=5, eval_every=100, progress=False))
+    trainer = Trainer(
+        Train(
+            stages=[Stage("adam", 1e-3, steps=10), Stage("lbfgs", 1.0, steps=10)],
+            log_every=5,
+            eval_every=100,
+            progress=False,
+        )
+    )
     trainer.fit(method, data)
     assert method.selection.rounds == 2  # steps 5 and 10, none in the L-BFGS stage (steps 15, 20)

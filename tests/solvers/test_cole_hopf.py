@@ -1,4 +1,5 @@
 """Tests for the Cole--Hopf reference solution of viscous Burgers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ def _burgers_mol(nu: float, n: int, t_end: float):
         upper = d - v[2:-1] / (2 * h)
         return sp.diags([lower, np.full(n - 2, -2 * d), upper], [-1, 0, 1], format="csc")
 
-    sol = solve_ivp(rhs, (0.0, t_end), -np.sin(np.pi * x[1:-1]), method="Radau",
-                    jac=jac, rtol=1e-10, atol=1e-12, t_eval=[t_end])
+    sol = solve_ivp(
+        rhs, (0.0, t_end), -np.sin(np.pi * x[1:-1]), method="Radau", jac=jac, rtol=1e-10, atol=1e-12, t_eval=[t_end]
+    )
     assert sol.success
     return x, pad(sol.y[:, -1])
 
@@ -81,12 +83,15 @@ def test_small_viscosity_no_overflow():
     assert np.all(np.isfinite(u)) and np.max(np.abs(u)) <= 1.0 + 1e-12
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(x=0.1, t=0.5, nu=0.0), "nu"),
-    (dict(x=0.1, t=0.5, nu=-1.0), "nu"),
-    (dict(x=0.1, t=-0.1, nu=0.1), "t must be >= 0"),
-    (dict(x=np.zeros(3), t=np.ones(4), nu=0.1), "broadcastable"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x=0.1, t=0.5, nu=0.0), "nu"),
+        (dict(x=0.1, t=0.5, nu=-1.0), "nu"),
+        (dict(x=0.1, t=-0.1, nu=0.1), "t must be >= 0"),
+        (dict(x=np.zeros(3), t=np.ones(4), nu=0.1), "broadcastable"),
+    ],
+)
 def test_invalid_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         burgers_cole_hopf(**kwargs)

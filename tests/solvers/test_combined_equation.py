@@ -1,4 +1,5 @@
 """The MP-PDE combined-equation problem: trajectory datasets from the WENO5 solver."""
+
 import numpy as np
 import pytest
 
@@ -74,7 +75,7 @@ def test_irregular_points(e2):
     assert np.all(np.diff(x) > 0) and x[0] >= 0 and x[-1] < 16.0
     hf = 16.0 / 200
     np.testing.assert_allclose(x / hf, np.round(x / hf), atol=1e-9)  # fine cell centres i·L/nx_fine
-    (ctype, lines), = support.cells
+    ((ctype, lines),) = support.cells
     assert ctype == "line"
     np.testing.assert_array_equal(lines, np.stack([np.arange(49), np.arange(1, 50)], 1))
     assert problem.periodic == {"x": 16.0}

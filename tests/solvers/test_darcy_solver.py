@@ -1,4 +1,5 @@
 """Tests for the finite-difference Darcy solver."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,15 +68,18 @@ def test_symmetry_under_transpose():
     np.testing.assert_allclose(solve_darcy(a.T), solve_darcy(a).T, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("a, f, match", [
-    (-np.ones((5, 5)), 1.0, "positive"),
-    (np.zeros((5, 5)), 1.0, "positive"),
-    (np.full((5, 5), np.nan), 1.0, "finite"),
-    (np.ones((5, 4)), 1.0, "square"),
-    (np.ones(5), 1.0, "shape"),
-    (np.ones((2, 2)), 1.0, "n must be >= 3"),
-    (np.ones((5, 5)), np.ones((4, 4)), "broadcastable"),
-])
+@pytest.mark.parametrize(
+    "a, f, match",
+    [
+        (-np.ones((5, 5)), 1.0, "positive"),
+        (np.zeros((5, 5)), 1.0, "positive"),
+        (np.full((5, 5), np.nan), 1.0, "finite"),
+        (np.ones((5, 4)), 1.0, "square"),
+        (np.ones(5), 1.0, "shape"),
+        (np.ones((2, 2)), 1.0, "n must be >= 3"),
+        (np.ones((5, 5)), np.ones((4, 4)), "broadcastable"),
+    ],
+)
 def test_invalid_input(a, f, match):
     with pytest.raises(ValueError, match=match):
         solve_darcy(a, f)

@@ -1,4 +1,5 @@
 """Tests for the plane-stress finite-element solver (scikit-fem)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +8,7 @@ import numpy as np
 import pytest
 
 from sciml.mesh import Grid, Mesh
-from sciml.solvers.elasticity import (
-    plane_stress_lame,
-    plate_with_hole_reference,
-    solve_plane_stress,
-)
+from sciml.solvers.elasticity import plane_stress_lame, plate_with_hole_reference, solve_plane_stress
 
 PLATE = Path(__file__).resolve().parents[2] / "meshes" / "plate_hole.msh"
 E, NU, SIGMA = 1000.0, 0.3, 100.0
@@ -45,9 +42,7 @@ def plate_p2(plate):
 def test_patch_uniform_tension(order):
     """Rollers on left/bottom, traction (sigma, 0) on right: u = (sigma x / E, -nu sigma y / E) exactly."""
     mesh = tri_grid((9, 5), ((0, 2), (0, 1)))
-    res = solve_plane_stress(
-        mesh, E, NU, {"left": {0: 0.0}, "bottom": {1: 0.0}}, {"right": (SIGMA, 0.0)}, order=order
-    )
+    res = solve_plane_stress(mesh, E, NU, {"left": {0: 0.0}, "bottom": {1: 0.0}}, {"right": (SIGMA, 0.0)}, order=order)
     x, y = mesh.points.T
     exact = np.stack([SIGMA * x / E, -NU * SIGMA * y / E], axis=1)
     assert res["displacement"].shape == (mesh.n_points, 2)
@@ -97,12 +92,15 @@ def test_manufactured_convergence(order):
     """u = (sin pi x cos pi y, cos pi x sin pi y) on the unit square, exact u on all four sides
     (callable Dirichlet data, edge DOFs included for P2) and the matching body force.
     Expected rates over h = 1/8, 1/16, 1/32: L2 ~ h^(p+1), energy norm ~ h^p."""
-    bc = {t: {0: lambda x, y: _u_exact(x, y)[0], 1: lambda x, y: _u_exact(x, y)[1]}
-          for t in ("left", "right", "bottom", "top")}
+    bc = {
+        t: {0: lambda x, y: _u_exact(x, y)[0], 1: lambda x, y: _u_exact(x, y)[1]}
+        for t in ("left", "right", "bottom", "top")
+    }
     errs = []
     for n in (8, 16, 32):
-        res = solve_plane_stress(tri_grid((n + 1, n + 1), ((0, 1), (0, 1))), E, NU, bc,
-                                 order=order, body_force=_body_force)
+        res = solve_plane_stress(
+            tri_grid((n + 1, n + 1), ((0, 1), (0, 1))), E, NU, bc, order=order, body_force=_body_force
+        )
         errs.append(_errors(res))
     rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))  # rows: refinements, cols: (L2, energy)
     assert np.all(np.abs(rates[:, 0] - (order + 1)) < 0.15), rates
@@ -184,12 +182,15 @@ def test_bad_material(small, E_, nu_):
         solve_plane_stress(small, E_, nu_, OK_BC, {"right": (1.0, 0.0)})
 
 
-@pytest.mark.parametrize("bc, n_free", [
-    ({}, 3),  # nothing fixed
-    ({"left": {0: 0.0}}, 1),  # y translation free
-    ({"bottom": {1: 0.0}}, 1),  # x translation free
-    ({"left": {1: 0.0}}, 2),  # x translation and rotation about the edge free
-])
+@pytest.mark.parametrize(
+    "bc, n_free",
+    [
+        ({}, 3),  # nothing fixed
+        ({"left": {0: 0.0}}, 1),  # y translation free
+        ({"bottom": {1: 0.0}}, 1),  # x translation free
+        ({"left": {1: 0.0}}, 2),  # x translation and rotation about the edge free
+    ],
+)
 def test_rigid_body_modes(small, bc, n_free):
     with pytest.raises(ValueError, match=f"leave {n_free} rigid-body mode"):
         solve_plane_stress(small, E, NU, bc, {"right": (1.0, 0.0)})
@@ -201,8 +202,9 @@ def test_point_supports(small):
     pts = Mesh(small.points, small.cells, tags)
     with pytest.raises(ValueError, match="leave 1 rigid-body mode"):
         solve_plane_stress(pts, E, NU, {"a": {0: 0.0, 1: 0.0}}, {"right": (1.0, 0.0)})
-    res = solve_plane_stress(pts, E, NU, {"a": {0: 0.0, 1: 0.0}, "b": {1: 0.0}},
-                             {"right": (SIGMA, 0.0), "left": (-SIGMA, 0.0)})
+    res = solve_plane_stress(
+        pts, E, NU, {"a": {0: 0.0, 1: 0.0}, "b": {1: 0.0}}, {"right": (SIGMA, 0.0), "left": (-SIGMA, 0.0)}
+    )
     np.testing.assert_allclose(res["stress"], np.tile([SIGMA, 0.0, 0.0], (small.n_points, 1)), atol=1e-10)
     # clamped edge: well posed
     solve_plane_stress(small, E, NU, {"left": {0: 0.0, 1: 0.0}}, {"right": (1.0, 0.0)})

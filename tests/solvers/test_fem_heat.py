@@ -1,4 +1,5 @@
 """Tests for the P1 finite-element heat / advection–diffusion solver (Crank–Nicolson)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -110,8 +111,10 @@ def test_cylinder_flow_is_potential_flow_tangential_on_the_hole(plate):
     pts = pts[np.linalg.norm(pts - 0.5, axis=1) > 0.25]
     eps = 1e-5
     for k in range(2):
+
         def w(q):
             return cylinder_flow(q, (0.5, 0.5), 0.2)[k]
+
         dx = (w(pts + [eps, 0]) - w(pts - [eps, 0])) / (2 * eps)
         dy = (w(pts + [0, eps]) - w(pts - [0, eps])) / (2 * eps)
         assert np.abs(dx[:, 0] + dy[:, 1]).max() < 1e-6
@@ -124,8 +127,10 @@ def test_uniform_flow_drains_into_the_insulated_hole_but_cylinder_flow_does_not(
     w = M @ np.ones(plate.n_points)
     u0 = np.exp(-((plate.points - [0.17, 0.5]) ** 2).sum(1) / (2 * 0.05**2))
     flow = cylinder_flow(plate.points, (0.5, 0.5), 0.2)
-    uni, cyl = (solve_heat(plate, u0, [1.0], 0.005, velocity=(0.3, 0.0), dirichlet=(), dt=0.01, flow=f)[-1]
-                for f in (None, flow))
+    uni, cyl = (
+        solve_heat(plate, u0, [1.0], 0.005, velocity=(0.3, 0.0), dirichlet=(), dt=0.01, flow=f)[-1]
+        for f in (None, flow)
+    )
     assert uni @ w < 0.3 * (u0 @ w)  # the uniform field carries u out through the hole's outline
     assert abs(cyl @ w / (u0 @ w) - 1) < 0.05  # only the tiny inflow through the left edge
     assert cyl.min() > -1e-3 and cyl.max() < u0.max()
@@ -235,7 +240,9 @@ def test_bad_inputs_raise_clear_errors(plate):
     n = plate.n_points
     u0 = np.zeros((2, n))
     t = [0.0, 0.1]
-    with pytest.raises(ValueError, match=r"unknown boundary tag.*'inlet'.*\['bottom', 'hole', 'left', 'right', 'top'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown boundary tag.*'inlet'.*\['bottom', 'hole', 'left', 'right', 'top'\]"
+    ):
         solve_heat(plate, u0, t, 0.01, dirichlet=("left", "inlet"), dt=0.01)
     with pytest.raises(ValueError, match=r"u0 must have shape \(B, 778\)"):
         solve_heat(plate, np.zeros((2, n - 1)), t, 0.01, dt=0.01)

@@ -1,4 +1,5 @@
 """Tests for the Gaussian random field sampler and Darcy coefficients."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,10 +58,16 @@ def test_darcy_coefficient_two_values():
     assert set(np.unique(b)) <= {1.0, 5.0}
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(n_samples=2, n=1), dict(n_samples=-1, n=8), dict(n_samples=2, n=8, tau=0.0),
-    dict(n_samples=2, n=8, alpha=-1.0), dict(n_samples=2, n=8, rng="seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_samples=2, n=1),
+        dict(n_samples=-1, n=8),
+        dict(n_samples=2, n=8, tau=0.0),
+        dict(n_samples=2, n=8, alpha=-1.0),
+        dict(n_samples=2, n=8, rng="seed"),
+    ],
+)
 def test_invalid_input(kwargs):
     with pytest.raises(ValueError):
         gaussian_random_field(**kwargs)

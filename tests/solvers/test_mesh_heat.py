@@ -1,4 +1,5 @@
 """Tests for the ``mesh_heat`` trajectory dataset (P1 FE heat / advection–diffusion on the plate mesh)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,8 +101,9 @@ def test_same_seed_same_data_and_advection_draws_velocities(heat):
 
 def test_initial_condition_vanishes_smoothly_at_the_dirichlet_walls():
     """One bump of amplitude 1 times the taper tanh(d / 0.1), d the distance to the outer square."""
-    problem = PROBLEMS.build("mesh_heat", {"nt": 2, "t_end": 0.01, "substeps": 1, "bumps": [1, 1],
-                                           "amplitude_range": [1.0, 1.0]})
+    problem = PROBLEMS.build(
+        "mesh_heat", {"nt": 2, "t_end": 0.01, "substeps": 1, "bumps": [1, 1], "amplitude_range": [1.0, 1.0]}
+    )
     f, mesh, _ = problem.dataset.generate(20, np.random.default_rng(4))
     u0 = f["u"][:, 0, :, 0]
     x, y = mesh.points.T
@@ -142,23 +144,29 @@ def test_end_to_end_hdf5(heat, tmp_path):
         generate_problem_dataset(other, path, 3, 0)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"nt": 1}, "nt must be an integer >= 2"),
-    ({"t_end": 0.0}, "t_end must be a finite number > 0"),
-    ({"substeps": 0}, "substeps must be an integer >= 1"),
-    ({"kappa_range": [0.02, 0.01]}, "must have low <= high"),
-    ({"kappa_range": [0.0, 0.01]}, r"kappa_range\[0\] must be a finite number > 0"),
-    ({"kappa_range": 0.01}, "kappa_range must be a pair"),
-    ({"speed_range": [-0.1, 0.5]}, r"speed_range\[0\] must be a finite number >= 0"),
-    ({"bumps": [0, 3]}, r"bumps\[0\] must be an integer >= 1"),
-    ({"width_range": [0.1, 0.05]}, "must have low <= high"),
-    ({"advection": "yes"}, "advection must be true or false"),
-    ({"flow": "potential"}, "flow must be 'uniform' or 'cylinder'"),
-    ({"dirichlet": "left"}, "dirichlet must be a list"),
-    ({"dirichlet": ["left", "inlet"]}, r"unknown boundary tag.*'inlet'.*\['bottom', 'hole', 'left', 'right', 'top'\]"),
-    ({"mesh": "meshes/nope.msh"}, "mesh file 'meshes/nope.msh' not found"),
-    ({"params": {"kappa": 0.1}}, "has no parameter 'kappa'"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"nt": 1}, "nt must be an integer >= 2"),
+        ({"t_end": 0.0}, "t_end must be a finite number > 0"),
+        ({"substeps": 0}, "substeps must be an integer >= 1"),
+        ({"kappa_range": [0.02, 0.01]}, "must have low <= high"),
+        ({"kappa_range": [0.0, 0.01]}, r"kappa_range\[0\] must be a finite number > 0"),
+        ({"kappa_range": 0.01}, "kappa_range must be a pair"),
+        ({"speed_range": [-0.1, 0.5]}, r"speed_range\[0\] must be a finite number >= 0"),
+        ({"bumps": [0, 3]}, r"bumps\[0\] must be an integer >= 1"),
+        ({"width_range": [0.1, 0.05]}, "must have low <= high"),
+        ({"advection": "yes"}, "advection must be true or false"),
+        ({"flow": "potential"}, "flow must be 'uniform' or 'cylinder'"),
+        ({"dirichlet": "left"}, "dirichlet must be a list"),
+        (
+            {"dirichlet": ["left", "inlet"]},
+            r"unknown boundary tag.*'inlet'.*\['bottom', 'hole', 'left', 'right', 'top'\]",
+        ),
+        ({"mesh": "meshes/nope.msh"}, "mesh file 'meshes/nope.msh' not found"),
+        ({"params": {"kappa": 0.1}}, "has no parameter 'kappa'"),
+    ],
+)
 def test_bad_options_raise(options, message):
     with pytest.raises(ValueError, match=message):
         PROBLEMS.build("mesh_heat", options)

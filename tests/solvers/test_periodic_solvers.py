@@ -1,15 +1,12 @@
 """Periodic pseudo-spectral solvers: 2D Navier--Stokes (vorticity, CNAB2) and 1D Burgers (ETDRK4)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from sciml.solvers import burgers_cole_hopf, gaussian_random_field
-from sciml.solvers.burgers_spectral import (
-    burgers_initial_conditions,
-    etdrk4_coefficients,
-    solve_burgers_periodic,
-)
+from sciml.solvers.burgers_spectral import burgers_initial_conditions, etdrk4_coefficients, solve_burgers_periodic
 from sciml.solvers.navier_stokes import (
     advection_term,
     fno_forcing,
@@ -178,8 +175,12 @@ def test_taylor_green_decays_exactly(n):
     """
     x, y = _grid2(n)
     p2 = 2 * np.pi
-    w0 = (np.sin(p2 * (3 * x + 4 * y)) + 0.7 * np.cos(p2 * (4 * x - 3 * y)) + 0.5 * np.sin(p2 * 5 * x)
-          - 0.3 * np.cos(p2 * (5 * y) + 1.0))
+    w0 = (
+        np.sin(p2 * (3 * x + 4 * y))
+        + 0.7 * np.cos(p2 * (4 * x - 3 * y))
+        + 0.5 * np.sin(p2 * 5 * x)
+        - 0.3 * np.cos(p2 * (5 * y) + 1.0)
+    )
     assert np.abs(advection_term(w0)).max() < 1e-10
     nu, t_end = 0.01, 0.2
     rate = nu * p2**2 * 25
@@ -240,7 +241,7 @@ def test_records_batches_and_fine_to_coarse_storage():
 def test_resample_periodic_is_exact_for_band_limited_data():
     n = 24
     x, y = _grid2(n)
-    f = lambda x, y: np.sin(2 * np.pi * (2 * x - y)) + np.cos(2 * np.pi * 3 * y) + 0.2  # noqa: E731
+    f = lambda x, y: np.sin(2 * np.pi * (2 * x - y)) + np.cos(2 * np.pi * 3 * y) + 0.2
     u = f(x, y)
     xf, yf = _grid2(40)
     np.testing.assert_allclose(resample_periodic(u, 40), f(xf, yf), atol=1e-13)
@@ -250,25 +251,28 @@ def test_resample_periodic_is_exact_for_band_limited_data():
     np.testing.assert_allclose(resample_periodic(g, 48, dim=1), np.sin(2 * np.pi * 3 * np.arange(48) / 48), atol=1e-13)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(w0=np.zeros((8, 6))), "square"),
-    (dict(w0=np.zeros(8)), "w0 must have shape"),
-    (dict(w0=np.zeros((2, 2, 8, 8))), "w0 must have shape"),
-    (dict(w0=np.zeros((3, 3))), "n >= 4"),
-    (dict(w0=np.full((8, 8), np.nan)), "finite"),
-    (dict(dt=0.0), "dt"),
-    (dict(dt=-1e-3), "dt"),
-    (dict(dt=np.inf), "dt"),
-    (dict(t_end=0.0), "t_end"),
-    (dict(nu=-1e-3), "nu"),
-    (dict(n_record=0), "n_record"),
-    (dict(n_record=2.5), "n_record"),
-    (dict(forcing="kolmogorov"), "forcing"),
-    (dict(forcing=np.zeros((4, 4))), "forcing"),
-    (dict(n_out=3, resample="subsample"), "n_out"),
-    (dict(n_out=4, resample="spline"), "resample"),
-    (dict(batch_size=0), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(w0=np.zeros((8, 6))), "square"),
+        (dict(w0=np.zeros(8)), "w0 must have shape"),
+        (dict(w0=np.zeros((2, 2, 8, 8))), "w0 must have shape"),
+        (dict(w0=np.zeros((3, 3))), "n >= 4"),
+        (dict(w0=np.full((8, 8), np.nan)), "finite"),
+        (dict(dt=0.0), "dt"),
+        (dict(dt=-1e-3), "dt"),
+        (dict(dt=np.inf), "dt"),
+        (dict(t_end=0.0), "t_end"),
+        (dict(nu=-1e-3), "nu"),
+        (dict(n_record=0), "n_record"),
+        (dict(n_record=2.5), "n_record"),
+        (dict(forcing="kolmogorov"), "forcing"),
+        (dict(forcing=np.zeros((4, 4))), "forcing"),
+        (dict(n_out=3, resample="subsample"), "n_out"),
+        (dict(n_out=4, resample="spline"), "resample"),
+        (dict(batch_size=0), "batch_size"),
+    ],
+)
 def test_navier_stokes_bad_inputs_raise(kwargs, match):
     args = dict(w0=np.zeros((2, 8, 8)), t_end=0.1, dt=1e-2)
     args.update(kwargs)
@@ -276,15 +280,18 @@ def test_navier_stokes_bad_inputs_raise(kwargs, match):
         solve_navier_stokes(**args)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(alpha=0.0), "alpha"),
-    (dict(tau=-1.0), "tau"),
-    (dict(sigma=-1.0), "sigma"),
-    (dict(dim=3), "dim"),
-    (dict(n_samples=-1), "n_samples"),
-    (dict(n=1), "n must"),
-    (dict(rng="seed"), "rng"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(alpha=0.0), "alpha"),
+        (dict(tau=-1.0), "tau"),
+        (dict(sigma=-1.0), "sigma"),
+        (dict(dim=3), "dim"),
+        (dict(n_samples=-1), "n_samples"),
+        (dict(n=1), "n must"),
+        (dict(rng="seed"), "rng"),
+    ],
+)
 def test_grf_bad_inputs_raise(kwargs, match):
     args = dict(n_samples=2, n=8)
     args.update(kwargs)
@@ -344,11 +351,11 @@ def test_burgers_nonlinear_term_is_dealiased():
     n, kmax = 48, 15
     rng = np.random.default_rng(4)
     c = np.zeros(n // 2 + 1, dtype=complex)
-    c[1:kmax + 1] = (rng.normal(size=kmax) + 1j * rng.normal(size=kmax)) * n / 8
+    c[1 : kmax + 1] = (rng.normal(size=kmax) + 1j * rng.normal(size=kmax)) * n / 8
     u0 = np.fft.irfft(c, n=n)
     u = solve_burgers_periodic(u0, 0.02, nu=0.0, dt=2e-4, n_record=4)
     spec = np.abs(np.fft.rfft(u, axis=-1))
-    assert spec[:, kmax + 1:].max() < 1e-13 * spec.max()
+    assert spec[:, kmax + 1 :].max() < 1e-13 * spec.max()
     assert np.abs(u - u0).max() > 0.1 * np.abs(u0).max()  # the flux did act
     np.testing.assert_allclose(np.mean(u**2, axis=-1), np.mean(u0**2), rtol=1e-9)
 
@@ -391,33 +398,40 @@ def test_etdrk4_coefficients_limits():
     ]
     np.testing.assert_allclose([q[2], f1[2], f2[2], f3[2]], direct, rtol=1e-13)
     z = -1e6  # e^z underflows: the polynomial parts remain
-    np.testing.assert_allclose([q[3], f1[3], f2[3], f3[3]],
-                               [-h / z, h * (-4 - z) / z**3, h * (2 + z) / z**3, h * (-4 - 3 * z - z**2) / z**3],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        [q[3], f1[3], f2[3], f3[3]],
+        [-h / z, h * (-4 - z) / z**3, h * (2 + z) / z**3, h * (-4 - 3 * z - z**2) / z**3],
+        rtol=1e-10,
+    )
     np.testing.assert_allclose([e[2], e2[2]], [np.exp(-2.5), np.exp(-1.25)])
 
 
 def test_burgers_fine_to_coarse_and_batches():
     u0 = burgers_initial_conditions(3, 256, rng=2)
     fine = solve_burgers_periodic(u0, 0.5, n_record=2)
-    np.testing.assert_allclose(solve_burgers_periodic(u0, 0.5, n_record=2, n_out=64), resample_periodic(fine, 64, 1),
-                               atol=1e-13)
-    np.testing.assert_array_equal(solve_burgers_periodic(u0, 0.5, n_record=2, n_out=64, resample="subsample"),
-                                  fine[..., ::4])
+    np.testing.assert_allclose(
+        solve_burgers_periodic(u0, 0.5, n_record=2, n_out=64), resample_periodic(fine, 64, 1), atol=1e-13
+    )
+    np.testing.assert_array_equal(
+        solve_burgers_periodic(u0, 0.5, n_record=2, n_out=64, resample="subsample"), fine[..., ::4]
+    )
     np.testing.assert_allclose(solve_burgers_periodic(u0, 0.5, n_record=2, batch_size=1), fine, atol=1e-13)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(u0=np.zeros((2, 2, 8))), "u0 must have shape"),
-    (dict(u0=np.zeros(3)), "n >= 4"),
-    (dict(u0=np.array([0.0, np.inf, 0.0, 0.0])), "finite"),
-    (dict(t_end=-1.0), "t_end"),
-    (dict(nu=-0.1), "nu"),
-    (dict(dt=0.0), "dt"),
-    (dict(n_record=0), "n_record"),
-    (dict(n_out=3, resample="subsample"), "n_out"),
-    (dict(n_out=4, resample="nearest"), "resample"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(u0=np.zeros((2, 2, 8))), "u0 must have shape"),
+        (dict(u0=np.zeros(3)), "n >= 4"),
+        (dict(u0=np.array([0.0, np.inf, 0.0, 0.0])), "finite"),
+        (dict(t_end=-1.0), "t_end"),
+        (dict(nu=-0.1), "nu"),
+        (dict(dt=0.0), "dt"),
+        (dict(n_record=0), "n_record"),
+        (dict(n_out=3, resample="subsample"), "n_out"),
+        (dict(n_out=4, resample="nearest"), "resample"),
+    ],
+)
 def test_burgers_bad_inputs_raise(kwargs, match):
     args = dict(u0=np.zeros((2, 8)), t_end=1.0)
     args.update(kwargs)

@@ -1,4 +1,5 @@
 """The FFT convection–diffusion solver: closed forms, PDE residual, spectral derivatives."""
+
 from __future__ import annotations
 
 import numpy as np

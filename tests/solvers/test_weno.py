@@ -1,4 +1,5 @@
 """WENO5 finite-volume solver for the MP-PDE combined equation (sciml.solvers.weno)."""
+
 import numpy as np
 import pytest
 
@@ -173,8 +174,7 @@ def test_mass_is_conserved_and_changes_only_by_the_source(linear):
 
     u = solve_combined_equation(u0, t, L, alpha, beta, gamma, forcing, linear=linear)
     gain = L * (t + t**2 / 2 + t**3 / 3)  # ∫_0^t ∫_0^L δ dx ds
-    np.testing.assert_allclose(u.sum(-1) * h - mass0[:, None], np.broadcast_to(gain, (3, len(t))), rtol=0,
-                               atol=1e-11)
+    np.testing.assert_allclose(u.sum(-1) * h - mass0[:, None], np.broadcast_to(gain, (3, len(t))), rtol=0, atol=1e-11)
 
 
 def test_forcing_cell_averages_and_draws():
@@ -189,8 +189,9 @@ def test_forcing_cell_averages_and_draws():
     quad = sum(w / 2 * forcing_values(f, 0.7, x + xi * h / 2) for xi, w in zip(_XG, _WG))
     np.testing.assert_allclose(forcing_values(f, 0.7, x, dx=h), quad, rtol=0, atol=1e-12)
     np.testing.assert_allclose(f.source(x, h)(0.7), quad, rtol=0, atol=1e-12)
-    point = np.einsum("bj,bjx->bx", f.A, np.sin(f.omega[..., None] * 0.7 + 2 * np.pi * f.ell[..., None] * x / L
-                                                 + f.phi[..., None]))
+    point = np.einsum(
+        "bj,bjx->bx", f.A, np.sin(f.omega[..., None] * 0.7 + 2 * np.pi * f.ell[..., None] * x / L + f.phi[..., None])
+    )
     np.testing.assert_allclose(forcing_values(f, 0.7, x), point, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="positive integers"):
         SineForcing(f.A, f.omega, f.phi, np.zeros_like(f.ell), L)
@@ -208,13 +209,15 @@ def test_downsample_periodic_gives_exact_coarse_averages():
     np.testing.assert_array_equal(downsample_periodic(fine, nx=50), coarse)
     np.testing.assert_allclose(coarse[..., 1], fine[..., 4:8].mean(-1))
     # fine cell averages of a smooth function -> the coarse cell averages
-    np.testing.assert_allclose(downsample_periodic(cell_average(smooth, 200), nx=40), cell_average(smooth, 40),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        downsample_periodic(cell_average(smooth, 200), nx=40), cell_average(smooth, 40), rtol=0, atol=1e-12
+    )
     # fine cells shifted by -(f-1)h/2 tile coarse cells centred at the grid nodes j L / nx
     factor, hf = 5, L / 200
     fine_c = cell_average(smooth, 200, offset=-(factor - 1) / 2)
-    np.testing.assert_allclose(downsample_periodic(fine_c, factor), cell_average(smooth, 40, offset=0.0),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        downsample_periodic(fine_c, factor), cell_average(smooth, 40, offset=0.0), rtol=0, atol=1e-12
+    )
     assert np.allclose(cell_centres(200, L, -(factor - 1) * hf / 2)[2::5], np.arange(40) * L / 40)
 
 
