@@ -200,6 +200,7 @@ TOP = {
     "method": dict,
     "train": dict,
     "output": dict,
+    "study": dict,
 }
 REQUIRED = ("name", "problem", "data", "model", "method", "train")
 _ANNOTATED = {"dict": dict, "list": list, "int": int, "float": float, "str": str, "bool": bool}
@@ -228,6 +229,7 @@ class Case:
     dtype: str = "float32"
     device: str = "auto"
     description: str = ""
+    study: dict = field(default_factory=dict)  # the outer loop's section (sciml.study); `sciml run` ignores it
     source: str = "<string>"
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -522,6 +524,10 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         for i, f in enumerate(out.fields):
             if f not in known:
                 c.fail(("output", "fields", i), f"unknown field {f!r}; {problem.name!r} has: {', '.join(known)}")
+    if "study" in raw:
+        from .study import check_section
+
+        check_section(c, ("study",), raw["study"])
     return Case(
         name=raw["name"],
         problem=raw["problem"],
@@ -534,6 +540,7 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         dtype=raw.get("dtype", "float32"),
         device=raw.get("device", "auto"),
         description=raw.get("description", ""),
+        study=raw.get("study", {}),
         source=source,
         raw=raw,
     )
