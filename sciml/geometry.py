@@ -417,6 +417,117 @@ def _sample_segments(pieces: np.ndarray, n: int, method: str, rng, time) -> np.n
     return _draw(n, q, method, lambda u: (np.ones(len(u), dtype=bool), spread(u)[0]), rng, "segment")
 
 
+# --- cuts: planes x_k = c (time included) that split a domain into subdomains joined by interfaces ---
+
+
+class Subdomain:
+    """One piece of a cut :class:`Domain`; ``subdomain(x)`` is the mask of the points it owns.
+
+    ``x`` holds rows of the domain's coordinates (spatial, then ``t``), numpy or torch. On each cut
+    axis the piece owns ``lo <= x_k < hi`` between consecutive cuts, with no lower bound on the
+    first piece and no upper bound on the last, so the pieces partition space(-time): a point on a
+    cut belongs to the piece above it (the second side of the interface), whatever the order in
+    which the predicates are tried (:class:`~sciml.nn.SubdomainNet` takes the first that holds).
+
+    Attributes
+    ----------
+    name : the subdomain's name
+    index : the piece's index along each cut axis, in the domain's coordinate order
+    ranges : column -> ``(lo, hi)`` it owns on that cut axis (``±inf`` at the outer ends)
+    bounds : ``(ndim, 2)`` box it lies in: the domain's bounds, the cut axes restricted to the piece
+    """
+
+    def __init__(self, name: str, index: tuple[int, ...], ranges: dict[int, tuple[float, float]], bounds: np.ndarray):
+        self.name, self.index, self.ranges, self.bounds = name, index, ranges, bounds
+
+    def __call__(self, x):
+        mask = None
+        for k, (lo, hi) in self.ranges.items():
+            for m in ([x[:, k] >= lo] if np.isfinite(lo) else []) + ([x[:, k] < hi] if np.isfinite(hi) else []):
+                mask = m if mask is None else mask & m
+        return mask
+
+    def __repr__(self) -> str:
+        return f"Subdomain({self.name!r}, index={self.index})"
+
+
+class Interface:
+    """The part of a cut plane ``x_k = value`` between two subdomains ``sides = (a, b)``, ``a`` below
+    the plane and ``b`` above it (``b`` owns the plane's points).
+
+    Attributes
+    ----------
+    name : its boundary tag (``boundary:<name>`` in a condition)
+    sides : ``(a, b)``, the pair an interface :class:`~sciml.problems.base.Condition` names
+    axis, column, value : the cut coordinate's name, its column and the cut's position
+    bounds : ``(ndim, 2)`` box the interface lies in (``lo = hi = value`` in ``column``)
+    normal : ``(ndim,)`` unit space-time normal from ``a`` to ``b`` (``+e_k``)
+    """
+
+    def __init__(self, name: str, sides: tuple[str, str], axis: str, column: int, value: float, bounds: np.ndarray):
+        self.name, self.sides, self.axis, self.column, self.value = name, sides, axis, column, value
+        self.bounds = bounds
+        self.normal = np.eye(len(bounds))[column]
+
+    def __repr__(self) -> str:
+        return f"Interface({self.name!r}, sides={self.sides}, {self.axis}={self.value:g})"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_cuts(cuts, names: tuple[str, ...], bounds: np.ndarray) -> dict[int, np.ndarray]:
+    """column -> sorted cut positions, each strictly inside the domain's bounds on that axis."""
+    if not isinstance(cuts, dict):
+        raise ValueError(f"cuts must map coordinate names to positions, e.g. {{'x': [-0.1, 0.1]}}, got {cuts!r}")
+    out = {}
+    for axis, values in cuts.items():
+        if axis not in names:
+            raise ValueError(f"cuts: unknown axis {axis!r}; this domain's coordinates are {', '.join(names)}")
+        vals = list(np.ravel(values)) if isinstance(values, np.ndarray) and values.ndim < 2 else values
+        vals = list(vals) if isinstance(vals, (list, tuple, np.ndarray)) else [vals]
+        if not vals or not all(_is_number(v) and np.isfinite(v) for v in vals):
+            shown = values.tolist() if isinstance(values, np.ndarray) else values
+            raise ValueError(f"cuts on {axis!r} must be one finite number or a non-empty list of them, got {shown!r}")
+        k = names.index(axis)
+        lo, hi = bounds[k]
+        for v in vals:
+            if not lo < v < hi:
+                raise ValueError(
+                    f"cut {axis} = {v:g} is outside the domain: it must lie strictly inside ({lo:g}, {hi:g})"
+                )
+        v = np.sort(np.asarray(vals, dtype=np.float64))
+        if np.any(np.diff(v) == 0):
+            raise ValueError(f"cuts on {axis!r} repeat the position {v[np.flatnonzero(np.diff(v) == 0)[0]]:g}")
+        out[k] = v
+    return dict(sorted(out.items()))
+
+
+def _check_names(given, defaults: list[str], what: str) -> list[str]:
+    """The names that replace ``defaults``: a list in their order, or a mapping default -> name."""
+    if given is None:
+        return list(defaults)
+    if isinstance(given, dict):
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise ValueError(f"{what}_names: no {what} {unknown[0]!r} to rename; the {what}s are {', '.join(defaults)}")
+        out = [given.get(d, d) for d in defaults]
+    else:
+        out = list(given)
+        if len(out) != len(defaults):
+            raise ValueError(
+                f"{what}_names: the cuts give {len(defaults)} {what}s ({', '.join(defaults)}), got {len(out)} names"
+            )
+    for name in out:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what}_names: a name must be a non-empty string, got {name!r}")
+    dup = sorted({n for n in out if out.count(n) > 1})
+    if dup:
+        raise ValueError(f"{what}_names: {dup[0]!r} names two {what}s")
+    return out
+
+
 class Domain:
     """A spatial geometry (deepxde), optionally times ``[t0, t1]``, with named boundaries.
 
@@ -430,10 +541,25 @@ class Domain:
     names : coordinate names, e.g. ("x", "t")
     segments : name -> straight internal curve (a crack, an interface between subdomains), one
         ``(a, b)`` pair of end points or a list of them; conditions reach them as ``boundary:<name>``
+    cuts : coordinate name -> position(s) of planes ``x_k = c`` (time included) that split the
+        domain into :attr:`subdomains` joined by :attr:`interfaces`, e.g. ``{"x": [-0.1, 0.1]}``;
+        several axes give the product of their pieces. Default names: subdomains ``x0, x1, x2``
+        (``x0_t1``... with several axes: the piece index along each cut axis, in coordinate
+        order), interfaces ``"<a>|<b>"`` after the subdomains they join, lower piece first
+    subdomain_names : the subdomains' names, a list in the default order or a mapping default -> name
+    interface_names : mapping default interface name (``"<a>|<b>"``, with the subdomain names) -> name
 
     Boundary points lie on the boundary (within 1e-7 of the diameter) and are uniform in arc
     length (area in 3D), named pieces included; every sampler in :data:`SAMPLERS` is honoured on
     every shape (see ``docs/geometry.md``).
+
+    With ``cuts``, :attr:`subdomains` (name -> :class:`Subdomain`, a predicate for
+    ``Problem.subdomains`` and :class:`~sciml.nn.SubdomainNet`) and :attr:`interfaces` (name ->
+    :class:`Interface`) describe the pieces; ``sample_boundary(n, "<interface>")`` draws points
+    uniformly on an interface (× time for a cut in space), ``normals`` gives its normal there and
+    :meth:`sample_subdomain` draws points inside one piece. On a shape other than a box, pieces and
+    interfaces that miss the shape (a probe grid of about 40 000 points finds none of its points
+    inside) are left out, and an interface is the part of the plane with the shape on both sides.
     """
 
     def __init__(
@@ -443,6 +569,9 @@ class Domain:
         time: tuple[float, float] | None = None,
         names: tuple[str, ...] | None = None,
         segments: dict[str, Segment | list[Segment]] | None = None,
+        cuts: dict[str, float | list[float]] | None = None,
+        subdomain_names: list[str] | dict[str, str] | None = None,
+        interface_names: dict[str, str] | None = None,
     ):
         self.geometry = geometry
         self.boundaries = dict(boundaries or {})
@@ -464,6 +593,129 @@ class Domain:
         self._pieces_cache = None
         self._csg = _is_csg(geometry)
         self._eps = 1e-7 * float(np.linalg.norm(self.bounds[: self.dim, 1] - self.bounds[: self.dim, 0]))
+        self.cuts: dict[str, np.ndarray] = {}  # coordinate name -> sorted cut positions
+        self.subdomains: dict[str, Subdomain] = {}
+        self.interfaces: dict[str, Interface] = {}
+        if cuts:
+            self._cut(cuts, subdomain_names, interface_names)
+        elif subdomain_names is not None or interface_names is not None:
+            raise ValueError("subdomain_names and interface_names name the pieces of cuts: give cuts too")
+
+    # --- cuts ---
+    def _cut(self, cuts, subdomain_names, interface_names) -> None:
+        """Build :attr:`subdomains` and :attr:`interfaces` from the cut planes."""
+        cols = _check_cuts(cuts, self.names, self.bounds)
+        self.cuts = {self.names[k]: v for k, v in cols.items()}
+        edges = {k: np.concatenate([[-np.inf], v, [np.inf]]) for k, v in cols.items()}
+        pieces = []
+        for idx in np.ndindex(*(len(v) + 1 for v in cols.values())):
+            ranges = {k: (float(edges[k][i]), float(edges[k][i + 1])) for k, i in zip(cols, idx)}
+            box = self.bounds.copy()
+            for k, (lo, hi) in ranges.items():
+                box[k] = [max(lo, box[k, 0]), min(hi, box[k, 1])]
+            if self._meets(box):
+                pieces.append(("_".join(f"{self.names[k]}{i}" for k, i in zip(cols, idx)), idx, ranges, box))
+        names = _check_names(subdomain_names, [p[0] for p in pieces], "subdomain")
+        self.subdomains = {name: Subdomain(name, *p[1:]) for name, p in zip(names, pieces)}
+        at = {s.index: s for s in self.subdomains.values()}
+        faces = []  # (a, b, column, value, box): a below the plane, b above
+        for j, k in enumerate(cols):
+            for a in self.subdomains.values():
+                b = at.get(a.index[:j] + (a.index[j] + 1,) + a.index[j + 1 :])
+                if b is None:
+                    continue
+                value = float(cols[k][a.index[j]])
+                box = a.bounds.copy()
+                box[k] = value
+                if self._meets(box, k):
+                    faces.append((a.name, b.name, k, value, box))
+        for k, values in cols.items():
+            for c in values:
+                if not any(f[2] == k and f[3] == c for f in faces):
+                    raise ValueError(
+                        f"cut {self.names[k]} = {c:g} does not cross the {type(self.geometry).__name__}: "
+                        "no part of the plane has the shape on both sides"
+                    )
+        names = _check_names(interface_names, [f"{a}|{b}" for a, b, *_ in faces], "interface")
+        clash = sorted(set(names) & (set(self.boundaries) | set(self.segments)))
+        if clash:
+            raise ValueError(f"interface name {clash[0]!r} is also a boundary or segment name of this domain")
+        self.interfaces = {
+            name: Interface(name, (a, b), self.names[k], k, value, box)
+            for name, (a, b, k, value, box) in zip(names, faces)
+        }
+
+    def _meets(self, box: np.ndarray, fixed: int | None = None) -> bool:
+        """Whether the shape meets the space(-time) ``box``, whose column ``fixed`` (a cut) holds one
+        value, where a cut in space needs the shape on both sides: always on a box; otherwise
+        whether some point of a grid over the box's free spatial columns does (cell midpoints, ever
+        finer, up to about 40 000 points)."""
+        if self._is_box():
+            return True
+        free = [j for j in range(self.dim) if j != fixed]
+        top = max(2, int(40000 ** (1 / len(free)))) if free else 1
+        for m in sorted({min(4**i, top) for i in range(1, 9)}):
+            ax = (np.arange(m) + 0.5) / m
+            u = np.stack([g.ravel() for g in np.meshgrid(*[ax] * len(free), indexing="ij")], -1).reshape(-1, len(free))
+            x = np.tile(box[: self.dim, 0], (len(u), 1))
+            x[:, free] = box[free, 0] + u * (box[free, 1] - box[free, 0])
+            if self._inside_cut(x, fixed).any():
+                return True
+        return False
+
+    def _inside_cut(self, x: np.ndarray, column: int | None) -> np.ndarray:
+        """Which spatial points are in the shape; on a cut in space (``column < dim``) with the shape
+        on both sides of the plane (probes at ``±eps``), so an edge the cut runs along is left out."""
+        if column is None or column >= self.dim:
+            return np.asarray(self.geometry.inside(x), dtype=bool)
+        step = self._eps * np.eye(self.dim)[column]
+        return np.asarray(self.geometry.inside(x - step), dtype=bool) & np.asarray(
+            self.geometry.inside(x + step), dtype=bool
+        )
+
+    def _on_interface(self, face: Interface, x: np.ndarray) -> np.ndarray:
+        """Which rows of ``x`` (spatial columns, maybe ``t``) lie on the spatial part of ``face``:
+        on its plane and in its box within ``10 eps``, with the shape on both sides."""
+        x = x[:, : self.dim]
+        tol = 10 * self._eps
+        b = face.bounds[: self.dim]
+        on = np.all((x >= b[:, 0] - tol) & (x <= b[:, 1] + tol), axis=1)
+        return on & (self._is_box() or self._inside_cut(x, face.column))
+
+    def _sample_interface(self, face: Interface, n: int, method: str, rng) -> np.ndarray:
+        """``n`` points uniform on the interface (the plane in its box, inside the shape), ``method``
+        over its free columns jointly (time included); rejection against the shape."""
+        b, free = face.bounds, [j for j in range(self.ndim) if j != face.column]
+        if not free:  # a cut of a steady interval: one point
+            if method not in SAMPLERS:
+                raise ValueError(f"unknown sampler {method!r}; choose one of {', '.join(SAMPLERS)}")
+            return np.tile(b[:, 0], (n, 1))
+
+        def accept(u):
+            x = np.tile(b[:, 0], (len(u), 1))
+            x[:, free] = b[free, 0] + u * (b[free, 1] - b[free, 0])
+            keep = np.ones(len(u), dtype=bool) if self._is_box() else self._inside_cut(x[:, : self.dim], face.column)
+            return keep, x
+
+        return _draw(n, len(free), method, accept, rng, f"interface {face.name!r}")
+
+    def sample_subdomain(self, n: int, name: str, method: str = "pseudo", rng=None) -> np.ndarray:
+        """(n, ndim) points inside the subdomain ``name`` (a piece of the cuts), that it owns: ``method``
+        on its space(-time) box, keeping the points inside the shape."""
+        if name not in self.subdomains:
+            raise KeyError(f"unknown subdomain {name!r}; this domain's subdomains are {sorted(self.subdomains)}")
+        rng = np.random.default_rng(rng)
+        s = self.subdomains[name]
+        b = s.bounds
+
+        def accept(u):
+            x = b[:, 0] + u * (b[:, 1] - b[:, 0])
+            keep = np.asarray(s(x), dtype=bool)
+            if not self._is_box():
+                keep &= np.asarray(self.geometry.inside(x[:, : self.dim]), dtype=bool)
+            return keep, x
+
+        return _draw(n, len(b), method, accept, rng, f"subdomain {name!r}")
 
     # --- shape ---
     @property
@@ -547,13 +799,17 @@ class Domain:
 
     def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
         """(n, ndim) points on the spatial boundary (named ``tag``, or all of it) or on the internal
-        segment ``tag``, × time; uniform in arc length (area), ``method`` along it (jointly with time)."""
+        segment ``tag``, × time; uniform in arc length (area), ``method`` along it (jointly with time).
+        An interface's name gives points uniform on it (:class:`Interface`)."""
         rng = np.random.default_rng(rng)
         if tag in self.segments:
             return _sample_segments(self.segments[tag], n, method, rng, self.time)
+        if tag in self.interfaces:
+            return self._sample_interface(self.interfaces[tag], n, method, rng)
         if tag is not None and tag not in self.boundaries:
             raise KeyError(
-                f"unknown boundary {tag!r}; this domain has {sorted(self.boundaries) + sorted(self.segments)}"
+                f"unknown boundary {tag!r}; this domain has "
+                f"{sorted(self.boundaries) + sorted(self.segments) + sorted(self.interfaces)}"
             )
         if (
             method == "pseudo"
@@ -611,18 +867,31 @@ class Domain:
             ok &= (x[:, -1] >= self.time[0]) & (x[:, -1] <= self.time[1])
         return ok
 
-    def normals(self, x: np.ndarray) -> np.ndarray:
+    def normals(self, x: np.ndarray, tag: str | None = None) -> np.ndarray:
         """Outward unit normals ``(n, dim)`` at boundary points ``x`` (space or space-time rows; zero
         away from the boundary and on internal segments). They come from the boundary pieces: the
         nearest piece's normal, turned to point out of the shape (probes at ``±eps``), so on CSG
         shapes a hole's normals point into the hole (deepxde's are zero on edges shared by both
         operands). Shapes without pieces (``Ellipse``...) use deepxde's ``boundary_normal``. A
-        deterministic function of the points: conditions that declare ``normals=True`` get them."""
+        deterministic function of the points: conditions that declare ``normals=True`` get them.
+
+        On a cut domain, points of an interface in space that are not on the boundary get the
+        interface's normal, from its first subdomain to its second (``+e_k``); where an interface
+        meets the boundary the boundary's normal wins, unless ``tag`` names the interface: then
+        every row gets its normal. A cut in time has no spatial normal (zero; an error with ``tag``)."""
+        if tag in self.interfaces:
+            face = self.interfaces[tag]
+            if face.column >= self.dim:
+                raise ValueError(
+                    f"interface {tag!r} is a cut in {face.axis}: its normal has no spatial part; "
+                    f"write its flux with du({face.axis!r}) instead of du.dn()"
+                )
+            return np.tile(face.normal[: self.dim], (len(x), 1))
         x = np.asarray(x, dtype=np.float64)[:, : self.dim]
         try:
             pieces = self._pieces
         except NotImplementedError:
-            return np.asarray(self.geometry.boundary_normal(x), dtype=np.float64)
+            return self._interface_normals(x, np.asarray(self.geometry.boundary_normal(x), dtype=np.float64))
         out = np.zeros_like(x)
         for p in pieces:
             todo = np.flatnonzero(~out.any(axis=1))
@@ -633,6 +902,16 @@ class Domain:
             plus, minus = self.geometry.inside(y + self._eps * nrm), self.geometry.inside(y - self._eps * nrm)
             on = plus != minus
             out[todo[on]] = np.where(plus[on, None], -nrm[on], nrm[on])
+        return self._interface_normals(x, out)
+
+    def _interface_normals(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` with the normals of the interfaces in space filled in where a row is still zero."""
+        for face in self.interfaces.values():
+            if face.column >= self.dim:
+                continue
+            todo = np.flatnonzero(~out.any(axis=1))
+            on = todo[self._on_interface(face, x[todo])]
+            out[on] = face.normal[: self.dim]
         return out
 
     def to_grid(self, shape: tuple[int, ...]) -> Grid:
