@@ -1,4 +1,4 @@
-"""Command line: ``sciml run | data | list | eval | export | compare``."""
+"""Command line: ``sciml run | data | list | eval | export | compare | study``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,53 @@ def cmd_run(args) -> int:
         for k, v in metrics.items():
             print(f"  {k:24s} {v:.6g}")
     return 0
+
+
+def cmd_study(args) -> int:
+    """The outer loop over runs (:mod:`sciml.study`): play a case's study, or resume/join one."""
+    from .config import CaseError, load_case
+    from .study import StudyInterrupted, best, run_study
+
+    if args.resume and (args.case or args.set):
+        raise CaseError(
+            f"give a case file or --resume STUDY_DIR, not both (a resumed study continues with its own "
+            f"{Path(args.resume) / 'case.yaml'}; only --trials may change it)"
+        )
+    if not args.resume and not args.case:
+        raise CaseError("give a case file with a study: section (or --resume STUDY_DIR)")
+    case = None
+    if args.case:
+        case = load_case(args.case, args.set or [])
+        if args.output:
+            case.output.dir = args.output
+    elif args.output:
+        raise CaseError("--output does not apply to --resume (the study continues in its own directory)")
+    try:
+        study = run_study(
+            case,
+            resume=args.resume,
+            trials=args.trials,
+            workers=args.workers,
+            storage=args.storage,
+            on_episode=None if args.quiet else _print_episode,
+        )
+    except StudyInterrupted as exc:
+        print(f"interrupted: {exc}\nresume with: sciml study --resume {exc.path}", file=sys.stderr)
+        return 130
+    episodes = study.episodes()
+    b = best(episodes, study.plan)
+    print(f"study directory: {study.path}")
+    print(f"  {len([e for e in episodes if e.status == 'done'])} of {study.plan.trials} episodes done")
+    if b is not None:
+        print(f"  best: episode {b.k}, {study.plan.metric} = {b.objective:.6g}, {b.run_dir}")
+    return 0
+
+
+def _print_episode(ep) -> None:
+    from .study import _label
+
+    value = f"{ep.objective:.6g}" if ep.objective is not None else ep.status
+    print(f"episode {ep.k}: {_label({**ep.context, **ep.arm})}: {value} ({ep.seconds:.1f} s)", flush=True)
 
 
 def cmd_list(args) -> int:
@@ -338,6 +385,24 @@ def parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("compare", help="metrics of several runs side by side (markdown table)")
     cp.add_argument("run_dirs", nargs="+")
     cp.set_defaults(func=cmd_compare)
+
+    st = sub.add_parser(
+        "study", help="play a case's study: episodes (runs) over contexts x arms chosen by a policy (docs/study.md)"
+    )
+    st.add_argument("case", nargs="?", help="case file with a study: section")
+    st.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case value (study.* too)")
+    st.add_argument("--resume", metavar="STUDY_DIR", help="continue an interrupted study, or join a running one")
+    st.add_argument("--trials", type=int, metavar="N", help="how many episodes (default: study.trials)")
+    st.add_argument("--workers", type=int, default=1, metavar="N", help="play episodes in N processes (default 1)")
+    st.add_argument(
+        "--storage",
+        metavar="URL",
+        help="the Optuna database (default: sqlite in the study directory), e.g. "
+        "postgresql://host/db for processes on several machines",
+    )
+    st.add_argument("--output", metavar="DIR", help="root directory for study folders (default: output.dir, 'runs')")
+    st.add_argument("--quiet", action="store_true", help="no line per episode")
+    st.set_defaults(func=cmd_study)
     return p
 
 

@@ -15,14 +15,30 @@ directory.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import csv
+import datetime
+import io
 import itertools
+import json
 import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from .config import Case, CaseError, dump_case
+from .output import RunDir, atomic_write_text, strict_json, to_plain
 from .registry import Registry
 
 POLICIES = Registry("policy")
@@ -314,3 +330,679 @@ def check_section(c, path: tuple, value) -> Plan:
 
 def _unknown_policy(name) -> str:
     return f"unknown policy {name!r}; choose one of: {', '.join(POLICIES.names())}"
+
+
+# ---------------------------------------------------------------- episode cases
+def _set(raw: dict, key: str, value) -> None:
+    """Set the dotted ``key`` of ``raw`` to ``value`` (the path exists: :func:`apply_override` made it)."""
+    parts = key.split(".")
+    node = raw
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = copy.deepcopy(value)
+
+
+def episode_raw(raw: dict, context: dict, arm: dict) -> dict:
+    """The case dict of one episode: ``raw`` without its ``study`` section, with the context's and
+    the arm's values set as ``--set KEY=VALUE`` sets them (a missing key of a section is added,
+    a list index must exist). ``SCIML_MAX_STEPS`` caps the episode's stages as :func:`load_case` does."""
+    from .config import apply_override
+
+    out = copy.deepcopy(raw)
+    out.pop("study", None)
+    for key, value in {**context, **arm}.items():
+        apply_override(out, f"{key}=null", source="study key")  # the path: index checks, missing sections
+        _set(out, key, value)
+    cap = os.environ.get("SCIML_MAX_STEPS", "").strip()
+    stages = out.get("train", {}).get("stages") if isinstance(out.get("train"), dict) else None
+    if cap.isdigit() and int(cap) >= 1 and isinstance(stages, list):
+        for stage in stages:
+            for k in ("steps", "epochs"):
+                if isinstance(stage, dict) and type(stage.get(k)) is int and stage[k] > int(cap):
+                    stage[k] = int(cap)
+    return out
+
+
+def _lines_of(case: Case) -> dict:
+    """The line numbers of the case file's keys (for error messages), if the file is there."""
+    from .config import parse_yaml, read_case_text
+
+    try:
+        return parse_yaml(read_case_text(case.source), case.source)[1]
+    except (CaseError, OSError):
+        return {}
+
+
+def _culprit(message: str, context: dict, arm: dict) -> tuple[str, str] | None:
+    """The study key (section, key) a validation message of an episode's case is about."""
+    for section, values in (("contexts", context), ("arms", arm)):
+        for key in values:
+            if re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message) or any(
+                message.startswith(f"{key.rsplit('.', n)[0]}:") for n in range(1, key.count(".") + 1)
+            ):
+                return section, key
+    return None
+
+
+def episode_case(case: Case, k: int, context: dict, arm: dict, checker=None) -> Case:
+    """The validated case of episode ``k``; a refused value is one CaseError line naming the
+    study key, the episode and its value."""
+    from .config import _Checker, validate
+
+    try:
+        return validate(episode_raw(case.raw, context, arm), "episode")
+    except CaseError as exc:
+        inner = str(exc).removeprefix("episode: ").removeprefix("study key ")
+        c = checker or _Checker(case.source, _lines_of(case))
+        found = _culprit(inner, context, arm)
+        if found:
+            section, key = found
+            value = (context if section == "contexts" else arm)[key]
+            c.fail(("study", section, key), f"episode {k} value {value!r} is refused: {inner}")
+        c.fail(("study",), f"episode {k} ({_label({**context, **arm})}) is refused: {inner}")
+        raise  # not reached
+
+
+def check_episodes(case: Case, plan: Plan) -> None:
+    """Check every episode's case before any work (one CaseError line on the first refused one).
+
+    A policy that does not adapt is asked for all its proposals; an adaptive one's episodes are
+    checked when proposed, and here each key's candidate values are checked one at a time."""
+    from .config import _Checker
+
+    c = _Checker(case.source, _lines_of(case))
+    seen = set()
+    if not plan.policy.adaptive:
+        proposals = [plan.policy.propose(k, []) for k in range(plan.trials)]
+    else:
+        first = (plan.contexts.grid()[0] if plan.contexts.finite else {}, {})
+        proposals = [
+            (({key: v}, {}) if key in plan.contexts.keys else (first[0], {key: v}))
+            for key, v in (*plan.contexts.candidates(), *plan.arms.candidates())
+        ]
+    for k, prop in enumerate(proposals):
+        if prop is None:
+            break
+        tag = json.dumps(to_plain(prop), sort_keys=True)
+        if tag not in seen:
+            seen.add(tag)
+            episode_case(case, k, prop[0], prop[1], c)
+
+
+def _label(values: dict) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in values.items()) or "-"
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict) and isinstance(v.get("type"), str):  # a component: its type names it
+        return v["type"] + "{...}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
+# ---------------------------------------------------------------- episodes
+@dataclass
+class Episode:
+    """One row of the study's table.
+
+    ``status`` is ``done`` (finished, finite objective), ``failed`` (diverged, non-finite metrics,
+    an error: see ``error``), ``running`` (in a live process) or ``interrupted`` (to be resumed).
+    ``run_dir`` is relative to the study directory; ``seconds`` is the episode's wall-clock time.
+    """
+
+    k: int
+    status: str
+    context: dict
+    arm: dict
+    objective: float | None = None
+    metrics: dict = field(default_factory=dict)
+    run_dir: str = ""
+    seconds: float = 0.0
+    error: str = ""
+
+    def record(self) -> dict:
+        """The episode as a JSON line of ``episodes.jsonl`` (``k`` as ``episode``; non-finite numbers null)."""
+        out = to_plain(asdict(self))
+        out = {"episode": out.pop("k"), **out}
+        return strict_json(out)
+
+
+class StudyError(ValueError):
+    """A study cannot start or go on (one line: a bad study directory, a missing objective metric)."""
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """The study was stopped (SIGINT/SIGTERM); resume it with ``sciml study --resume DIR``."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
+
+
+def _default_storage(path: Path) -> str:
+    return f"sqlite:///{path / 'study.db'}"
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _alive(attrs: dict) -> bool:
+    """Whether the process that holds an episode may still be at work: it is not released, and it
+    runs on another host (unknowable) or is a live process of this one."""
+    from .output import _pid_alive
+
+    if attrs.get("released"):
+        return False
+    if attrs.get("host") != _host():
+        return True
+    return _pid_alive(int(attrs.get("pid", -1)))
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Between episodes SIGTERM stops the study like Ctrl-C (inside an episode the Trainer's own
+    handler checkpoints first)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT/SIGTERM wait until the block is over (then stop the study): an episode is claimed
+    and labelled in one piece."""
+    got = []
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, lambda signum, frame: got.append(signum))
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if got:
+        raise KeyboardInterrupt
+
+
+ORPHAN_S = 60.0  # a trial claimed this long ago without its episode's labels was left by a killed process
+
+
+class Study:
+    """A study directory ``runs/<case>/study-<time>/`` and its engine state.
+
+    Make one with :meth:`create` (checks every episode's case first) or :meth:`open` (a
+    study to resume, or to join from another process); :meth:`run` plays episodes until the
+    plan is done. The bookkeeping is an Optuna study (ask-and-tell; by default in the SQLite file
+    ``study.db`` of the directory, or in the database ``storage`` names): each episode is one
+    trial, its number the episode's index, its user attributes the context, arm, final metrics
+    and run directory. Any number of processes may play the same study: each asks for the next
+    trial, which no other process gets.
+
+    Files: ``case.yaml`` (the study's case), ``study.json`` (storage, name), ``episodes/<k>/``
+    (the episodes' run directories), ``episodes.jsonl``, ``results.csv``, ``objective.png``
+    and ``report.md`` (written after every episode, atomically).
+    """
+
+    CASE, STATE, LOG, RESULTS, PLOT, REPORT = (
+        "case.yaml",
+        "study.json",
+        "episodes.jsonl",
+        "results.csv",
+        "objective.png",
+        "report.md",
+    )
+
+    def __init__(self, path: Path, case: Case, plan: Plan, storage: str, name: str, engine=None):
+        self.path, self.case, self.plan, self.storage, self.name = Path(path), case, plan, storage, name
+        self.engine = engine if engine is not None else _optuna().load_study(study_name=name, storage=storage)
+        self.progress = False
+
+    # ---- making and opening
+    @classmethod
+    def create(cls, case: Case, root: str | Path | None = None, storage: str | None = None) -> Study:
+        """Check the case's study and every episode's case, then make the study directory under
+        ``root`` (default ``case.output.dir``) and its engine state."""
+        from .output import check_output_root
+
+        plan = plan_of(case)
+        check_episodes(case, plan)
+        root = Path(root if root is not None else case.output.dir)
+        check_output_root(root)
+        parent = root / case.name
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(10_000):
+            path = parent / (f"study-{stamp}" if n == 0 else f"study-{stamp}-{n}")
+            try:
+                path.mkdir()  # an atomic claim, as RunDir.create
+                break
+            except FileExistsError:
+                continue
+        path = path.resolve()
+        given = storage or plan.storage or None  # None: the SQLite file in the directory (which may move)
+        name = f"{case.name}/{path.name}"
+        url = given or _default_storage(path)
+        engine = _optuna().create_study(
+            study_name=name, storage=url, direction=plan.direction, load_if_exists=bool(given)
+        )
+        atomic_write_text(path / cls.CASE, dump_case(case))
+        atomic_write_text(path / cls.STATE, json.dumps({"storage": given, "name": name}, indent=2) + "\n")
+        return cls(path, case, plan, url, name, engine)
+
+    @classmethod
+    def open(cls, path: str | Path, trials: int | None = None) -> Study:
+        """Open a study directory (to resume it, join it or rewrite its results); ``trials``
+        changes how many episodes it plays."""
+        from .config import load_case
+
+        path = Path(path)
+        if not (path / cls.STATE).is_file() or not (path / cls.CASE).is_file():
+            raise StudyError(
+                f"{path}: not a study directory (no {cls.STATE} and {cls.CASE}); give the folder "
+                f"that `sciml study` printed, runs/<case>/study-<time>"
+            )
+        try:
+            state = json.loads((path / cls.STATE).read_text(encoding="utf-8"))
+            url, name = state["storage"] or _default_storage(path.resolve()), state["name"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StudyError(f"{path / cls.STATE}: damaged ({exc}); it names the study's storage") from None
+        overrides = [f"study.trials={trials}"] if trials is not None else []
+        case = load_case(path / cls.CASE, overrides)
+        if trials is not None:
+            atomic_write_text(path / cls.CASE, dump_case(case))
+        return cls(path.resolve(), case, plan_of(case), url, name)
+
+    # ---- the table
+    def episodes(self) -> list[Episode]:
+        """The study's episodes (one per trial, by index), finished or not."""
+        out = []
+        for t in self.engine.get_trials(deepcopy=False):
+            a = t.user_attrs
+            if "context" not in a or a.get("surplus") or t.number >= self.plan.trials:
+                continue
+            status = a.get("status") or ("running" if _alive(a) else "interrupted")
+            metrics = {k: (float("nan") if v is None else v) for k, v in a.get("metrics", {}).items()}
+            obj = metrics.get(self.plan.metric)
+            out.append(
+                Episode(
+                    t.number,
+                    status,
+                    a["context"],
+                    a["arm"],
+                    obj if obj is not None and math.isfinite(obj) else None,
+                    metrics,
+                    a.get("run_dir", ""),
+                    float(a.get("seconds", 0.0)),
+                    a.get("error", ""),
+                )
+            )
+        return sorted(out, key=lambda e: e.k)
+
+    # ---- playing
+    def run(self, on_episode=None, progress: bool = False) -> list[Episode]:
+        """Play episodes until the plan is done: first the interrupted ones this process may take
+        over (released, or held by a dead process on this host), then new ones. ``on_episode(ep)``
+        is called after each finished episode. Returns the table. SIGINT/SIGTERM stop the study
+        (:class:`StudyInterrupted`) with the episode at hand checkpointed and released."""
+        self.progress = progress
+        with _sigterm_interrupts():
+            while True:
+                with _signals_deferred():
+                    claim = self._claim()
+                if claim is None:
+                    break
+                ep = self._play(*claim)
+                if on_episode is not None:
+                    on_episode(ep)
+        return self.write_results(plot=True)
+
+    def _claim(self):
+        """The next episode to play, as ``(trial, k, context, arm)``, or None when the plan is done."""
+        optuna = _optuna()
+        running = optuna.trial.TrialState.RUNNING
+        trials = self.engine.get_trials(deepcopy=False)
+        for t in trials:
+            if t.state != running or t.number >= self.plan.trials:
+                continue
+            if "context" in t.user_attrs and not _alive(t.user_attrs):
+                trial = optuna.trial.Trial(self.engine, t._trial_id)  # take over (Optuna has no public handle)
+                self._own(trial)
+                return trial, t.number, t.user_attrs["context"], t.user_attrs["arm"]
+            if "context" not in t.user_attrs and t.datetime_start is not None:
+                age = (datetime.datetime.now() - t.datetime_start).total_seconds()
+                if age > ORPHAN_S:  # claimed by a process killed (SIGKILL) before it labelled the episode
+                    trial = optuna.trial.Trial(self.engine, t._trial_id)
+                    return self._label_claim(trial, t.number)
+        if len([t for t in trials if not t.user_attrs.get("surplus")]) >= self.plan.trials:
+            return None
+        trial = self.engine.ask()
+        k = trial.number
+        if k >= self.plan.trials:  # another process took the last one meanwhile
+            trial.set_user_attr("surplus", True)
+            self.engine.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return None
+        return self._label_claim(trial, k)
+
+    def _label_claim(self, trial, k: int):
+        optuna = _optuna()
+        history = [e for e in self.episodes() if e.k < k and e.status in ("done", "failed")]
+        proposal = self.plan.policy.propose(k, history)
+        if proposal is None:
+            trial.set_user_attr("surplus", True)
+            self.engine.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return None
+        context, arm = (to_plain(p) for p in proposal)
+        trial.set_user_attr("context", context)
+        trial.set_user_attr("arm", arm)
+        self._own(trial)
+        return trial, k, context, arm
+
+    def _own(self, trial) -> None:
+        trial.set_user_attr("host", _host())
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("released", False)
+
+    def _run_dir_of(self, k: int, name: str) -> Path | None:
+        """The run directory an earlier attempt at episode ``k`` left (with its case saved), if any."""
+        found = sorted(p.parent for p in (self.path / "episodes" / f"{k:03d}" / name).glob(f"*/{RunDir.CASE}"))
+        return found[-1] if found else None
+
+    def _play(self, trial, k: int, context: dict, arm: dict) -> Episode:
+        from .run import NonFiniteMetrics, run_case
+        from .train import Interrupted
+
+        optuna = _optuna()
+        try:
+            case = episode_case(self.case, k, context, arm)
+        except CaseError as exc:  # an adaptive policy's proposal the case refuses: recorded, then stop
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("error", str(exc))
+            self.engine.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.write_results(plot=True)
+            raise
+        case.output.dir = str(self.path / "episodes" / f"{k:03d}")
+        earlier = self._run_dir_of(k, case.name)
+        before = float(trial.user_attrs.get("seconds", 0.0)) if hasattr(trial, "user_attrs") else 0.0
+        t0 = time.perf_counter()
+        status, error, metrics = "done", "", {}
+        try:
+            run_dir, metrics = run_case(case, resume=earlier, progress=self.progress)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            trial.set_user_attr("seconds", before + time.perf_counter() - t0)
+            trial.set_user_attr("released", True)  # the next `--resume` takes it over
+            self.write_results(plot=True)
+            raise StudyInterrupted(f"episode {k} stopped ({exc or 'interrupted'})", self.path) from exc
+        except NonFiniteMetrics as exc:
+            status, error = "failed", " ".join(str(exc).split())
+        except Exception as exc:  # a diverged or refused episode: recorded, and the study goes on
+            status, error = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        seconds = before + time.perf_counter() - t0
+        found = self._run_dir_of(k, case.name)
+        if found is not None and not metrics:
+            metrics = RunDir(found).load_summary().get("metrics", {}) if (found / RunDir.SUMMARY).exists() else {}
+        metrics = {k_: (float("nan") if v is None else float(v)) for k_, v in metrics.items()}
+        if status == "done" and self.plan.metric not in metrics:
+            status, error = "failed", f"no final metric {self.plan.metric!r}"
+        objective = metrics.get(self.plan.metric)
+        if objective is not None and not math.isfinite(objective):
+            status, error = "failed", error or f"{self.plan.metric} is not finite"
+        trial.set_user_attr("metrics", strict_json(metrics))
+        trial.set_user_attr("run_dir", str(found.relative_to(self.path)) if found else "")
+        trial.set_user_attr("seconds", seconds)
+        trial.set_user_attr("error", error)
+        trial.set_user_attr("status", status)
+        if status == "done":
+            self.engine.tell(trial, objective)
+        else:
+            self.engine.tell(trial, state=optuna.trial.TrialState.FAIL)
+        table = self.write_results(plot=False)  # the plot once at the end (or on an interruption)
+        if status == "failed" and self.plan.metric not in metrics and metrics:
+            raise StudyError(
+                f"objective {self.plan.metric!r} is not a final metric of episode {k}; its metrics: "
+                f"{', '.join(metrics)} (set study.objective to one of them)"
+            )
+        return next(e for e in table if e.k == k)
+
+    # ---- results
+    def write_results(self, plot: bool = True) -> list[Episode]:
+        """Write ``episodes.jsonl``, ``results.csv``, ``report.md`` and (if ``plot``) ``objective.png``,
+        atomically, from the engine's state; return the table."""
+        eps = self.episodes()
+        atomic_write_text(self.path / self.LOG, "".join(json.dumps(e.record(), allow_nan=False) + "\n" for e in eps))
+        atomic_write_text(self.path / self.RESULTS, results_csv(eps, self.plan))
+        if plot:
+            plot_objective(eps, self.plan, self.path / self.PLOT)
+        atomic_write_text(self.path / self.REPORT, report(eps, self))
+        return eps
+
+
+def plan_of(case: Case) -> Plan:
+    """The checked :class:`Plan` of a case's ``study:`` section (a CaseError line if it has none)."""
+    from .config import _Checker
+
+    c = _Checker(case.source, _lines_of(case))
+    if not case.study:
+        c.fail(("study",), "the case has no study section; add one (docs/study.md), e.g. study: {arms: {KEY: [..]}}")
+    return check_section(c, ("study",), case.study)
+
+
+# ---------------------------------------------------------------- results
+FIXED_COLUMNS = ("episode", "status")
+
+
+def table_columns(episodes: Sequence[Episode], plan: Plan) -> list[str]:
+    metrics = sorted({k for e in episodes for k in e.metrics})
+    return [*FIXED_COLUMNS, *plan.contexts.keys, *plan.arms.keys, "objective", *metrics, "seconds", "run_dir", "error"]
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, (dict, list, bool)):
+        return json.dumps(v, separators=(",", ":"))
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def results_csv(episodes: Sequence[Episode], plan: Plan) -> str:
+    """The table as CSV: one row per episode; context and arm keys, the objective and every final
+    metric as columns (an empty cell: not finite or missing; lists and mappings as JSON)."""
+    cols = table_columns(episodes, plan)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for e in episodes:
+        row = {"episode": e.k, "status": e.status, **e.context, **e.arm, "objective": e.objective}
+        row.update({**e.metrics, "seconds": round(e.seconds, 3), "run_dir": e.run_dir, "error": e.error})
+        w.writerow([_cell(row.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """The rows of a study's ``results.csv`` (the file, or its study directory) as dicts: numbers
+    as numbers, JSON cells as lists/mappings, empty cells as None."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / Study.RESULTS
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: _parse_cell(v) for k, v in row.items()})
+    return rows
+
+
+def _parse_cell(text: str):
+    if text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def plot_objective(episodes: Sequence[Episode], plan: Plan, path: str | Path) -> Path:
+    """The objective of each finished episode against its arm, one series per context (PNG)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
+
+    from .plots import _save  # first: the Agg backend, atomic saving
+
+    done = [e for e in episodes if e.objective is not None]
+    arms = plan.arms.keys
+    numeric = len(arms) == 1 and all(_number(e.arm.get(arms[0])) for e in done)
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    labels = list(dict.fromkeys(_label(e.arm) for e in episodes))
+    series: dict[str, list] = {}
+    for e in done:
+        series.setdefault(_label(e.context), []).append(e)
+    many = len(series) > 8
+    for ctx, eps in series.items():
+        eps = sorted(eps, key=lambda e: e.arm.get(arms[0]) if numeric else labels.index(_label(e.arm)))
+        x = [e.arm[arms[0]] if numeric else labels.index(_label(e.arm)) for e in eps]
+        y = [e.objective for e in eps]
+        ax.plot(x, y, "o" if many else "o-", ms=4, color="C0" if many else None, label=None if many else ctx)
+    if numeric:
+        xs = [e.arm[arms[0]] for e in done]
+        if xs and min(xs) > 0 and max(xs) >= 10 * min(xs):
+            ax.set_xscale("log")
+        ax.set_xlabel(arms[0])
+    else:
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("arm")
+    ys = [e.objective for e in done]
+    if ys and min(ys) > 0 and max(ys) >= 10 * min(ys):
+        ax.set_yscale("log")
+    ax.set_ylabel(f"{plan.metric} ({'lower' if plan.direction == 'minimize' else 'higher'} is better)")
+    if not done:
+        ax.text(0.5, 0.5, "no finished episode yet", ha="center", va="center", transform=ax.transAxes)
+    elif not many and plan.contexts.keys:
+        ax.legend(fontsize=8, title="context", title_fontsize=8)
+    failed = len([e for e in episodes if e.status == "failed"])
+    ax.set_title(f"{len(done)} of {plan.trials} episodes" + (f", {failed} failed" if failed else ""), fontsize=9)
+    return _save(fig, path)
+
+
+def best(episodes: Sequence[Episode], plan: Plan) -> Episode | None:
+    """The finished episode with the best objective (the first one on a tie)."""
+    done = [e for e in episodes if e.objective is not None]
+    if not done:
+        return None
+    sign = 1.0 if plan.direction == "minimize" else -1.0
+    return min(done, key=lambda e: (sign * e.objective, e.k))
+
+
+def report(episodes: Sequence[Episode], study: Study) -> str:
+    """``report.md``: the plan, the best episode and the table."""
+    plan = study.plan
+    b = best(episodes, plan)
+    n = {s: len([e for e in episodes if e.status == s]) for s in ("done", "failed", "running", "interrupted")}
+    lines = [f"# Study {study.case.name}", ""]
+    if study.case.description.strip():
+        lines += [" ".join(study.case.description.split()), ""]
+    lines += [
+        f"- policy: {plan.policy_name}; {plan.trials} episodes: {n['done']} done, {n['failed']} failed, "
+        f"{n['running']} running, {n['interrupted']} interrupted",
+        f"- objective: {plan.metric}, {plan.direction}d",
+        f"- contexts: {', '.join(plan.contexts.keys) or '(none)'}; arms: {', '.join(plan.arms.keys) or '(none)'}",
+        f"- best: episode {b.k}, {plan.metric} = {b.objective:.4g} ({_label({**b.context, **b.arm})}), `{b.run_dir}`"
+        if b
+        else "- best: no finished episode yet",
+        f"- storage: `{study.storage}` (Optuna study `{study.name}`)",
+        "",
+        f"![objective]({Study.PLOT})",
+        "",
+    ]
+    keys = [*plan.contexts.keys, *plan.arms.keys]
+    lines += ["| episode | status | " + " | ".join(keys) + f" | {plan.metric} | seconds |"]
+    lines += ["|---" * (len(keys) + 4) + "|"]
+    for e in episodes:
+        vals = [_short({**e.context, **e.arm}.get(k, "")) for k in keys]
+        obj = f"{e.objective:.4g}" if e.objective is not None else "-"
+        lines.append(
+            f"| {e.k} | {e.status} | " + " | ".join(v.replace("|", "/") for v in vals) + f" | {obj} | {e.seconds:.1f} |"
+        )
+    errors = [e for e in episodes if e.error]
+    if errors:
+        lines += ["", "Failed episodes:", ""] + [f"- episode {e.k}: {e.error}" for e in errors]
+    lines += ["", f"Resume or join: `sciml study --resume {study.path}`", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the whole loop
+def run_study(
+    case: Case | None = None,
+    resume: str | Path | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    on_episode=None,
+    progress: bool = False,
+) -> Study:
+    """``sciml study``: make the study of ``case`` (or open the one in ``resume``) and play it to
+    the end; return the :class:`Study` (its table: ``study.episodes()``, its files in ``study.path``).
+
+    ``workers > 1`` starts ``workers - 1`` more processes (``sciml study --resume DIR``, their
+    output in ``worker-<i>.log``) that play episodes of the same study alongside this one.
+    """
+    if (case is None) == (resume is None):
+        raise StudyError("give a case or a study directory to resume, not both")
+    if not (isinstance(workers, int) and workers >= 1):
+        raise StudyError(f"workers must be a positive integer, got {workers!r}")
+    if case is not None:
+        if trials is not None:
+            case.raw.setdefault("study", {})["trials"] = trials
+            case.study = case.raw["study"]
+            from .config import validate
+
+            case = validate(case.raw, case.source, _lines_of(case))
+        study = Study.create(case, storage=storage)
+    else:
+        if storage:
+            raise StudyError("--storage does not apply to --resume (the study keeps its own storage, study.json)")
+        study = Study.open(resume, trials)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sciml.cli", "study", "--resume", str(study.path), "--quiet"],
+            stdout=open(study.path / f"worker-{i}.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(1, workers)
+    ]
+    try:
+        study.run(on_episode=on_episode, progress=progress)
+    except BaseException:
+        for p in children:
+            p.terminate()  # they checkpoint and release their episodes
+        for p in children:
+            p.wait()
+        raise
+    for p in children:
+        p.wait()
+    if children:
+        study.write_results()  # the others' last episodes too
+    return study
