@@ -85,11 +85,11 @@ def run_one(problem: str, sampler: str, seed: int, steps: int | None, every: int
     ]
     adam = steps or base.train.stages[0].steps
     if steps or lbfgs:
-        stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}}}"]
-        stages += [f"{{optimizer: lbfgs, lr: 1.0, steps: {lbfgs}}}"] if lbfgs else []
+        stages = [f"{{optimizer: adam, lr: 1.0e-3, steps: {adam}, phase: select}}"]
+        stages += [f"{{optimizer: lbfgs, lr: 1.0, steps: {lbfgs}, phase: refine}}"] if lbfgs else []
         over.append(f"train.stages=[{', '.join(stages)}]")
     if lbfgs and sampler not in ("fixed", "hammersley"):
-        over.append(f"method.selection.until={adam}")  # select during Adam; L-BFGS refines the final sets
+        over.append("method.selection.phases=[select]")  # select during Adam; L-BFGS refines the final sets
     case = load_case(path, over)
     built = build(case)
     built.problem.reference_field()

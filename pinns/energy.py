@@ -30,6 +30,7 @@ from sciml.ops import grad, jacobian
 from sciml.problems.base import EnergyForm, HardConstraint
 from sciml.registry import METHODS
 
+from .multidomain import point_network
 from .pinn import autograd_derivatives, field_metrics, predict_fields, sided_residual, trial_function
 
 
@@ -153,8 +154,10 @@ class EnergyMethod(AbstractMethod):
 
 
 @METHODS.register("energy")
-def energy(*, problem, model, data=None, weights: dict | None = None) -> EnergyMethod:
+def energy(*, problem, models=None, model=None, data=None, weights: dict | None = None) -> EnergyMethod:
     """Deep energy method: quadrature of the potential energy, essential conditions exact."""
     if getattr(problem.domain, "time", None):
         raise ValueError(f"the energy method needs a steady problem; {problem.name!r} has a time axis")
+    if model is None:  # from the case: one network, or one per subdomain (pinns.multidomain)
+        model = point_network(models, problem)
     return EnergyMethod(problem, model, weights=weights)

@@ -43,6 +43,7 @@ from sciml.fields import Field, comparison, error_metrics
 from sciml.mesh import Grid
 from sciml.method import AbstractMethod
 from sciml.ops import Derivatives
+from sciml.problems.base import IOSpec
 from sciml.registry import METHODS
 
 TERMS = ("characteristic", "state", "initial_position", "initial_state")
@@ -113,24 +114,10 @@ class PeriodicEmbedding(nn.Module):
         return self.net(torch.cat([torch.cos(a), torch.sin(a), z[:, 1:]], dim=1))
 
 
-def network_like(model: nn.Module, n_in: int, n_out: int) -> nn.Module:
-    """A fresh MLP with ``model``'s hidden sizes and activation but ``n_in → n_out`` features.
-
-    The case's ``model:`` section is built for the problem's ``(x, t) → u``; LPINN needs
-    ``(cos x0, sin x0, t) → D`` and ``→ u``, so it re-instantiates the same architecture
-    (Glorot-normal init, the MLP default). Only :class:`sciml.nn.MLP` can be read this way.
-    """
-    from sciml.nn import MLP
-
-    if not isinstance(model, MLP):
-        raise ValueError(
-            f"lpinn builds its networks like the case's model and supports model type mlp; got {type(model).__name__}"
-        )
-    if model.B is not None:
-        raise ValueError("lpinn embeds x0 as (cos x0, sin x0): use an mlp without fourier_features")
-    return MLP(
-        n_in, n_out, width=model.linears[0].out_features, depth=len(model.linears) - 1, activation=model.activation_name
-    )
+def network_io(problem, n_out: int, names: tuple[str, ...]) -> IOSpec:
+    """What an LPINN network maps: ``(cos 2πx0/L, sin 2πx0/L, t)`` to ``names`` (``n_out`` of them)."""
+    t = problem.domain.time if problem.domain is not None and problem.domain.time else (0.0, 1.0)
+    return IOSpec(("cos_x0", "sin_x0", "t"), names[:n_out], 2, ((-1.0, 1.0), (-1.0, 1.0), tuple(t)))
 
 
 class LPINN(AbstractMethod):
@@ -278,7 +265,7 @@ class LPINN(AbstractMethod):
 def lpinn(
     *,
     problem,
-    model,
+    models,
     data=None,
     weights: dict | None = None,
     tie_weights: bool = False,
@@ -286,10 +273,16 @@ def lpinn(
     n_labels: int = 1024,
     speed_scale: float | str = "auto",
 ) -> LPINN:
-    """Lagrangian PINN: characteristics and state along them, two networks shaped like the model."""
-    n_in = len(problem.inputs) + 1  # x0 -> (cos x0, sin x0)
+    """Lagrangian PINN: a network for the characteristics (``position``) and one for the state along
+    them (``state``), or one for both (``tie_weights``: ``joint``); one ``model`` section builds each,
+    or name them (``model: {position: {...}, state: {...}}``)."""
+
+    def net(name: str, n_out: int) -> nn.Module:
+        m = models(name, network_io(problem, n_out, ("X", "u") if n_out == 2 else ({"position": "X"}.get(name, "u"),)))
+        if getattr(m, "B", None) is not None:
+            raise ValueError("lpinn embeds x0 as (cos x0, sin x0): use an mlp without fourier_features")
+        return m
+
     if tie_weights:
-        return LPINN(problem, network_like(model, n_in, 2), None, weights, chain_rule, n_labels, speed_scale)
-    return LPINN(
-        problem, network_like(model, n_in, 1), network_like(model, n_in, 1), weights, chain_rule, n_labels, speed_scale
-    )
+        return LPINN(problem, net("joint", 2), None, weights, chain_rule, n_labels, speed_scale)
+    return LPINN(problem, net("position", 1), net("state", 1), weights, chain_rule, n_labels, speed_scale)

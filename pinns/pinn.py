@@ -17,6 +17,8 @@ from sciml.nn import check_model_fits
 from sciml.ops import Derivatives
 from sciml.registry import METHODS
 
+from .multidomain import point_network
+
 
 class PINN(AbstractMethod):
     """Physics-informed network: loss terms named after the problem's equations and conditions.
@@ -120,6 +122,21 @@ class PINN(AbstractMethod):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net()(x)
+
+    def check_phases(self, phases: list[str]) -> None:
+        """``selection.phases`` must name phases the case's stages have."""
+        super().check_phases(phases)
+        wanted = getattr(self.selection, "phases", None) or []
+        missing = [p for p in wanted if p not in phases]
+        if missing:
+            raise ValueError(
+                f"method.selection.phases: no stage has phase {missing[0]!r}; the stages' phases: {', '.join(phases)}"
+            )
+
+    def start_stage(self, phase: str, state, data) -> None:
+        """Point selection acts in the stages whose phase ``selection.phases`` lists (all without it)."""
+        if self.selection is not None:
+            self.selection.in_phase = self.selection.phases is None or phase in self.selection.phases
 
     def after_step(self, state, data) -> None:
         if self.selection is None:
@@ -327,7 +344,8 @@ def predict_on(fn: torch.nn.Module, ref: Field) -> np.ndarray:
 def pinn(
     *,
     problem,
-    model,
+    models=None,
+    model=None,
     data=None,
     weights: dict | None = None,
     derivatives: str = "auto",
@@ -336,6 +354,8 @@ def pinn(
     trainable_params: dict | None = None,
 ) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
+    if model is None:  # from the case: one network, or one per subdomain (pinns.multidomain)
+        model = point_network(models, problem)
     selector = None
     if selection:
         import pinns.pinnacle  # noqa: F401  (registers the selectors, with pinns.selection)
@@ -344,9 +364,16 @@ def pinn(
         opts = dict(selection)
         if "type" not in opts:
             raise ValueError(f"method.selection needs a type; one of: {', '.join(SAMPLERS.names())}")
-        until = opts.pop("until", None)
-        if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 0):
-            raise ValueError(f"method.selection.until must be a step count >= 0, got {until!r}")
+        if "until" in opts:
+            raise ValueError(
+                "method.selection.until is replaced by phases: name the stages' phases (train.stages.N.phase, "
+                "e.g. select then refine) and list those where points are selected (selection.phases: [select])"
+            )
+        phases = opts.pop("phases", None)
+        if phases is not None and (
+            not isinstance(phases, list) or not phases or not all(isinstance(p, str) and p for p in phases)
+        ):
+            raise ValueError(f"method.selection.phases must be a non-empty list of phase names, got {phases!r}")
         selector = SAMPLERS.build(opts.pop("type"), opts)
-        selector.until = until
+        selector.phases = phases
     return PINN(problem, model, weights, derivatives, hard_constraints, selector, trainable_params)

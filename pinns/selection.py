@@ -39,8 +39,11 @@ class PointSelector:
     min_points : minimum points per type (an int for all, or type -> int)
     types : the point sets it may change (None: all of the method's that do not couple points)
     max_points : type -> cap (e.g. how many observations may be used at once)
-    until : no rounds after this global step (e.g. select during Adam, then refine the final
-        sets with L-BFGS, whose curvature memory a change of points would invalidate); None = always
+
+    ``phases`` (set by the method from ``selection.phases``): rounds happen only in stages of these
+    phases (e.g. select during Adam, then refine the final sets with L-BFGS, whose curvature memory
+    a change of points would invalidate); None = in every stage. The method sets ``in_phase``
+    when a stage starts.
     """
 
     def __init__(
@@ -67,7 +70,8 @@ class PointSelector:
             raise ValueError(f"selection.max_points of {bad[0]!r} is below its min_points")
         self.overhead_s = 0.0
         self.rounds = 0
-        self.until: int | None = None
+        self.phases: list[str] | None = None
+        self.in_phase = True  # whether the current stage's phase is one of ``phases``
 
     # --- wiring ---
     def bind(self, method, data) -> None:
@@ -103,7 +107,7 @@ class PointSelector:
         return self.max_points.get(name)
 
     def active(self, step: int) -> bool:
-        return self.until is None or step <= self.until
+        return self.in_phase
 
     def due(self, step: int) -> bool:
         return self.every > 0 and step > 0 and step % self.every == 0 and self.active(step)

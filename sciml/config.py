@@ -19,7 +19,7 @@ import yaml
 
 from .registry import DATA, METHODS, MODELS, PROBLEMS, Registry
 
-CONTEXT_ARGS = {"io", "problem", "model", "data", "dtype", "device", "seed"}  # supplied by the framework
+CONTEXT_ARGS = {"io", "problem", "model", "models", "data", "dtype", "device", "seed"}  # supplied by the framework
 
 
 class CaseError(ValueError):
@@ -130,6 +130,7 @@ class Stage:
     history_size: int = _opt(50, ge=1)  # L-BFGS
     line_search: str = _opt("strong_wolfe", choices=LINE_SEARCHES)  # L-BFGS
     batch_size: int = _opt(0, ge=0)  # 0 = the data's default
+    phase: str = _opt("")  # what the stage trains (the method's parameter groups); "" = the default phase
 
 
 SCHEDULERS = {
@@ -455,7 +456,14 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
     )
     c.component(("data",), raw["data"], DATA)
     c.checks(("data",), DATA, raw["data"], problem=problem, seed=seed)  # no data are generated or loaded
-    c.component(("model",), raw["model"], MODELS)
+    if isinstance(raw["model"], dict) and "type" not in raw["model"] and raw["model"]:
+        # named networks, {position: {type: mlp, ...}, state: {type: mlp, ...}}: the method asks for them by name
+        for name, section in raw["model"].items():
+            if not isinstance(name, str) or not name.isidentifier():
+                c.fail(("model", name), "a network name must be an identifier (letters, digits, _)")
+            c.component(("model", name), section, MODELS)
+    else:
+        c.component(("model",), raw["model"], MODELS)
     c.component(("method",), raw["method"], METHODS)
     c.checks(("method",), METHODS, raw["method"], problem=problem)  # options a method checks without a model
     if "weights" in raw["method"]:
@@ -468,6 +476,8 @@ def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> C
         s = c.dataclass_section(("train", "stages", i), st, Stage)
         if (s.steps > 0) == (s.epochs > 0):
             c.fail(("train", "stages", i), "give exactly one of 'steps' or 'epochs' (a positive integer)")
+        if s.phase and not s.phase.replace("-", "_").isidentifier():
+            c.fail(("train", "stages", i, "phase"), f"a phase is a name (letters, digits, _ and -), got {s.phase!r}")
         sched = dict(s.scheduler)
         stype = sched.pop("type", "none")
         if not isinstance(stype, str) or stype not in SCHEDULERS:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from torch import nn
 
 from .config import Case, dump_case
 from .output import RunDir, check_output_root, remove_stale_temps_under
@@ -26,26 +29,77 @@ class Built:
     method: Any
 
 
-def build_model(section: dict, problem, data=None) -> Any:
-    """The case's model for ``problem``: one network, or one per subdomain (a SubdomainNet,
-    each built from the same section, initialised one after the other from the seeded RNG).
-    Data that shape the model's inputs themselves (trajectory windows) describe them with ``io_spec``."""
-    io = data.io_spec(problem) if hasattr(data, "io_spec") else problem.io_spec()
-    if not problem.subdomains:
-        return MODELS.build(section["type"], _opts(section), io=io)
-    from .nn import SubdomainNet
+class Models:
+    """The case's networks, built when a method asks for them (a model factory).
 
-    nets = {name: MODELS.build(section["type"], _opts(section), io=io) for name in problem.subdomains}
-    return SubdomainNet(nets, problem.subdomains)
+    ``model:`` is one section (``{type: mlp, ...}``) or named sections (``{position: {type: mlp},
+    state: {type: mlp}}``). ``models(name, io)`` builds the section called ``name`` (with one
+    section, that section, whatever the name) for input/output sizes ``io`` (default: the data's
+    or the problem's :class:`~sciml.problems.base.IOSpec`). Each call builds a new network, from
+    the seeded RNG in call order. A method with several networks asks for each by name, so it
+    never re-derives one network's settings from another's.
+    """
+
+    def __init__(self, section: dict, problem, data=None):
+        self.named = "type" not in section
+        self.sections = dict(section) if self.named else {"": section}
+        self.problem, self.data = problem, data
+        self.built: dict[str, nn.Module] = {}
+
+    def default_io(self):
+        """What the network maps by default: the data's windows (trajectories) or the problem's fields."""
+        return self.data.io_spec(self.problem) if hasattr(self.data, "io_spec") else self.problem.io_spec()
+
+    def __call__(self, name: str | None = None, io=None) -> nn.Module:
+        if not self.named:
+            section, key = self.sections[""], name or ""
+        else:
+            if name is None:
+                if len(self.sections) != 1:
+                    raise ValueError(
+                        f"model: the method takes one network, the case names {len(self.sections)} "
+                        f"({', '.join(self.sections)}); give one model section"
+                    )
+                name = next(iter(self.sections))
+            if name not in self.sections:
+                raise ValueError(
+                    f"model: the method needs a network named {name!r}; the case's model section names: "
+                    f"{', '.join(self.sections)}"
+                )
+            section, key = self.sections[name], name
+        net = MODELS.build(section["type"], _opts(section), io=io or self.default_io())
+        self.built[key if key not in self.built else f"{key}{len(self.built)}"] = net
+        return net
+
+    def check_used(self) -> None:
+        """Named networks the method never asked for are a mistake in the case: one line."""
+        unused = [n for n in self.sections if self.named and n not in self.built]
+        if unused:
+            raise ValueError(f"model: network {unused[0]!r} is not used by the method")
+
+
+def build_model(section: dict, problem, data=None) -> Any:
+    """The one network of ``section`` for ``problem`` (kept for callers of the one-network API)."""
+    return Models(section, problem, data)()
 
 
 def build(case: Case) -> Built:
-    """Build the problem, data, model and method of a validated case (seeded, so weights are reproducible)."""
+    """Build the problem, data, model(s) and method of a validated case (seeded, so weights are
+    reproducible). A method builder that takes ``models`` gets the factory and builds its own
+    networks (several, or one per subdomain); one that takes ``model`` gets the case's network."""
     seed_everything(case.seed)
     problem = PROBLEMS.build(case.problem["type"], _opts(case.problem))
     data = DATA.build(case.data["type"], _opts(case.data), problem=problem, seed=case.seed)
-    model = build_model(case.model, problem, data)
-    method = METHODS.build(case.method["type"], _opts(case.method), problem=problem, model=model, data=data)
+    models = Models(case.model, problem, data)
+    opts = _opts(case.method)
+    if "models" in inspect.signature(METHODS.get(case.method["type"])).parameters:
+        method = METHODS.build(case.method["type"], opts, problem=problem, models=models, data=data)
+    else:
+        method = METHODS.build(case.method["type"], opts, problem=problem, model=models(), data=data)
+    models.check_used()
+    model = getattr(method, "model", None)
+    if not isinstance(model, nn.Module):
+        model = next(iter(models.built.values())) if len(models.built) == 1 else nn.ModuleDict(models.built)
     return Built(problem, data, model, method)
 
 

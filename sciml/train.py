@@ -10,6 +10,7 @@ and only rank 0 writes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -23,7 +24,7 @@ import torch
 import torch.distributed as dist
 
 from .config import Stage, Train
-from .method import AbstractMethod, TrainState
+from .method import DEFAULT_PHASE, AbstractMethod, TrainState
 
 _clock = time.perf_counter  # the Trainer's clock for time budgets (tests substitute a fake one)
 
@@ -118,10 +119,39 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
     return _world()
 
 
+def _groups(stage: Stage, params) -> list[dict]:
+    """Parameter groups for torch's optimizers from a method's groups (or a plain parameter list):
+    ``lr_scale`` becomes the group's ``lr`` (× the stage's); parameters that need no gradient are
+    dropped. L-BFGS takes one group (torch's supports no per-group options): groups with one scale
+    are merged, different scales are refused."""
+    params = list(params)
+    groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+    out = []
+    for g in groups:
+        ps = [p for p in g["params"] if p.requires_grad]
+        if not ps:
+            continue
+        extra = {k: v for k, v in g.items() if k not in ("params", "lr_scale")}
+        if "lr_scale" in g:
+            extra["lr"] = stage.lr * float(g["lr_scale"])
+        out.append({"params": ps, **extra})
+    if stage.optimizer == "lbfgs" and len(out) > 1:
+        if len({tuple(sorted((k, v) for k, v in g.items() if k != "params")) for g in out}) > 1:
+            raise ValueError(
+                "an lbfgs stage takes one learning rate: the phase's parameter groups have different lr_scale"
+            )
+        out = [{"params": [p for g in out for p in g["params"]], **{k: v for k, v in out[0].items() if k != "params"}}]
+    return out
+
+
 def make_optimizer(stage: Stage, params) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+    """The stage's optimizer over ``params``: parameters, or a method's groups (:func:`_groups`)."""
+    params = _groups(stage, params)
+    if not params:
+        raise ValueError("the stage has no trainable parameters (every parameter is frozen in its phase)")
+    flat = [p for g in params for p in g["params"]]
     # one fused kernel instead of ~10 small ops per tensor: measurable on small PINN networks
-    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params)
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in flat)
     if stage.optimizer == "adam":
         return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay, fused=fused)
     if stage.optimizer == "adamw":
@@ -240,6 +270,27 @@ def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None, step_pro
             opt, factor=float(cfg.get("factor", 0.5)), patience=int(cfg.get("patience", 100))
         )
     raise ValueError(f"unknown scheduler {kind!r}")
+
+
+def stage_phase(stage: Stage) -> str:
+    """The phase a stage names, or :data:`~sciml.method.DEFAULT_PHASE`."""
+    return getattr(stage, "phase", "") or DEFAULT_PHASE
+
+
+@contextlib.contextmanager
+def _frozen_outside(method, groups: list[dict]):
+    """Freeze (``requires_grad = False``) the method's parameters that are in none of the stage's
+    ``groups`` while the stage runs, so that no gradient is computed, clipped or all-reduced for
+    them; restore them afterwards (also when the stage is interrupted)."""
+    keep = {id(p) for g in groups for p in (g["params"] if isinstance(g, dict) else [g])}
+    frozen = [p for p in method.parameters() if p.requires_grad and id(p) not in keep]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
 
 
 def _peek(data):
@@ -426,6 +477,7 @@ class Trainer:
             for p in method.state_dict().values():
                 if isinstance(p, torch.Tensor):  # skip extra (non-tensor) state, e.g. a point selector's
                     dist.broadcast(p, 0)
+        method.check_phases([stage_phase(st) for st in self.cfg.stages])  # before any work
         self._first_loss = None
         self._last: dict[str, float] = {}  # the last logged loss terms (they survive a resume)
         self._loss = method.loss
@@ -458,7 +510,16 @@ class Trainer:
                 n_steps = stage.steps or stage.epochs * data.steps_per_epoch(stage.batch_size)
                 if self.state.step_in_stage == 0:  # a fresh stage (not one resumed part-way)
                     self.state.stage_start_s = self._now
-                opt = make_optimizer(stage, method.parameters())
+                phase = stage_phase(stage)
+                if blob is not None and blob["state"]["stage"] == si and blob["state"].get("phase", phase) != phase:
+                    raise CheckpointError(
+                        f"{resume}: the checkpoint is in phase {blob['state']['phase']!r} of stage {si}, "
+                        f"the case's stage {si} is phase {phase!r}"
+                    )
+                self.state.phase = phase
+                method.start_stage(phase, self.state, data)
+                groups = method.param_groups(phase)
+                opt = make_optimizer(stage, groups)
                 sched = make_scheduler(
                     stage, opt, n_steps, self._time_progress(), lambda n=n_steps: self.state.step_in_stage / n
                 )
@@ -468,7 +529,8 @@ class Trainer:
                     if sched is not None and blob["scheduler"] is not None:
                         sched.load_state_dict(blob["scheduler"])
                 start()
-                self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
+                with _frozen_outside(method, groups):
+                    self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
                 self.state.stage, self.state.step_in_stage = si + 1, 0
                 self.save_checkpoint(method, data, None, None)
         start()  # a finished run resumed: no stage ran

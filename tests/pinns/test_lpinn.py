@@ -12,9 +12,9 @@ import sciml.problems.convection  # noqa: F401  (registers convection1d, convect
 from pinns.lpinn import LABELS, LPINN, lagrangian_residuals, lagrangian_to_eulerian
 from sciml.config import Stage, Train
 from sciml.data.collocation import CollocationData
-from sciml.nn import MLP
 from sciml.ops import Derivatives
 from sciml.registry import METHODS, PROBLEMS
+from sciml.run import Models
 from sciml.train import Trainer
 
 TWO_PI = 2 * np.pi
@@ -166,27 +166,45 @@ def test_lpinn_with_exact_networks_matches_reference():
 
 def test_builder_options_and_errors():
     pb = PROBLEMS.build("convection_diffusion1d", {})
-    model = MLP(2, 1, width=8, depth=2)
-    sep = METHODS.build("lpinn", {}, problem=pb, model=model)
-    tied = METHODS.build("lpinn", {"tie_weights": True}, problem=pb, model=model)
+    model = Models({"type": "mlp", "width": 8, "depth": 2}, pb)  # the case's one section builds each network
+    sep = METHODS.build("lpinn", {}, problem=pb, models=model)
+    tied = METHODS.build("lpinn", {"tie_weights": True}, problem=pb, models=model)
     z = torch.rand(5, 2)
     assert sep(z).shape == tied(z).shape == (5, 2)
     n = sum(p.numel() for p in sep.parameters())
     assert sum(p.numel() for p in tied.parameters()) < n
     assert sep.x_net.net.linears[0].in_features == 3 and len(sep.x_net.net.linears) == 3
     with pytest.raises(ValueError, match="no loss term 'pde'"):
-        METHODS.build("lpinn", {"weights": {"pde": 1.0}}, problem=pb, model=model)
+        METHODS.build("lpinn", {"weights": {"pde": 1.0}}, problem=pb, models=model)
     with pytest.raises(ValueError, match="Lagrangian form"):
-        METHODS.build("lpinn", {}, problem=PROBLEMS.build("poisson1d_multiscale", {}), model=model)
+        METHODS.build("lpinn", {}, problem=PROBLEMS.build("poisson1d_multiscale", {}), models=model)
     with pytest.raises(ValueError, match="fourier_features"):
-        METHODS.build("lpinn", {}, problem=pb, model=MLP(2, 1, 8, 2, fourier_features=4))
+        METHODS.build("lpinn", {}, problem=pb, models=Models({"type": "mlp", "fourier_features": 4}, pb))
+
+
+def test_named_networks():
+    """``model: {position: ..., state: ...}``: each network from its own section (here a KAN for the
+    state), no settings copied from one to the other; a missing or unused name is one line."""
+    from pinns.kan import KAN
+
+    pb = PROBLEMS.build("convection_diffusion1d", {})
+    sections = {"position": {"type": "mlp", "width": 8, "depth": 2}, "state": {"type": "kan", "widths": [4]}}
+    method = METHODS.build("lpinn", {}, problem=pb, models=Models(sections, pb))
+    assert method.x_net.net.linears[0].out_features == 8 and isinstance(method.u_net.net, KAN)
+    assert method(torch.rand(5, 2)).shape == (5, 2)
+    with pytest.raises(ValueError, match="needs a network named 'state'"):
+        METHODS.build("lpinn", {}, problem=pb, models=Models({"position": sections["position"]}, pb))
+    unused = Models({**sections, "extra": sections["position"]}, pb)
+    METHODS.build("lpinn", {}, problem=pb, models=unused)
+    with pytest.raises(ValueError, match="network 'extra' is not used"):
+        unused.check_used()
 
 
 def test_short_training_reduces_loss():
     torch.manual_seed(0)
     pb = PROBLEMS.build("convection_diffusion1d", {"params": {"beta": 10.0, "nu": 0.01}, "n_x": 64, "n_t": 20})
     data = CollocationData(pb, 500, 8, 100, "hammersley", 0, seed=0)
-    method = METHODS.build("lpinn", {}, problem=pb, model=MLP(2, 1, width=32, depth=3))
+    method = METHODS.build("lpinn", {}, problem=pb, models=Models({"type": "mlp", "width": 32, "depth": 3}, pb))
     before = method.evaluate()["rel_l2"]
     # lr 1e-3 as in the cases: with the scaled displacement (s = β = 10) X moves 10x faster per step
     trainer = Trainer(Train(stages=[Stage("adam", 1e-3, steps=300)], log_every=50, eval_every=1000, progress=False))
@@ -202,13 +220,13 @@ def test_short_training_reduces_loss():
 
 
 def test_speed_scale_and_identity_start():
-    model = MLP(2, 1, width=8, depth=2)
-    conv = METHODS.build("lpinn", {}, problem=PROBLEMS.build("convection1d", {"params": {"beta": 30.0}}), model=model)
+    model = Models({"type": "mlp", "width": 8, "depth": 2}, None)
+    conv = METHODS.build("lpinn", {}, problem=PROBLEMS.build("convection1d", {"params": {"beta": 30.0}}), models=model)
     assert conv.speed_scale == 30.0  # max |a(u0)| = β
-    burgers = METHODS.build("lpinn", {}, problem=PROBLEMS.build("burgers1d", {}), model=model)
+    burgers = METHODS.build("lpinn", {}, problem=PROBLEMS.build("burgers1d", {}), models=model)
     assert np.isclose(burgers.speed_scale, 1.0, atol=1e-5)  # max |u0| = max |sin πx| on the labels
     z = torch.rand(7, 2) * torch.tensor([6.0, 1.0])
     with torch.no_grad():
         assert torch.equal(conv(z)[:, 0], z[:, 0])  # characteristics start as X = x0
     with pytest.raises(ValueError, match="speed_scale"):
-        METHODS.build("lpinn", {"speed_scale": -1.0}, problem=PROBLEMS.build("convection1d", {}), model=model)
+        METHODS.build("lpinn", {"speed_scale": -1.0}, problem=PROBLEMS.build("convection1d", {}), models=model)

@@ -119,20 +119,23 @@ def test_coupled_conditions_stay_fixed():
         RandomSelector(every=1, types=["periodic"]).bind(method, data)
 
 
-def test_until_stops_rounds_after_the_adam_stage(setup):
-    """``until``: rounds during the first 10 steps only; an L-BFGS stage then trains on fixed sets."""
+def test_selection_acts_in_its_phases_only(setup):
+    """``selection.phases``: rounds in the stages of phase ``select`` only (steps 5 and 10); the
+    L-BFGS stage of phase ``refine`` trains on the fixed final sets. A phase no stage has, a bad
+    list and the old ``until`` are one line each."""
     pb, data = setup
     model = MLP(1, 1, width=8, depth=2)
-    with pytest.raises(ValueError, match="until"):
-        METHODS.build("pinn", {"selection": {"type": "rad", "until": -1}}, problem=pb, model=model)
-    method = METHODS.build("pinn", {"selection": {"type": "rad", "every": 5, "until": 10}}, problem=pb, model=model)
-    trainer = Trainer(
-        Train(
-            stages=[Stage("adam", 1e-3, steps=10), Stage("lbfgs", 1.0, steps=10)],
-            log_every=5,
-            eval_every=100,
-            progress=False,
-        )
-    )
+    with pytest.raises(ValueError, match="until is replaced by phases"):
+        METHODS.build("pinn", {"selection": {"type": "rad", "until": 10}}, problem=pb, model=model)
+    with pytest.raises(ValueError, match="non-empty list of phase names"):
+        METHODS.build("pinn", {"selection": {"type": "rad", "phases": "select"}}, problem=pb, model=model)
+    stages = [Stage("adam", 1e-3, steps=10, phase="select"), Stage("lbfgs", 1.0, steps=10, phase="refine")]
+    opts = {"selection": {"type": "rad", "every": 5, "phases": ["select"]}}
+    method = METHODS.build("pinn", opts, problem=pb, model=model)
+    trainer = Trainer(Train(stages=stages, log_every=5, eval_every=100, progress=False))
     trainer.fit(method, data)
     assert method.selection.rounds == 2  # steps 5 and 10, none in the L-BFGS stage (steps 15, 20)
+    assert trainer.state.phase == "refine"
+    wrong = METHODS.build("pinn", {"selection": {"type": "rad", "phases": ["explore"]}}, problem=pb, model=model)
+    with pytest.raises(ValueError, match="no stage has phase 'explore'; the stages' phases: select, refine"):
+        Trainer(Train(stages=stages, progress=False)).fit(wrong, data)
