@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -230,3 +232,23 @@ def test_speed_scale_and_identity_start():
         assert torch.equal(conv(z)[:, 0], z[:, 0])  # characteristics start as X = x0
     with pytest.raises(ValueError, match="speed_scale"):
         METHODS.build("lpinn", {"speed_scale": -1.0}, problem=PROBLEMS.build("convection1d", {}), models=model)
+
+
+def test_a_two_network_case(tmp_path):
+    """A case file naming two networks builds each from its own section; a typo in one of them is
+    one line naming the key, and a name the method does not use is refused before training."""
+    from sciml.config import CaseError, load_case
+    from sciml.run import build
+
+    path = Path(__file__).resolve().parents[2] / "cases" / "convection_lpinn.yaml"
+    two = "model={position: {type: mlp, width: 16, depth: 2}, state: {type: mlp, width: 8, depth: 3, activation: sin}}"
+    built = build(load_case(path, [two]))
+    x_net, u_net = built.method.x_net.net, built.method.u_net.net
+    assert [m.out_features for m in x_net.linears] == [16, 16, 1]
+    assert [m.out_features for m in u_net.linears] == [8, 8, 8, 1]
+    assert u_net.activation_name == "sin" and x_net.activation_name == "tanh"
+    assert set(built.model.keys()) == {"position", "state"}  # Built.model: the networks by name
+    with pytest.raises(CaseError, match=r"model\.state\.widht: unknown option for model 'mlp'"):
+        load_case(path, ["model={position: {type: mlp}, state: {type: mlp, widht: 8}}"])
+    with pytest.raises(ValueError, match="network 'extra' is not used by the method"):
+        build(load_case(path, ["model={position: {type: mlp}, state: {type: mlp}, extra: {type: mlp}}"]))
