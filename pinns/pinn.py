@@ -109,7 +109,7 @@ class PINN(AbstractMethod):
             return None
         if batch is not None and f"normals:{group}" in batch:
             return batch[f"normals:{group}"]
-        n = self.problem.domain.normals(x.detach().cpu().numpy())
+        n = self.problem.conditions[group].normals_at(self.problem.domain, x.detach().cpu().numpy())
         return torch.as_tensor(n, dtype=x.dtype, device=x.device)
 
     def params(self) -> dict:

@@ -8,6 +8,7 @@ recomputed whenever the points change (resampling, point selection, loading a ch
 Points come from the problem's domain with a seeded generator; the generator state and the
 points are part of the checkpoint, so a resumed run resamples exactly as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,13 +43,32 @@ class CollocationData:
         None = all of the pool
     """
 
-    def __init__(self, problem, n_interior: int, n_boundary: int, n_initial: int = N_INITIAL, sampler: str = SAMPLER,
-                 resample_every: int = 0, seed: int = 0, n_observations: int = 0, observation_noise: float = 0.0,
-                 n_observations_active: int | None = None, boundary_sampler: str = "pseudo"):
-        check_collocation(problem=problem, n_interior=n_interior, n_boundary=n_boundary, n_initial=n_initial,
-                          sampler=sampler, resample_every=resample_every, n_observations=n_observations,
-                          observation_noise=observation_noise, n_observations_active=n_observations_active,
-                          boundary_sampler=boundary_sampler)
+    def __init__(
+        self,
+        problem,
+        n_interior: int,
+        n_boundary: int,
+        n_initial: int = N_INITIAL,
+        sampler: str = SAMPLER,
+        resample_every: int = 0,
+        seed: int = 0,
+        n_observations: int = 0,
+        observation_noise: float = 0.0,
+        n_observations_active: int | None = None,
+        boundary_sampler: str = "pseudo",
+    ):
+        check_collocation(
+            problem=problem,
+            n_interior=n_interior,
+            n_boundary=n_boundary,
+            n_initial=n_initial,
+            sampler=sampler,
+            resample_every=resample_every,
+            n_observations=n_observations,
+            observation_noise=observation_noise,
+            n_observations_active=n_observations_active,
+            boundary_sampler=boundary_sampler,
+        )
         self.problem, self.domain = problem, problem.domain
         self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
         self.sampler, self.resample_every = sampler, resample_every
@@ -77,11 +97,13 @@ class CollocationData:
             cond = self.problem.conditions.get(name)
             if cond is None or not cond.normals:
                 continue
-            n = np.asarray(self.domain.normals(self.points[name]), dtype=np.float64)
+            n = np.asarray(cond.normals_at(self.domain, self.points[name]), dtype=np.float64)
             bad = int(np.count_nonzero(np.linalg.norm(n, axis=1) < 0.5))
             if bad:
-                raise ValueError(f"condition {name!r} declares normals=True, but {bad} of its {len(n)} points have "
-                                 f"no outward normal (internal segments have none; points must lie on the boundary)")
+                raise ValueError(
+                    f"condition {name!r} declares normals=True, but {bad} of its {len(n)} points have "
+                    f"no outward normal (internal segments have none; points must lie on the boundary)"
+                )
             self.normals[name] = n
 
     def _observe(self, n: int, noise: float) -> np.ndarray:
@@ -115,7 +137,9 @@ class CollocationData:
             raise KeyError(f"no point set {name!r}; point sets: {', '.join(self.points)}")
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.points[name].shape[1] or not len(x):
-            raise ValueError(f"point set {name!r} needs a non-empty (n, {self.points[name].shape[1]}) array, got {x.shape}")
+            raise ValueError(
+                f"point set {name!r} needs a non-empty (n, {self.points[name].shape[1]}) array, got {x.shape}"
+            )
         self.points[name] = x
         self._update_normals(name)
         self._batch = None
@@ -138,8 +162,9 @@ class CollocationData:
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
         if self._batch is None:
             r, w = self.shard_of
-            self._batch = {k: torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device)
-                           for k, v in self.points.items()}
+            self._batch = {
+                k: torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device) for k, v in self.points.items()
+            }
             for k, v in self.normals.items():
                 self._batch[f"normals:{k}"] = torch.as_tensor(v[r::w], dtype=self.dtype, device=self.device)
         return self._batch
@@ -150,8 +175,11 @@ class CollocationData:
             self._batch = None
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "points": {k: v.copy() for k, v in self.points.items()},
-                "observation_pool": self.observation_pool}
+        return {
+            "rng": self.rng.bit_generator.state,
+            "points": {k: v.copy() for k, v in self.points.items()},
+            "observation_pool": self.observation_pool,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
@@ -167,49 +195,100 @@ def _has_initial(problem) -> bool:
     return any(c.where == "initial" for c in problem.conditions.values())
 
 
-def check_collocation(*, problem, n_interior, n_boundary, n_initial, sampler, resample_every, n_observations,
-                      observation_noise, n_observations_active, boundary_sampler="pseudo", **_) -> None:
+def check_collocation(
+    *,
+    problem,
+    n_interior,
+    n_boundary,
+    n_initial,
+    sampler,
+    resample_every,
+    n_observations,
+    observation_noise,
+    n_observations_active,
+    boundary_sampler="pseudo",
+    **_,
+) -> None:
     """The ``collocation`` options, checked by CollocationData before any point is drawn (and by
     ``sciml.config.validate``)."""
     if problem.domain is None:
-        raise ValueError(f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem "
-                         f"(use data type hdf5 or trajectories for {problem.name!r})")
+        raise ValueError(
+            f"problem {problem.name!r} has no domain; collocation data needs a point-wise problem "
+            f"(use data type hdf5 or trajectories for {problem.name!r})"
+        )
     initial = _has_initial(problem)
-    for k, v, lo in (("n_interior", n_interior, 1), ("n_boundary", n_boundary, 1),
-                     ("n_initial", n_initial, 1 if initial else 0),  # steady: ignored
-                     ("resample_every", resample_every, 0), ("n_observations", n_observations, 0)):
+    for k, v, lo in (
+        ("n_interior", n_interior, 1),
+        ("n_boundary", n_boundary, 1),
+        ("n_initial", n_initial, 1 if initial else 0),  # steady: ignored
+        ("resample_every", resample_every, 0),
+        ("n_observations", n_observations, 0),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             if k == "n_initial" and initial:
-                raise OptionError(k, f"collocation n_initial must be >= 1 for problem {problem.name!r} (an integer: "
-                                     f"the points of its initial condition; only a steady problem may have 0), "
-                                     f"got {v!r}")
+                raise OptionError(
+                    k,
+                    f"collocation n_initial must be >= 1 for problem {problem.name!r} (an integer: "
+                    f"the points of its initial condition; only a steady problem may have 0), "
+                    f"got {v!r}",
+                )
             raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
     if sampler not in SAMPLERS:
         raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if boundary_sampler not in SAMPLERS:
-        raise OptionError("boundary_sampler",
-                          f"unknown boundary_sampler {boundary_sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    if isinstance(observation_noise, bool) or not isinstance(observation_noise, (int, float)) \
-            or not np.isfinite(observation_noise) or observation_noise < 0:
-        raise OptionError("observation_noise",
-                          f"observation_noise must be a finite number >= 0, got {observation_noise!r}")
-    if n_observations_active is not None and (isinstance(n_observations_active, bool)
-                                              or not isinstance(n_observations_active, int)
-                                              or not 1 <= n_observations_active <= max(n_observations, 1)):
-        raise OptionError("n_observations_active",
-                          f"collocation n_observations_active must be an integer in [1, n_observations = "
-                          f"{n_observations}], got {n_observations_active!r}")
+        raise OptionError(
+            "boundary_sampler", f"unknown boundary_sampler {boundary_sampler!r}; choose one of {', '.join(SAMPLERS)}"
+        )
+    if (
+        isinstance(observation_noise, bool)
+        or not isinstance(observation_noise, (int, float))
+        or not np.isfinite(observation_noise)
+        or observation_noise < 0
+    ):
+        raise OptionError(
+            "observation_noise", f"observation_noise must be a finite number >= 0, got {observation_noise!r}"
+        )
+    if n_observations_active is not None and (
+        isinstance(n_observations_active, bool)
+        or not isinstance(n_observations_active, int)
+        or not 1 <= n_observations_active <= max(n_observations, 1)
+    ):
+        raise OptionError(
+            "n_observations_active",
+            f"collocation n_observations_active must be an integer in [1, n_observations = "
+            f"{n_observations}], got {n_observations_active!r}",
+        )
 
 
 @DATA.register("collocation")
-def collocation(*, problem, seed: int = 0, n_interior: int = 2000, n_boundary: int = 100, n_initial: int = N_INITIAL,
-                sampler: str = SAMPLER, resample_every: int = 0, n_observations: int = 0,
-                observation_noise: float = 0.0, n_observations_active: int | None = None,
-                boundary_sampler: str = "pseudo") -> CollocationData:
+def collocation(
+    *,
+    problem,
+    seed: int = 0,
+    n_interior: int = 2000,
+    n_boundary: int = 100,
+    n_initial: int = N_INITIAL,
+    sampler: str = SAMPLER,
+    resample_every: int = 0,
+    n_observations: int = 0,
+    observation_noise: float = 0.0,
+    n_observations_active: int | None = None,
+    boundary_sampler: str = "pseudo",
+) -> CollocationData:
     """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
-    return CollocationData(problem, n_interior, n_boundary, n_initial, sampler, resample_every, seed,
-                           n_observations, observation_noise, n_observations_active,
-                           boundary_sampler)  # checked there first
+    return CollocationData(
+        problem,
+        n_interior,
+        n_boundary,
+        n_initial,
+        sampler,
+        resample_every,
+        seed,
+        n_observations,
+        observation_noise,
+        n_observations_active,
+        boundary_sampler,
+    )  # checked there first
 
 
 collocation.check = check_collocation  # run by sciml.config.validate, before any work

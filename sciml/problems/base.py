@@ -77,6 +77,15 @@ class Condition:
     def boundary_tag(self) -> str | None:
         return self.where.split(":", 1)[1] if self.where.startswith("boundary:") else None
 
+    def normals_at(self, domain, x: np.ndarray) -> np.ndarray:
+        """Unit normals at the condition's points ``x`` (n, ndim): on an interface of a cut domain,
+        the interface's normal (from its first subdomain to its second, also where the cut meets the
+        outer boundary), elsewhere the domain's outward normals."""
+        tag = self.boundary_tag
+        if tag is not None and tag in getattr(domain, "interfaces", {}):
+            return domain.normals(x, tag)
+        return domain.normals(x)
+
 
 @dataclass(frozen=True)
 class Param:

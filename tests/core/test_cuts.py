@@ -348,3 +348,23 @@ def test_poisson_on_two_subdomains_exact_solution_satisfies_every_condition():
     # a kink: u + 0.2 (y - 1/2) above (harmonic, continuous): the flux jumps by 0.2, u does not
     kink = _losses(problem, lambda x: _u(x) + 0.2 * (x[:, 1] - 0.5))
     assert abs(kink["interface_flux"] - 0.04) < 1e-12 and kink["interface_u"] < 1e-20 and kink["pde"] < 1e-20
+
+
+def test_interface_normals_hold_where_the_cut_meets_the_boundary():
+    """A flux condition on an interface gets the interface's normal at every point, also at the
+    ends of the cut on the outer boundary (where the boundary's own normal would be wrong): the
+    data (normals:<condition>) and the PINN's own candidates (a selector's pool) agree."""
+    from pinns.pinn import PINN
+    from sciml.data.collocation import CollocationData
+
+    problem = _poisson_split()
+    ends = np.array([[0.0, 0.5], [1.0, 0.5], [0.3, 0.5]])
+    cond = problem.conditions["interface_flux"]
+    np.testing.assert_array_equal(cond.normals_at(problem.domain, ends), np.tile([0.0, 1.0], (3, 1)))
+    np.testing.assert_array_equal(problem.conditions["wall"].normals_at(problem.domain, ends[:2]), [[-1, 0], [1, 0]])
+    data = CollocationData(problem, n_interior=16, n_boundary=64, seed=0)
+    data.set_points("interface_flux", ends)  # as a selector would, with the ends of the cut among them
+    np.testing.assert_array_equal(data.normals["interface_flux"], np.tile([0.0, 1.0], (3, 1)))
+    model = SubdomainNet({"bottom": Field(_u), "top": Field(_u)}, problem.subdomains)
+    own = PINN(problem, model, derivatives="autograd").normals("interface_flux", torch.as_tensor(ends))
+    np.testing.assert_array_equal(own.numpy(), np.tile([0.0, 1.0], (3, 1)))
