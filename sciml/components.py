@@ -4,7 +4,7 @@ the first registry lookup (:mod:`sciml.plugins`); the method packages ``pinns`` 
 ``operators`` are entry points of their own, so the core imports no method package."""
 
 from . import nn, output, problems  # noqa: F401
-from .data import collocation, operator, quadrature, trajectory  # noqa: F401
+from .data import collocation, composite, operator, quadrature, trajectory  # noqa: F401
 from .plugins import load_plugins as _load_plugins
 
 _load_plugins()  # old code imports this module to fill every registry: it still does
