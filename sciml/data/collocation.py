@@ -17,12 +17,13 @@ import torch
 from ..config import OptionError
 from ..geometry import SAMPLERS
 from ..registry import DATA
+from .base import Data
 
 # defaults of the collocation options that a case file (the builder) and CollocationData share
 N_INITIAL, SAMPLER = 100, "hammersley"
 
 
-class CollocationData:
+class CollocationData(Data):
     """Point sets sampled in the problem's domain.
 
     Parameters

@@ -16,6 +16,7 @@ from ..config import OptionError
 from ..mesh import Grid
 from ..problems.base import DatasetSpec, Problem
 from ..registry import DATA, PROBLEMS
+from .base import Data
 from .hdf5 import H5Dataset, _diff_keys, _normalize_config, _space_shape, ensure_dataset, split_indices, write_dataset
 from .normalize import IdentityNormalizer, UnitGaussianNormalizer
 
@@ -162,7 +163,7 @@ def generate_problem_dataset(problem, path: str | Path, n_samples: int, seed: in
     return ensure_dataset(path, generate, generator)
 
 
-class EpochBatches:
+class EpochBatches(Data):
     """Per-epoch permutations of ``train_index`` seeded by ``(seed, epoch)``; the position in the
     epoch is the whole iterator state (checkpointed), so a resumed run sees the same batches."""
 

@@ -17,6 +17,7 @@ import torch
 from ..config import OptionError
 from ..quadrature import gauss_legendre_grid, mesh_quadrature, segment_quadrature
 from ..registry import DATA
+from .base import Data
 
 
 def domain_quadrature(domain, n_cells: int, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +87,7 @@ def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray
     return pts, w
 
 
-class QuadratureData:
+class QuadratureData(Data):
     """A fixed quadrature rule on the problem's domain (full batch).
 
     Parameters
