@@ -415,9 +415,9 @@ def check_episodes(case: Case, plan: Plan) -> None:
     if not plan.policy.adaptive:
         proposals = [plan.policy.propose(k, []) for k in range(plan.trials)]
     else:
-        first = (plan.contexts.grid()[0] if plan.contexts.finite else {}, {})
+        first: dict = plan.contexts.grid()[0] if plan.contexts.finite else {}
         proposals = [
-            (({key: v}, {}) if key in plan.contexts.keys else (first[0], {key: v}))
+            (({key: v}, {}) if key in plan.contexts.keys else (first, {key: v}))
             for key, v in (*plan.contexts.candidates(), *plan.arms.candidates())
         ]
     for k, prop in enumerate(proposals):
@@ -506,7 +506,8 @@ def _alive(attrs: dict) -> bool:
         return False
     if attrs.get("host") != _host():
         return True
-    return _pid_alive(int(attrs.get("pid", -1)))
+    pid = attrs.get("pid")
+    return isinstance(pid, int) and pid > 0 and _pid_alive(pid)
 
 
 @contextlib.contextmanager
@@ -587,9 +588,11 @@ class Study:
         """Check the case's study and every episode's case, then make the study directory under
         ``root`` (default ``case.output.dir``) and its engine state."""
         from .output import check_output_root
+        from .run import resolve_paths
 
         plan = plan_of(case)
         check_episodes(case, plan)
+        resolve_paths(case)  # datasets and meshes as this directory finds them: --resume works from anywhere
         root = Path(root if root is not None else case.output.dir)
         check_output_root(root)
         parent = root / case.name
@@ -645,6 +648,8 @@ class Study:
             if "context" not in a or a.get("surplus") or t.number >= self.plan.trials:
                 continue
             status = a.get("status") or ("running" if _alive(a) else "interrupted")
+            if not a.get("status") and t.state.is_finished():  # told by hand (e.g. optuna's tools)
+                status = "failed"
             metrics = {k: (float("nan") if v is None else v) for k, v in a.get("metrics", {}).items()}
             obj = metrics.get(self.plan.metric)
             out.append(
@@ -670,14 +675,20 @@ class Study:
         (:class:`StudyInterrupted`) with the episode at hand checkpointed and released."""
         self.progress = progress
         with _sigterm_interrupts():
-            while True:
-                with _signals_deferred():
-                    claim = self._claim()
-                if claim is None:
-                    break
-                ep = self._play(*claim)
-                if on_episode is not None:
-                    on_episode(ep)
+            try:
+                while True:
+                    with _signals_deferred():
+                        claim = self._claim()
+                    if claim is None:
+                        break
+                    ep = self._play(*claim)
+                    if on_episode is not None:
+                        on_episode(ep)
+            except StudyInterrupted:
+                raise
+            except KeyboardInterrupt as exc:  # between episodes: nothing to release
+                self.write_results(plot=True)
+                raise StudyInterrupted("stopped between episodes", self.path) from exc
         return self.write_results(plot=True)
 
     def _claim(self):
@@ -748,7 +759,7 @@ class Study:
         earlier = self._run_dir_of(k, case.name)
         before = float(trial.user_attrs.get("seconds", 0.0)) if hasattr(trial, "user_attrs") else 0.0
         t0 = time.perf_counter()
-        status, error, metrics = "done", "", {}
+        status, error, metrics = "done", "", dict[str, float]()
         try:
             run_dir, metrics = run_case(case, resume=earlier, progress=self.progress)
         except (Interrupted, KeyboardInterrupt) as exc:
@@ -894,7 +905,7 @@ def plot_objective(episodes: Sequence[Episode], plan: Plan, path: str | Path) ->
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("arm")
-    ys = [e.objective for e in done]
+    ys = [float(e.objective or 0.0) for e in done]
     if ys and min(ys) > 0 and max(ys) >= 10 * min(ys):
         ax.set_yscale("log")
     ax.set_ylabel(f"{plan.metric} ({'lower' if plan.direction == 'minimize' else 'higher'} is better)")
@@ -913,7 +924,7 @@ def best(episodes: Sequence[Episode], plan: Plan) -> Episode | None:
     if not done:
         return None
     sign = 1.0 if plan.direction == "minimize" else -1.0
-    return min(done, key=lambda e: (sign * e.objective, e.k))
+    return min(done, key=lambda e: (sign * float(e.objective or 0.0), e.k))
 
 
 def report(episodes: Sequence[Episode], study: Study) -> str:
@@ -984,7 +995,7 @@ def run_study(
     else:
         if storage:
             raise StudyError("--storage does not apply to --resume (the study keeps its own storage, study.json)")
-        study = Study.open(resume, trials)
+        study = Study.open(resume or "", trials)
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "sciml.cli", "study", "--resume", str(study.path), "--quiet"],

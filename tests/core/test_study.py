@@ -299,11 +299,33 @@ def test_interrupted_between_episodes_resumes(tmp_path):
             raise KeyboardInterrupt
 
     case = case_at(tmp_path, contexts=None, arms={"train.stages.0.lr": [1e-3, 1e-2]})
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(StudyInterrupted):
         run_study(case, on_episode=stop_after_first)
     (path,) = (tmp_path / "runs" / "tiny").iterdir()
     assert [e.status for e in Study.open(path).episodes()] == ["done"]
     assert [e.status for e in run_study(resume=path).episodes()] == ["done", "done"]
+
+
+def test_episode_of_a_killed_process_is_taken_over(tmp_path):
+    """kill -9 releases nothing: an episode held by a process that is gone from this host is
+    interrupted, and --resume plays it; one held by a live process (this one) is left alone."""
+    from sciml.study import _signals_deferred
+
+    study = Study.create(case_at(tmp_path, contexts=None, arms={"train.stages.0.lr": [1e-3, 1e-2]}))
+    with _signals_deferred():
+        trial, k, _, _ = study._claim()  # claimed as a process would, then "killed": never played
+    assert k == 0 and [e.status for e in study.episodes()] == ["running"]  # this process is alive
+    joined = Study.open(study.path)
+    with _signals_deferred():
+        trial1, k1, _, _ = joined._claim()
+    assert k1 == 1  # a joining process leaves episode 0 alone
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    for t in (trial, trial1):
+        t.set_user_attr("pid", gone.pid)
+    assert [e.status for e in study.episodes()] == ["interrupted", "interrupted"]
+    eps = run_study(resume=study.path).episodes()
+    assert [(e.k, e.status) for e in eps] == [(0, "done"), (1, "done")]
 
 
 # ---------------------------------------------------------------- a policy of one's own
