@@ -51,10 +51,14 @@ class PINN(AbstractMethod):
         hard_constraints: bool = False,
         selection=None,
         trainable_params: dict[str, float] | None = None,
+        grid_update=None,
     ):
         super().__init__()
         check_model_fits(model, problem)  # a wrong network size in one line, not a torch shape error
         self.selection, self._bound = selection, False
+        if grid_update is not None and not hasattr(model, "update_grid"):
+            raise ValueError(f"method.grid_update moves a KAN's knots; the model is a {type(model).__name__}")
+        self.grid_update = grid_update
         unknown = sorted(set(trainable_params or {}) - set(problem.params))
         if unknown:
             raise ValueError(
@@ -124,21 +128,26 @@ class PINN(AbstractMethod):
         return self.net()(x)
 
     def check_phases(self, phases: list[str]) -> None:
-        """``selection.phases`` must name phases the case's stages have."""
+        """``selection.phases`` and ``grid_update.phases`` must name phases the case's stages have."""
         super().check_phases(phases)
-        wanted = getattr(self.selection, "phases", None) or []
-        missing = [p for p in wanted if p not in phases]
-        if missing:
-            raise ValueError(
-                f"method.selection.phases: no stage has phase {missing[0]!r}; the stages' phases: {', '.join(phases)}"
-            )
+        for option, part in (("selection", self.selection), ("grid_update", self.grid_update)):
+            missing = [p for p in (getattr(part, "phases", None) or []) if p not in phases]
+            if missing:
+                raise ValueError(
+                    f"method.{option}.phases: no stage has phase {missing[0]!r}; "
+                    f"the stages' phases: {', '.join(phases)}"
+                )
 
     def start_stage(self, phase: str, state, data) -> None:
-        """Point selection acts in the stages whose phase ``selection.phases`` lists (all without it)."""
-        if self.selection is not None:
-            self.selection.in_phase = self.selection.phases is None or phase in self.selection.phases
+        """Point selection and KAN grid updates act in the stages whose phase their ``phases`` lists
+        (every stage without it)."""
+        for part in (self.selection, self.grid_update):
+            if part is not None:
+                part.in_phase = part.phases is None or phase in part.phases
 
     def after_step(self, state, data) -> None:
+        if self.grid_update is not None:
+            self.grid_update(self.model, data, state.step)
         if self.selection is None:
             return
         if not self._bound:
@@ -147,12 +156,17 @@ class PINN(AbstractMethod):
         self.selection(self, data, state.step)
 
     def get_extra_state(self) -> dict:
-        return {"selection": self.selection.state_dict()} if self.selection is not None else {}
+        out = {"selection": self.selection.state_dict()} if self.selection is not None else {}
+        if self.grid_update is not None:
+            out["grid_updates"] = self.grid_update.count
+        return out
 
     def set_extra_state(self, state: dict) -> None:
         if self.selection is not None and "selection" in state:
             self.selection.load_state_dict(state["selection"])
             self._bound = True
+        if self.grid_update is not None and "grid_updates" in state:
+            self.grid_update.count = state["grid_updates"]
 
     def _learn_requests(self, group: str, x: torch.Tensor, normals: torch.Tensor | None = None) -> None:
         """Find which derivatives the residuals of ``group`` ask for (a probe on 2 points of ``x``).
@@ -352,6 +366,7 @@ def pinn(
     hard_constraints: bool = False,
     selection: dict | None = None,
     trainable_params: dict | None = None,
+    grid_update: dict | None = None,
 ) -> PINN:
     """Physics-informed neural network, strong form (named loss terms with weights)."""
     if model is None:  # from the case: one network, or one per subdomain (pinns.multidomain)
@@ -376,4 +391,14 @@ def pinn(
             raise ValueError(f"method.selection.phases must be a non-empty list of phase names, got {phases!r}")
         selector = SAMPLERS.build(opts.pop("type"), opts)
         selector.phases = phases
-    return PINN(problem, model, weights, derivatives, hard_constraints, selector, trainable_params)
+    updates = None
+    if grid_update is not None:
+        from .kan import GridUpdates
+
+        if not isinstance(grid_update, dict) or "every" not in grid_update:
+            raise ValueError(f"method.grid_update needs every (e.g. {{every: 200}}), got {grid_update!r}")
+        unknown = sorted(set(grid_update) - {"every", "phases", "margin"})
+        if unknown:
+            raise ValueError(f"method.grid_update: unknown option {unknown[0]!r}; options: every, phases, margin")
+        updates = GridUpdates(**grid_update)
+    return PINN(problem, model, weights, derivatives, hard_constraints, selector, trainable_params, updates)

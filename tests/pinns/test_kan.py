@@ -228,3 +228,68 @@ def test_builder_and_pinn_on_burgers():
     bad = dict(raw, model={"type": "kan", "widths": 5})
     with pytest.raises(CaseError, match="widths"):
         validate(bad)
+
+
+def test_grid_updates_act_in_their_phases_and_resume_exactly(tmp_path):
+    """``grid_update: {every: 2, phases: [fit]}``: the knots follow the collocation points every 2
+    steps of the ``fit`` stage and stay put in ``refine``; an interrupted run resumes to the same
+    knots, weights and update count; bad options are one line."""
+    from sciml.config import CaseError, validate
+    from sciml.output import RunDir
+    from sciml.run import build
+    from sciml.train import Interrupted, Trainer
+
+    raw = {
+        "name": "kan_grid",
+        "dtype": "float64",
+        "problem": {"type": "burgers1d", "params": {"nu": 0.05}, "n_x": 16, "n_t": 4},
+        "data": {"type": "collocation", "n_interior": 48, "n_boundary": 8, "n_initial": 12, "resample_every": 1},
+        "model": {"type": "kan", "widths": [3], "grid_size": 4, "input_bounds": [[-1.0, 1.0], [0.0, 0.99]]},
+        "method": {"type": "pinn", "grid_update": {"every": 2, "phases": ["fit"]}},
+        "train": {
+            "stages": [
+                {"optimizer": "adam", "lr": 1.0e-2, "steps": 6, "phase": "fit"},
+                {"optimizer": "adam", "lr": 1.0e-2, "steps": 4, "phase": "refine"},
+            ],
+            "checkpoint_every": 100,
+            "eval_every": 100,
+            "progress": False,
+        },
+    }
+
+    def run(case, run_dir=None, stop_at=None, resume=None):
+        built = build(case)
+        if stop_at:  # SIGINT from the data's hook: the Trainer checkpoints and stops (as Ctrl-C would)
+            import os
+            import signal
+
+            after = built.data.after_step
+
+            def hook(state):
+                after(state)
+                if state.step == stop_at:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+            built.data.after_step = hook
+        Trainer(case.train, run_dir, case.seed, case.dtype).fit(built.method, built.data, resume=resume)
+        return built.method
+
+    knots0 = {k: v.clone() for k, v in build(validate(raw)).method.state_dict().items() if "grid" in k}
+    assert knots0  # the KAN's knot buffers
+    ref = run(validate(raw))
+    assert ref.grid_update.count == 3  # steps 2, 4, 6 of the fit stage; none in refine
+    assert any(not torch.equal(ref.state_dict()[k], v) for k, v in knots0.items())
+    run_dir = RunDir.create(tmp_path / "runs", "kan_grid")
+    with pytest.raises(Interrupted):
+        run(validate(raw), run_dir, stop_at=3)
+    resumed = run(validate(raw), run_dir, resume=run_dir.checkpoints / "last.pt")
+    assert resumed.grid_update.count == 3
+    assert all(torch.equal(v, ref.state_dict()[k]) for k, v in resumed.state_dict().items() if torch.is_tensor(v))
+    for method, message in (
+        ({"type": "pinn", "grid_update": {"every": 0}}, "grid_update.every must be an integer >= 1"),
+        ({"type": "pinn", "grid_update": {"every": 2, "phases": ["nope"]}}, "no stage has phase 'nope'"),
+    ):
+        with pytest.raises((CaseError, ValueError), match=message):
+            run(validate(dict(raw, method=method)))
+    with pytest.raises(ValueError, match="moves a KAN's knots; the model is a MLP"):
+        build(validate(dict(raw, model={"type": "mlp", "width": 4, "depth": 1})))
