@@ -403,11 +403,23 @@ def test_sigterm_then_resume_from_the_command_line(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_share_one_study(tmp_path):
-    case = case_at(tmp_path)
-    study = run_study(case, workers=2)
+    """A second process (`sciml study --resume DIR`, as --workers starts it) joins a study: once it
+    holds an episode, this process plays beside it; every episode is played once, by one of them."""
+    study = Study.create(case_at(tmp_path, ["train.stages.0.steps=60"]))
+    cmd = [sys.executable, "-m", "sciml.cli", "study", "--resume", str(study.path), "--quiet"]
+    other = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not any(t.user_attrs.get("pid") == other.pid for t in study.engine.get_trials()):
+        assert time.monotonic() < deadline and other.poll() is None, other.communicate()
+        time.sleep(0.05)
+    study.run()
+    assert other.wait(timeout=300) == 0, other.communicate()
     eps = study.episodes()
     assert [e.k for e in eps] == [0, 1, 2, 3] and {e.status for e in eps} == {"done"}
-    pids = {t.user_attrs["pid"] for t in study.engine.get_trials()}
-    assert os.getpid() in pids
+    players = {t.number: t.user_attrs["pid"] for t in study.engine.get_trials()}
+    assert set(players.values()) == {os.getpid(), other.pid}, players  # both played
     # every episode was played once: one run directory each
     assert [len(list((study.path / "episodes" / f"{k:03d}" / "tiny").iterdir())) for k in range(4)] == [1] * 4
+    study.write_results()  # the other's last episode too (as run_study does after its workers)
+    whole = run_study(case_at(tmp_path / "one", ["train.stages.0.steps=60"]))  # one process
+    assert_same_table(read_results(whole.path), read_results(study.path))
