@@ -301,10 +301,16 @@ def _run_settings(raw: dict) -> dict[str, str]:
         return "x".join(map(str, v)) if isinstance(v, list) and all(isinstance(i, int) for i in v) else str(v)
 
     model, method = section("model"), section("method")
-    model_s = " ".join(
-        [str(model.get("type", ""))]
-        + [f"{k}={short(model[k])}" for k in MODEL_SIZE_KEYS if k in model and model[k] is not None]
-    )
+
+    def one_model(m: dict) -> str:
+        return " ".join(
+            [str(m.get("type", ""))] + [f"{k}={short(m[k])}" for k in MODEL_SIZE_KEYS if k in m and m[k] is not None]
+        )
+
+    if "type" in model or not model:
+        model_s = one_model(model)
+    else:  # named networks: name: type sizes, each
+        model_s = "; ".join(f"{name}: {one_model(m if isinstance(m, dict) else {})}" for name, m in model.items())
     method_s = " ".join([str(method.get("type", ""))] + [f"{k}={method[k]}" for k in METHOD_KEY_OPTIONS if k in method])
     stages = section("train").get("stages") or []
     parts = []

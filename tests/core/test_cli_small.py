@@ -42,6 +42,20 @@ def test_compare_shows_problem_model_method_and_stages(tmp_path, capsys):
     assert rows[str(mlp)][5] == "0.0375"
 
 
+def test_compare_shows_named_networks(tmp_path, capsys):
+    """A run with named networks (LPINN's position and state) shows each, by name."""
+    case = load_case(
+        str(ROOT / "cases" / "convection_lpinn.yaml"),
+        ["model={position: {type: mlp, width: 16, depth: 2}, state: {type: kan, widths: [8]}}"],
+    )
+    run_dir = RunDir.create(tmp_path, case.name)
+    run_dir.save_case(case.to_dict())
+    run_dir.save_summary({"case": case.name, "metrics": {"eval/rel_l2": 0.5}})
+    assert main(["compare", str(run_dir.path)]) == 0
+    row = [c.strip() for c in capsys.readouterr().out.splitlines()[2].strip("|").split("|")]
+    assert row[2] == "position: mlp width=16 depth=2; state: kan widths=8"
+
+
 TINY = """\
 name: tiny
 seed: 1
