@@ -1,4 +1,5 @@
 """Datasets: the sciml HDF5 format, PDEBench readers, splits and normalizers."""
+
 from __future__ import annotations
 
 from sciml.data.hdf5 import FORMAT, FORMAT_VERSION, H5Dataset, ensure_dataset, split_indices, write_dataset

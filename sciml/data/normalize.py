@@ -3,6 +3,7 @@
 Statistics are registered buffers, so they travel with ``state_dict`` and checkpoints and
 follow ``.to(device)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,7 @@ class UnitGaussianNormalizer(nn.Module):
         return self.mean.numel() > 0
 
     @torch.no_grad()
-    def fit(self, x) -> "UnitGaussianNormalizer":
+    def fit(self, x) -> UnitGaussianNormalizer:
         """Compute mean/std of ``x`` (tensor or array, ``(N, *space, C)``); returns ``self``."""
         x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         if x.ndim < 2:
@@ -90,7 +91,7 @@ class IdentityNormalizer(nn.Module):
 
     fitted = True
 
-    def fit(self, x=None) -> "IdentityNormalizer":
+    def fit(self, x=None) -> IdentityNormalizer:
         return self
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ key              shape                 meaning
 (``0000``, ``0001``, ...) with ``data`` (T, nx, ny, 2) (activator u, inhibitor v) and
 ``grid/x`` (nx,), ``grid/y`` (ny,), ``grid/t`` (T,).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,17 @@ import numpy as np
 from sciml.data.hdf5 import write_dataset
 from sciml.mesh import Grid
 
-__all__ = ["read_pdebench_darcy", "convert_pdebench_darcy", "read_pdebench_1d", "convert_pdebench_1d",
-           "read_pdebench_diff_react", "convert_pdebench_diff_react", "convert_pdebench", "LAYOUTS", "TARGETS"]
+__all__ = [
+    "read_pdebench_darcy",
+    "convert_pdebench_darcy",
+    "read_pdebench_1d",
+    "convert_pdebench_1d",
+    "read_pdebench_diff_react",
+    "convert_pdebench_diff_react",
+    "convert_pdebench",
+    "LAYOUTS",
+    "TARGETS",
+]
 
 _DARCY_KEYS = ("tensor", "nu", "x-coordinate", "y-coordinate")
 _BETA = re.compile(r"beta(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)")
@@ -55,8 +65,10 @@ def _uniform_axis(c: np.ndarray, name: str, file: str, what: str = "Darcy") -> t
     d = np.diff(c)
     h = (c[-1] - c[0]) / (c.size - 1)
     if h <= 0 or np.max(np.abs(d - h)) > 1e-4 * h:
-        raise ValueError(f"PDEBench {what} file {file}: '{name}' is not uniformly spaced and increasing "
-                         f"(spacings in [{d.min():.6g}, {d.max():.6g}])")
+        raise ValueError(
+            f"PDEBench {what} file {file}: '{name}' is not uniformly spaced and increasing "
+            f"(spacings in [{d.min():.6g}, {d.max():.6g}])"
+        )
     return float(c[0]), float(c[-1])
 
 
@@ -102,12 +114,16 @@ def read_pdebench_darcy(path, max_samples: int | None = None) -> dict:
             raise ValueError(f"PDEBench Darcy file {name}: 'nu' has shape {nu.shape}; expected (N, nx, ny)")
         n, nx, ny = nu.shape
         if tensor.shape != (n, 1, nx, ny):
-            raise ValueError(f"PDEBench Darcy file {name}: 'tensor' has shape {tensor.shape}; "
-                             f"expected {(n, 1, nx, ny)} to match 'nu' {nu.shape}")
+            raise ValueError(
+                f"PDEBench Darcy file {name}: 'tensor' has shape {tensor.shape}; "
+                f"expected {(n, 1, nx, ny)} to match 'nu' {nu.shape}"
+            )
         x, y = f["x-coordinate"][()], f["y-coordinate"][()]
         if x.shape != (nx,) or y.shape != (ny,):
-            raise ValueError(f"PDEBench Darcy file {name}: coordinates have shapes {x.shape}, {y.shape}; "
-                             f"expected ({nx},), ({ny},) to match 'nu' {nu.shape}")
+            raise ValueError(
+                f"PDEBench Darcy file {name}: coordinates have shapes {x.shape}, {y.shape}; "
+                f"expected ({nx},), ({ny},) to match 'nu' {nu.shape}"
+            )
         m = n if max_samples is None else min(int(max_samples), n)
         a = np.asarray(nu[:m], dtype=np.float32)[..., None]
         u = np.asarray(tensor[:m, 0], dtype=np.float32)[..., None]
@@ -132,9 +148,16 @@ def convert_pdebench_darcy(src, dst, max_samples: int | None = None) -> Path:
     d = read_pdebench_darcy(src, max_samples=max_samples)
     n = len(d["a"])
     params = {} if d["beta"] is None else {"beta": np.full(n, d["beta"], dtype=np.float64)}
-    return write_dataset(dst, {"a": d["a"], "u": d["u"]}, {"a": "input", "u": "output"}, d["grid"],
-                         channels={"a": ["a"], "u": ["u"]}, params=params, problem="darcy2d",
-                         generator={"source": "pdebench", "file": src.name})
+    return write_dataset(
+        dst,
+        {"a": d["a"], "u": d["u"]},
+        {"a": "input", "u": "output"},
+        d["grid"],
+        channels={"a": ["a"], "u": ["u"]},
+        params=params,
+        problem="darcy2d",
+        generator={"source": "pdebench", "file": src.name},
+    )
 
 
 # ---- 1-D advection / Burgers ---------------------------------------------------------------
@@ -164,13 +187,16 @@ def _times(t: np.ndarray, n_steps: int, name: str, file: str, what: str) -> np.n
     the file stores one more (PDEBench's 1-D files: ``t-coordinate`` has T + 1 entries)."""
     t = np.asarray(t, dtype=np.float64).reshape(-1)
     if t.size not in (n_steps, n_steps + 1):
-        raise ValueError(f"PDEBench {what} file {file}: '{name}' has {t.size} entries; expected {n_steps} "
-                         f"or {n_steps + 1} for {n_steps} stored time steps")
+        raise ValueError(
+            f"PDEBench {what} file {file}: '{name}' has {t.size} entries; expected {n_steps} "
+            f"or {n_steps + 1} for {n_steps} stored time steps"
+        )
     return t[:n_steps]
 
 
-def read_pdebench_1d(path, max_samples: int | None = None, t_stride: int = 1, periodic: bool = True,
-                     ends: bool = False) -> dict:
+def read_pdebench_1d(
+    path, max_samples: int | None = None, t_stride: int = 1, periodic: bool = True, ends: bool = False
+) -> dict:
     """Read a PDEBench 1-D file (advection, Burgers): ``tensor`` (N, T, nx), ``x-coordinate`` (nx,),
     ``t-coordinate`` (T + 1,) or (T,).
 
@@ -201,8 +227,10 @@ def read_pdebench_1d(path, max_samples: int | None = None, t_stride: int = 1, pe
         n, nt, nx = tensor.shape
         x = np.asarray(f["x-coordinate"][()], dtype=np.float64).reshape(-1)
         if x.shape != (nx,):
-            raise ValueError(f"PDEBench 1D file {name}: 'x-coordinate' has shape {x.shape}; expected ({nx},) "
-                             f"to match 'tensor' {tensor.shape}")
+            raise ValueError(
+                f"PDEBench 1D file {name}: 'x-coordinate' has shape {x.shape}; expected ({nx},) "
+                f"to match 'tensor' {tensor.shape}"
+            )
         steps = [0, nt - 1] if ends and nt > 1 else slice(None, None, ts)
         times = _times(f["t-coordinate"][()], nt, "t-coordinate", name, "1D")[steps]
         m = n if max_samples is None else min(int(max_samples), n)
@@ -216,8 +244,9 @@ def read_pdebench_1d(path, max_samples: int | None = None, t_stride: int = 1, pe
     return {"u": u, "times": times, "grid": grid, "params": params}
 
 
-def _write(dst, src: Path, d: dict, target: str, problem: dict[str, str], layout: str, t_stride: int,
-           channels: list[str]) -> Path:
+def _write(
+    dst, src: Path, d: dict, target: str, problem: dict[str, str], layout: str, t_stride: int, channels: list[str]
+) -> Path:
     """Write ``d`` (``u`` (N, T, *space, C), ``times``, ``grid``, ``params``) as an operator dataset
     ``u0 = u(t_0) → u = u(t_last)`` or as one trajectory field ``u`` with ``/times``."""
     if target not in TARGETS:
@@ -227,15 +256,30 @@ def _write(dst, src: Path, d: dict, target: str, problem: dict[str, str], layout
     gen = {"source": "pdebench", "file": src.name, "layout": layout, "target": target, "t_stride": t_stride}
     if target == "operator":
         gen["t"] = [float(d["times"][0]), float(d["times"][-1])]
-        return write_dataset(dst, {"u0": u[:, 0], "u": u[:, -1]}, {"u0": "input", "u": "output"}, d["grid"],
-                             channels={"u0": [f"{c}0" for c in channels], "u": channels}, params=params,
-                             problem=problem[target], generator=gen)
-    return write_dataset(dst, {"u": u}, {"u": "output"}, d["grid"], channels={"u": channels}, params=params,
-                         times=d["times"], problem=problem[target], generator=gen)
+        return write_dataset(
+            dst,
+            {"u0": u[:, 0], "u": u[:, -1]},
+            {"u0": "input", "u": "output"},
+            d["grid"],
+            channels={"u0": [f"{c}0" for c in channels], "u": channels},
+            params=params,
+            problem=problem[target],
+            generator=gen,
+        )
+    return write_dataset(
+        dst,
+        {"u": u},
+        {"u": "output"},
+        d["grid"],
+        channels={"u": channels},
+        params=params,
+        times=d["times"],
+        problem=problem[target],
+        generator=gen,
+    )
 
 
-def convert_pdebench_1d(src, dst, target: str = "operator", max_samples: int | None = None,
-                        t_stride: int = 1) -> Path:
+def convert_pdebench_1d(src, dst, target: str = "operator", max_samples: int | None = None, t_stride: int = 1) -> Path:
     """Convert a PDEBench 1-D file into the sciml dataset format.
 
     ``target="operator"``: fields ``u0`` = u(t_0) (input) and ``u`` = u(t_last) (output), the layout of
@@ -248,8 +292,16 @@ def convert_pdebench_1d(src, dst, target: str = "operator", max_samples: int | N
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     d = read_pdebench_1d(src, max_samples=max_samples, t_stride=t_stride, ends=target == "operator")
-    return _write(dst, src, d, target, {"operator": "burgers_operator", "trajectories": "combined_equation"},
-                  "1d", _stride("t_stride", t_stride), ["u"])
+    return _write(
+        dst,
+        src,
+        d,
+        target,
+        {"operator": "burgers_operator", "trajectories": "combined_equation"},
+        "1d",
+        _stride("t_stride", t_stride),
+        ["u"],
+    )
 
 
 # ---- 2-D diffusion-reaction ----------------------------------------------------------------
@@ -270,8 +322,9 @@ def read_pdebench_diff_react(path, max_samples: int | None = None, t_stride: int
     with f:
         keys = sorted(k for k in f.keys() if isinstance(f[k], h5py.Group))
         if not keys:
-            raise ValueError(f"PDEBench diff-react file {name} has no sample groups ('0000', ...); "
-                             f"found: {sorted(f.keys())}")
+            raise ValueError(
+                f"PDEBench diff-react file {name} has no sample groups ('0000', ...); found: {sorted(f.keys())}"
+            )
         m = len(keys) if max_samples is None else min(int(max_samples), len(keys))
         keys = keys[:m]
         first = None
@@ -286,29 +339,39 @@ def read_pdebench_diff_react(path, max_samples: int | None = None, t_stride: int
             if first is None:
                 first = coords
                 if data.ndim != 4:
-                    raise ValueError(f"PDEBench diff-react file {name}: '{k}/data' has shape {data.shape}; "
-                                     f"expected (T, nx, ny, C)")
+                    raise ValueError(
+                        f"PDEBench diff-react file {name}: '{k}/data' has shape {data.shape}; expected (T, nx, ny, C)"
+                    )
                 shape = data.shape
                 if shape[1:3] != (coords[0].size, coords[1].size):
-                    raise ValueError(f"PDEBench diff-react file {name}: '{k}/data' has shape {shape} but "
-                                     f"grid/x, grid/y have {coords[0].size}, {coords[1].size} entries")
+                    raise ValueError(
+                        f"PDEBench diff-react file {name}: '{k}/data' has shape {shape} but "
+                        f"grid/x, grid/y have {coords[0].size}, {coords[1].size} entries"
+                    )
                 times = _times(coords[2], shape[0], f"{k}/grid/t", name, "diff-react")[::ts]
             else:
                 if data.shape != shape:
-                    raise ValueError(f"PDEBench diff-react file {name}: '{k}/data' has shape {data.shape}, "
-                                     f"sample '{keys[0]}' has {shape}")
+                    raise ValueError(
+                        f"PDEBench diff-react file {name}: '{k}/data' has shape {data.shape}, "
+                        f"sample '{keys[0]}' has {shape}"
+                    )
                 for a, c, c0 in zip("xyt", coords, first):
                     if c.shape != c0.shape or not np.allclose(c, c0):
-                        raise ValueError(f"PDEBench diff-react file {name}: sample '{k}' has other grid/{a} "
-                                         f"coordinates than sample '{keys[0]}'")
+                        raise ValueError(
+                            f"PDEBench diff-react file {name}: sample '{k}' has other grid/{a} "
+                            f"coordinates than sample '{keys[0]}'"
+                        )
             us.append(np.asarray(data[::ts], dtype=np.float32))
-    grid = Grid(tuple(shape[1:3]), (_uniform_axis(first[0], "grid/x", name, "diff-react"),
-                                    _uniform_axis(first[1], "grid/y", name, "diff-react")))
+    grid = Grid(
+        tuple(shape[1:3]),
+        (_uniform_axis(first[0], "grid/x", name, "diff-react"), _uniform_axis(first[1], "grid/y", name, "diff-react")),
+    )
     return {"u": np.stack(us), "times": times, "grid": grid, "params": {}}
 
 
-def convert_pdebench_diff_react(src, dst, target: str = "trajectories", max_samples: int | None = None,
-                                t_stride: int = 1) -> Path:
+def convert_pdebench_diff_react(
+    src, dst, target: str = "trajectories", max_samples: int | None = None, t_stride: int = 1
+) -> Path:
     """Convert PDEBench's 2-D diffusion–reaction file into the sciml dataset format.
 
     ``target="trajectories"`` (default): one output field ``u`` (N, T, nx, ny, 2) with channels
@@ -317,12 +380,21 @@ def convert_pdebench_diff_react(src, dst, target: str = "trajectories", max_samp
     """
     src = Path(src)
     d = read_pdebench_diff_react(src, max_samples=max_samples, t_stride=t_stride)
-    return _write(dst, src, d, target, {"operator": "pdebench_diff_react", "trajectories": "pdebench_diff_react"},
-                  "diff-react", _stride("t_stride", t_stride), ["u", "v"])
+    return _write(
+        dst,
+        src,
+        d,
+        target,
+        {"operator": "pdebench_diff_react", "trajectories": "pdebench_diff_react"},
+        "diff-react",
+        _stride("t_stride", t_stride),
+        ["u", "v"],
+    )
 
 
-def convert_pdebench(src, dst, layout: str = "darcy", target: str | None = None, max_samples: int | None = None,
-                     t_stride: int = 1) -> Path:
+def convert_pdebench(
+    src, dst, layout: str = "darcy", target: str | None = None, max_samples: int | None = None, t_stride: int = 1
+) -> Path:
     """Convert a PDEBench file of ``layout`` (``darcy``, ``1d``, ``diff-react``) into the sciml format;
     ``target`` (``operator`` or ``trajectories``) for the time-dependent layouts (default: ``operator`` for
     ``1d``, ``trajectories`` for ``diff-react``)."""
@@ -334,5 +406,4 @@ def convert_pdebench(src, dst, layout: str = "darcy", target: str | None = None,
         return convert_pdebench_darcy(src, dst, max_samples=max_samples)
     if layout == "1d":
         return convert_pdebench_1d(src, dst, target or "operator", max_samples=max_samples, t_stride=t_stride)
-    return convert_pdebench_diff_react(src, dst, target or "trajectories", max_samples=max_samples,
-                                       t_stride=t_stride)
+    return convert_pdebench_diff_react(src, dst, target or "trajectories", max_samples=max_samples, t_stride=t_stride)

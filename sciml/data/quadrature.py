@@ -9,6 +9,7 @@ edges named ``tag`` or the internal segment ``tag``) for each boundary term of t
 energy form, and ``"<condition>"`` points for each penalty condition. The rules are
 deterministic, so there is no generator state to checkpoint.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,10 @@ def domain_quadrature(domain, n_cells: int, order: int) -> tuple[np.ndarray, np.
     if domain._is_box():
         return gauss_legendre_grid(domain.bounds[: domain.dim], n_cells, order)
     if domain.dim != 2:
-        raise ValueError(f"quadrature data on a {domain.dim}-D {type(domain.geometry).__name__} needs a MeshDomain "
-                         "(mesh it with gmsh, meshes/); boxes and 2D shapes are covered")
+        raise ValueError(
+            f"quadrature data on a {domain.dim}-D {type(domain.geometry).__name__} needs a MeshDomain "
+            "(mesh it with gmsh, meshes/); boxes and 2D shapes are covered"
+        )
     return mesh_quadrature(domain.to_mesh(_spacing(domain, n_cells)), order)
 
 
@@ -57,8 +60,10 @@ def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.
         return segment_quadrature(domain.mesh.points[domain.boundary_facets(tag)][..., :2], order)
     if tag in getattr(domain, "edge_names", ()) and domain.dim == 2:
         return _edge_quadrature(domain, tag, _spacing(domain, n_cells), order)
-    raise ValueError(f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag, a named edge of a 2D "
-                     "Domain (polygon edge_names) or an internal segment")
+    raise ValueError(
+        f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag, a named edge of a 2D "
+        "Domain (polygon edge_names) or an internal segment"
+    )
 
 
 def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +75,10 @@ def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray
 
     pieces = [(i, p) for i, p in enumerate(domain._pieces) if p.name == tag]
     if not all(isinstance(p, _Segment) for _, p in pieces):
-        raise ValueError(f"boundary quadrature on {tag!r}: only straight named edges are supported; "
-                         "mesh curved boundaries with gmsh and use a MeshDomain")
+        raise ValueError(
+            f"boundary quadrature on {tag!r}: only straight named edges are supported; "
+            "mesh curved boundaries with gmsh and use a MeshDomain"
+        )
     subs = []
     for _, p in pieces:
         m = max(int(np.ceil(p.measure / h)), 1)
@@ -82,8 +89,10 @@ def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray
     if domain._csg:
         owner = np.concatenate([np.full(len(s) * order, i) for (i, _), s in zip(pieces, subs)])
         if not domain._on_composite(pts, owner).all():
-            raise ValueError(f"boundary quadrature on {tag!r}: the named edge lies (partly) off the shape's "
-                             "boundary (another CSG piece cuts or covers it); name the edges of the final shape instead")
+            raise ValueError(
+                f"boundary quadrature on {tag!r}: the named edge lies (partly) off the shape's "
+                "boundary (another CSG piece cuts or covers it); name the edges of the final shape instead"
+            )
     return pts, w
 
 
@@ -110,11 +119,12 @@ class QuadratureData(Data):
         self.points, self.weights = domain_quadrature(problem.domain, n_cells, order)
         form = problem.energy
         self.extra: dict[str, np.ndarray] = {}  # boundary rules and penalty points, keyed as in the batch
-        for tag in (form.boundary if form else {}):
+        for tag in form.boundary if form else {}:
             self.extra[f"points:{tag}"], self.extra[f"weights:{tag}"] = boundary_quadrature(
-                problem.domain, tag, n_cells, order)
+                problem.domain, tag, n_cells, order
+            )
         rng = np.random.default_rng(seed)
-        for name in (form.penalties if form else {}):
+        for name in form.penalties if form else {}:
             cond = problem.conditions[name]
             if not cond.where.startswith("boundary"):
                 raise ValueError(f"penalty condition {name!r} must live on a boundary or segment, not {cond.where!r}")
@@ -143,8 +153,12 @@ class QuadratureData(Data):
         if self._batch is None:
             r, w = self.shard_of
             arrays = {"points": self.points, "weights": self.weights, **self.extra}
-            self._batch = {k: torch.as_tensor(v[r::w] * (w if k.startswith("weights") else 1),
-                                              dtype=self.dtype, device=self.device) for k, v in arrays.items()}
+            self._batch = {
+                k: torch.as_tensor(
+                    v[r::w] * (w if k.startswith("weights") else 1), dtype=self.dtype, device=self.device
+                )
+                for k, v in arrays.items()
+            }
         return self._batch
 
     def after_step(self, state) -> None:

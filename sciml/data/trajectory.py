@@ -18,6 +18,7 @@ Randomness is seeded by ``(seed, epoch, position)``, so a resumed run sees the s
 Parameters are divided by their largest magnitude on the training set (a parameter constant over
 the set, such as α in E1, is seen as a constant input).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,9 +66,19 @@ class WindowIO(IOSpec):
 class TrajectoryData(EpochBatches):
     """Train/test trajectories in memory, ``(N, T, *space, C)`` float tensors, and window batches."""
 
-    def __init__(self, dataset: H5Dataset, n_train: int, n_test: int, batch_size: int, time_window: int,
-                 bundle: int | None, pushforward: int, seed: int, period: list | None = None,
-                 periodic: dict | None = None):
+    def __init__(
+        self,
+        dataset: H5Dataset,
+        n_train: int,
+        n_test: int,
+        batch_size: int,
+        time_window: int,
+        bundle: int | None,
+        pushforward: int,
+        seed: int,
+        period: list | None = None,
+        periodic: dict | None = None,
+    ):
         n = len(dataset)
         count("n_train", n_train), count("n_test", n_test)
         if n_train + n_test > n:
@@ -104,8 +115,12 @@ class TrajectoryData(EpochBatches):
             return torch.as_tensor(np.concatenate(arrays, axis=-1))
 
         self.u = {k: stack(v) for k, v in split.items()}
-        raw = {k: np.stack([dataset.load(p, v) for p in self.param_names], -1).astype(np.float64)
-               if self.param_names else np.zeros((len(v), 0)) for k, v in split.items()}
+        raw = {
+            k: np.stack([dataset.load(p, v) for p in self.param_names], -1).astype(np.float64)
+            if self.param_names
+            else np.zeros((len(v), 0))
+            for k, v in split.items()
+        }
         for k, v in split.items():
             for j, name in enumerate(self.param_names):
                 check_finite(dataset, name, raw[k][:, j], v)
@@ -123,8 +138,9 @@ class TrajectoryData(EpochBatches):
         ins = tuple(f"{c}@{-K + j}" for j in range(K) for c in self.channels) + ("t",) + self.param_names
         outs = tuple(f"{c}@{j}" for j in range(B) for c in self.channels)
         nd = self.support.dim if isinstance(self.support, Grid) else 0
-        return WindowIO(ins, outs, nd, None, K, B, self.channels, self.param_names, self.support, self.period,
-                        self.dt, self.t_max)
+        return WindowIO(
+            ins, outs, nd, None, K, B, self.channels, self.param_names, self.support, self.period, self.dt, self.t_max
+        )
 
     # --- trainer interface ---
     def to(self, device=None, dtype=None):
@@ -157,13 +173,13 @@ class TrajectoryData(EpochBatches):
         return {"u": past, "future": future, "t": t, "params": self.params["train"][idx], "unroll": n}
 
 
-
 def _positive(name: str, v) -> int:
     return count(name, v, 1)
 
 
-def check_trajectories(*, problem, seed: int, path, n_train, n_test, batch_size, time_window, bundle, pushforward,
-                       period, generate) -> None:
+def check_trajectories(
+    *, problem, seed: int, path, n_train, n_test, batch_size, time_window, bundle, pushforward, period, generate
+) -> None:
     """The ``trajectories`` data options, and an existing file against the case, without generating data."""
     path = path or problem_file(problem)  # problem from_data: its file
     count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
@@ -175,8 +191,9 @@ def check_trajectories(*, problem, seed: int, path, n_train, n_test, batch_size,
     if dataset is not None and (times is None or len(times) < 2):
         raise OptionError("path", f"{dataset.path} has no time axis (/times): trajectory data need one")
     if times is not None and K + B > len(times):
-        raise OptionError("time_window", f"time_window {K} + bundle {B} exceeds the {len(times)} stored times of "
-                                         f"{dataset.path}")
+        raise OptionError(
+            "time_window", f"time_window {K} + bundle {B} exceeds the {len(times)} stored times of {dataset.path}"
+        )
 
 
 def _period(support, period, periodic: dict | None = None) -> tuple[float | None, ...] | None:
@@ -198,21 +215,52 @@ def _period(support, period, periodic: dict | None = None) -> tuple[float | None
 
 
 @DATA.register("trajectories")
-def trajectory_data(*, problem, seed: int = 0, path: str = "", n_train: int = 256, n_test: int = 32,
-                    batch_size: int = 16, time_window: int = 25, bundle: int | None = None, pushforward: int = 0,
-                    period: list | None = None, generate: bool = True) -> TrajectoryData:
+def trajectory_data(
+    *,
+    problem,
+    seed: int = 0,
+    path: str = "",
+    n_train: int = 256,
+    n_test: int = 32,
+    batch_size: int = 16,
+    time_window: int = 25,
+    bundle: int | None = None,
+    pushforward: int = 0,
+    period: list | None = None,
+    generate: bool = True,
+) -> TrajectoryData:
     """Trajectories from a sciml HDF5 file (generated by the problem's solver on first use), served as
     windows of ``time_window`` past steps and ``bundle`` (default: the same) future steps, with up to
     ``pushforward`` no-gradient unrolls (curriculum: at most the epoch number). ``period``: per-axis
     periods of a mesh or point-cloud support (default: the problem's ``periodic``); ``path``
     defaults to a ``from_data`` problem's file."""
     path = path or problem_file(problem)
-    check_trajectories(problem=problem, seed=seed, path=path, n_train=n_train, n_test=n_test, batch_size=batch_size,
-                       time_window=time_window, bundle=bundle, pushforward=pushforward, period=period,
-                       generate=generate)
+    check_trajectories(
+        problem=problem,
+        seed=seed,
+        path=path,
+        n_train=n_train,
+        n_test=n_test,
+        batch_size=batch_size,
+        time_window=time_window,
+        bundle=bundle,
+        pushforward=pushforward,
+        period=period,
+        generate=generate,
+    )
     dataset = open_problem_dataset(problem, path, n_train + n_test, seed, generate)
-    return TrajectoryData(dataset, n_train, n_test, batch_size, time_window, bundle, pushforward, seed, period,
-                          getattr(problem, "periodic", None))
+    return TrajectoryData(
+        dataset,
+        n_train,
+        n_test,
+        batch_size,
+        time_window,
+        bundle,
+        pushforward,
+        seed,
+        period,
+        getattr(problem, "periodic", None),
+    )
 
 
 trajectory_data.check = check_trajectories  # run by sciml.config.validate, before any work
