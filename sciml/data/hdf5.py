@@ -856,11 +856,11 @@ def split_indices(n: int, fractions: dict[str, float] | tuple, seed: int = 0) ->
         if total > 1 + 1e-9:
             raise ValueError(f"split fractions {fractions} sum to {total} > 1")
         exact = np.asarray(vals, dtype=np.float64) * n
-        counts = np.floor(exact + 1e-9).astype(int)
+        floors = np.floor(exact + 1e-9).astype(int)
         if abs(total - 1) <= 1e-9:  # distribute the rounding remainder by largest fractional part
-            for j in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
-                counts[j] += 1
-        counts = counts.tolist()
+            for j in np.argsort(-(exact - floors), kind="stable")[: n - floors.sum()]:
+                floors[j] += 1
+        counts = floors.tolist()
     else:
         raise ValueError(f"split sizes must be all fractions (float) or all counts (int), got {fractions}")
     perm = np.random.default_rng(seed).permutation(n)
@@ -889,7 +889,7 @@ def _interrupt_on_signals(path: Path):
     temporary file; a second signal while it unwinds is ignored. Signals the process ignores
     stay ignored, and outside the main thread (where Python cannot set handlers) nothing changes.
     """
-    fired = []
+    fired: list[int] = []
 
     def handler(signum, frame):
         if not fired:

@@ -30,6 +30,9 @@ class UnitGaussianNormalizer(nn.Module):
     accept ``(..., *space, C)`` (pointwise) or ``(..., C)`` (channel).
     """
 
+    mean: torch.Tensor  # buffers (register_buffer in __init__)
+    std: torch.Tensor
+
     def __init__(self, reduce_dims: str = "pointwise", eps: float = 1e-5):
         super().__init__()
         if reduce_dims not in ("pointwise", "channel"):

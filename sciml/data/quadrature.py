@@ -131,7 +131,7 @@ class QuadratureData(Data):
             self.extra[name] = problem.domain.sample_boundary(n_boundary, cond.boundary_tag, "uniform", rng)
         self.dtype, self.device = torch.float32, torch.device("cpu")
         self.shard_of = (0, 1)
-        self._batch = None
+        self._batch: dict[str, torch.Tensor] | None = None  # built on first use
 
     # --- Trainer interface ---
     def to(self, device=None, dtype=None):
@@ -187,4 +187,4 @@ def quadrature(*, problem, seed: int = 0, n_cells: int = 64, order: int = 4, n_b
     return QuadratureData(problem, n_cells, order, n_boundary, seed)
 
 
-quadrature.check = check_quadrature  # run by sciml.config.validate, before any work
+quadrature.check = check_quadrature  # type: ignore[attr-defined]  # run by sciml.config.validate, before any work

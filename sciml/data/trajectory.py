@@ -187,13 +187,14 @@ def check_trajectories(
     B = K if bundle is None else count("bundle", bundle)
     count("pushforward", pushforward, 0)
     dataset = check_dataset_file(problem, path, n_train + n_test, seed, generate)
-    times = None if dataset is None else dataset.times
-    if dataset is not None and (times is None or len(times) < 2):
-        raise OptionError("path", f"{dataset.path} has no time axis (/times): trajectory data need one")
-    if times is not None and K + B > len(times):
-        raise OptionError(
-            "time_window", f"time_window {K} + bundle {B} exceeds the {len(times)} stored times of {dataset.path}"
-        )
+    if dataset is not None:  # None: it will be generated
+        times = dataset.times
+        if times is None or len(times) < 2:
+            raise OptionError("path", f"{dataset.path} has no time axis (/times): trajectory data need one")
+        if K + B > len(times):
+            raise OptionError(
+                "time_window", f"time_window {K} + bundle {B} exceeds the {len(times)} stored times of {dataset.path}"
+            )
 
 
 def _period(support, period, periodic: dict | None = None) -> tuple[float | None, ...] | None:
@@ -263,4 +264,4 @@ def trajectory_data(
     )
 
 
-trajectory_data.check = check_trajectories  # run by sciml.config.validate, before any work
+trajectory_data.check = check_trajectories  # type: ignore[attr-defined]  # run by sciml.config.validate, before any work
