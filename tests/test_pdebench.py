@@ -183,6 +183,19 @@ def test_diff_react_errors(tmp_path):
         read_pdebench_diff_react(empty)
 
 
+@pytest.mark.parametrize("max_samples", [0, -1])
+def test_max_samples_below_one_is_refused(tmp_path, max_samples):
+    """A count below one used to crash (diff-react: UnboundLocalError) or, negative, silently drop
+    samples from the end (keys[:-1], tensor[:-1])."""
+    _pdebench_diff_react(tmp_path / "2D_diff-react_NA_NA.h5")
+    _pdebench_1d(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5")
+    with pytest.raises(ValueError, match="max_samples must be an integer >= 1"):
+        read_pdebench_diff_react(tmp_path / "2D_diff-react_NA_NA.h5", max_samples=max_samples)
+    with pytest.raises(ValueError, match="max_samples must be an integer >= 1"):
+        read_pdebench_1d(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5", max_samples=max_samples)
+    assert read_pdebench_diff_react(tmp_path / "2D_diff-react_NA_NA.h5", max_samples=2)["u"].shape[0] == 2
+
+
 # ---- CLI ------------------------------------------------------------------------------------
 def test_cli_convert_pdebench_layouts(tmp_path, capsys):
     from sciml.cli import main

@@ -124,7 +124,7 @@ def read_pdebench_darcy(path, max_samples: int | None = None) -> dict:
                 f"PDEBench Darcy file {name}: coordinates have shapes {x.shape}, {y.shape}; "
                 f"expected ({nx},), ({ny},) to match 'nu' {nu.shape}"
             )
-        m = n if max_samples is None else min(int(max_samples), n)
+        m = _n_read(max_samples, n)
         a = np.asarray(nu[:m], dtype=np.float32)[..., None]
         u = np.asarray(tensor[:m, 0], dtype=np.float32)[..., None]
     grid = Grid((nx, ny), (_uniform_axis(x, "x-coordinate", name), _uniform_axis(y, "y-coordinate", name)))
@@ -174,6 +174,16 @@ def _open(path, what: str) -> tuple[Path, h5py.File]:
         return path, h5py.File(path, "r")
     except OSError as exc:
         raise ValueError(f"PDEBench {what} file {path.name} is not a readable HDF5 file ({exc})") from exc
+
+
+def _n_read(max_samples, n: int) -> int:
+    """How many of the file's ``n`` samples to read: all (``max_samples`` None) or the first
+    ``max_samples``, which must be >= 1 (a negative count would slice samples off the end)."""
+    if max_samples is None:
+        return n
+    if isinstance(max_samples, bool) or int(max_samples) < 1:
+        raise ValueError(f"max_samples must be an integer >= 1 (or None: every sample), got {max_samples!r}")
+    return min(int(max_samples), n)
 
 
 def _stride(name: str, v) -> int:
@@ -233,7 +243,7 @@ def read_pdebench_1d(
             )
         steps = [0, nt - 1] if ends and nt > 1 else slice(None, None, ts)
         times = _times(f["t-coordinate"][()], nt, "t-coordinate", name, "1D")[steps]
-        m = n if max_samples is None else min(int(max_samples), n)
+        m = _n_read(max_samples, n)
         u = np.asarray(tensor[:m, steps], dtype=np.float32)[..., None]
     lo, hi = _uniform_axis(x, "x-coordinate", name, "1D")
     if periodic:
@@ -325,9 +335,8 @@ def read_pdebench_diff_react(path, max_samples: int | None = None, t_stride: int
             raise ValueError(
                 f"PDEBench diff-react file {name} has no sample groups ('0000', ...); found: {sorted(f.keys())}"
             )
-        m = len(keys) if max_samples is None else min(int(max_samples), len(keys))
-        keys = keys[:m]
-        first = None
+        keys = keys[: _n_read(max_samples, len(keys))]
+        first: tuple[np.ndarray, ...] | None = None
         us = []
         for k in keys:
             g = f[k]
@@ -362,6 +371,7 @@ def read_pdebench_diff_react(path, max_samples: int | None = None, t_stride: int
                             f"coordinates than sample '{keys[0]}'"
                         )
             us.append(np.asarray(data[::ts], dtype=np.float32))
+    assert first is not None  # there is at least one sample (checked above)
     grid = Grid(
         tuple(shape[1:3]),
         (_uniform_axis(first[0], "grid/x", name, "diff-react"), _uniform_axis(first[1], "grid/y", name, "diff-react")),
