@@ -26,6 +26,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 GROUP = "sciml.plugins"
 # the project's own components, imported even where the package metadata (and so its entry
@@ -66,7 +67,7 @@ def load_plugins() -> None:
         _state["loading"] = False
 
 
-def _import_file(path: Path):
+def _import_file(path: Path) -> ModuleType:
     """Import a Python file as a module under a name derived from its absolute path (the same
     file always gives the same module, imported once)."""
     for module in list(sys.modules.values()):  # already imported (by name, or by another case)
@@ -78,6 +79,8 @@ def _import_file(path: Path):
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # importlib knows no loader for this suffix
+        raise ImportError(f"{path.name} is not a Python source file (import a .py file or a module name)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

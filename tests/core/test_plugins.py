@@ -138,11 +138,15 @@ def test_an_installed_package_registers_through_its_entry_point(tmp_path):
         (["missing_module_xyz"], ["imports.0", "missing_module_xyz", "failed to import"]),
         (["nothere.py"], ["imports.0", "nothere.py", "no such file"]),
         (["broken.py"], ["imports.0", "broken.py", "ZeroDivisionError"]),
+        # a path to a file without the .py suffix: importlib has no loader for it
+        (["helpers/tool"], ["imports.0", "helpers/tool", "tool is not a Python source file"]),
         ([3], ["imports.0", "module name or a .py file"]),
     ],
 )
 def test_a_bad_import_is_one_line_before_any_work(tmp_path, capsys, imports, words):
     (tmp_path / "broken.py").write_text("x = 1 / 0\n")
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "tool").write_text("x = 1\n")
     (tmp_path / "case.yaml").write_text(yaml.safe_dump({**CASE, "imports": imports, "problem": {"type": "burgers1d"}}))
     assert main(["run", str(tmp_path / "case.yaml"), "--output", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
