@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .mesh import Grid, Mesh
 
@@ -40,7 +42,7 @@ class Field:
     names: tuple[str, ...]
     times: np.ndarray | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.values = np.asarray(self.values)
         self.names = tuple(self.names)
         if self.values.shape[-1] != len(self.names):
@@ -89,7 +91,7 @@ class Field:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[..., self.names.index(name)]
 
-    def _check(self, other: Field):
+    def _check(self, other: Field) -> None:
         same = (
             self.support is other.support
             or (isinstance(self.support, Grid) and self.support == other.support)
@@ -103,8 +105,8 @@ class Field:
         if not same:
             raise InconsistentDiscretizationError("fields live on different discretizations")
 
-    def with_values(self, values: np.ndarray, names=None) -> Field:
-        return Field(values, self.support, names or self.names, self.times)
+    def with_values(self, values: np.ndarray, names: Sequence[str] | None = None) -> Field:
+        return Field(values, self.support, tuple(names) if names else self.names, self.times)
 
     def __sub__(self, other: Field) -> Field:
         self._check(other)
@@ -122,7 +124,9 @@ class Field:
         )
 
     # ---- evaluation at points ---------------------------------------------------------
-    def at(self, points, times=None, *, outside: str = "raise", tol: float = 1e-9) -> np.ndarray:
+    def at(
+        self, points: ArrayLike, times: ArrayLike | None = None, *, outside: str = "raise", tol: float = 1e-9
+    ) -> np.ndarray:
         """The field's channels at arbitrary ``points`` (and ``times``), interpolated linearly.
 
         - Grid: multilinear in the cell of the grid; a periodic axis wraps around (any coordinate
@@ -191,7 +195,14 @@ class Field:
         out = out.astype(dtype, copy=False)
         return out[0] if scalar_time else out
 
-    def on(self, support, times=None, *, outside: str = "raise", tol: float = 1e-9) -> Field:
+    def on(
+        self,
+        support: Grid | Mesh | ArrayLike,
+        times: ArrayLike | None = None,
+        *,
+        outside: str = "raise",
+        tol: float = 1e-9,
+    ) -> Field:
         """This field interpolated onto another ``support`` (Grid, Mesh or (m, d) points) with
         :meth:`at`: the same channels, at ``times`` (default: the stored steps)."""
         if isinstance(support, Grid):
@@ -206,7 +217,8 @@ class Field:
         if new_times is not None and np.ndim(new_times) == 0:
             new_times = None
         lead = vals.shape[:-2]
-        return Field(vals.reshape(*lead, *shape, vals.shape[-1]), support, self.names, new_times)
+        stored = None if new_times is None else np.asarray(new_times, dtype=np.float64)  # as Field stores times
+        return Field(vals.reshape(*lead, *shape, vals.shape[-1]), support, self.names, stored)
 
 
 def error_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:

@@ -15,7 +15,8 @@ import contextlib
 import functools
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 from scipy.stats import qmc
@@ -25,7 +26,7 @@ from .mesh import Grid, Mesh
 SAMPLERS = ("uniform", "pseudo", "hammersley", "halton", "sobol", "lhs")
 
 
-def dde():
+def dde() -> Any:
     """Import ``deepxde`` lazily: pytorch backend, no banner, torch defaults untouched."""
     import torch
 
@@ -90,9 +91,11 @@ def unit_samples(n: int, d: int, method: str, rng: np.random.Generator) -> np.nd
 
 
 Segment = tuple[tuple[float, ...], tuple[float, ...]]
+# what the samplers' ``rng`` accepts: a Generator, a seed, or None (fresh entropy), as np.random.default_rng
+Seed: TypeAlias = "np.random.Generator | int | None"
 
 
-def _check_segments(segments: dict | None, dim: int) -> dict[str, np.ndarray]:
+def _check_segments(segments: Mapping | None, dim: int) -> dict[str, np.ndarray]:
     """name -> (k, 2, dim) array of straight pieces, from one (a, b) pair or a list of them."""
     out = {}
     for name, pieces in (segments or {}).items():
@@ -146,6 +149,18 @@ class _Piece:
     name: str | None = None
     pdim: int
     measure: float
+
+    def at(self, u: np.ndarray) -> np.ndarray:
+        """(n, dim) points on the piece for ``u`` in ``[0,1]^pdim`` (every piece defines it)."""
+        raise NotImplementedError
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """The nearest points of the piece (every piece defines it)."""
+        raise NotImplementedError
+
+    def normal(self, x: np.ndarray) -> np.ndarray:
+        """Unit normals at points of the piece (every piece defines it)."""
+        raise NotImplementedError
 
     def dist(self, x: np.ndarray) -> np.ndarray:
         return np.linalg.norm(x - self.project(x), axis=-1)
@@ -292,7 +307,7 @@ def _tree_names(geom) -> set[str]:
     return {names} if isinstance(names, str) else {n for n in (names or ()) if n is not None}
 
 
-def named(geom, name: str):
+def named(geom: Any, name: str) -> Any:
     """Give the whole boundary of the primitive ``geom`` (a ``Disk``, a ``Rectangle``...) the
     boundary name ``name``; inside a CSG shape a condition on ``boundary:<name>`` then reaches the
     part of it that bounds the shape. Returns ``geom``."""
@@ -305,7 +320,7 @@ def named(geom, name: str):
     return geom
 
 
-def polygon(vertices, edge_names=None):
+def polygon(vertices: Any, edge_names: Sequence[str | None] | None = None) -> Any:
     """A deepxde polygon (``Triangle``, ``Rectangle`` or ``Polygon``: deepxde wants the special
     cases by their own names) whose edges may carry boundary names: ``edge_names[i]`` names the
     edge from ``vertices[i]`` to ``vertices[i + 1]`` (the last one closes the loop); ``None``
@@ -332,7 +347,8 @@ def polygon(vertices, edge_names=None):
     tol = 1e-6 * np.linalg.norm(np.ptp(v, axis=0))
     ends = [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
     own = []
-    for p in _primitive_pieces(geom):  # deepxde may reverse the vertices: match edges by their ends
+    edges = cast("list[_Segment]", _primitive_pieces(geom))  # a polygon's pieces are its edges
+    for p in edges:  # deepxde may reverse the vertices: match edges by their ends
         hit = [
             i
             for i, (a, b) in enumerate(ends)
@@ -564,11 +580,11 @@ class Domain:
 
     def __init__(
         self,
-        geometry,
+        geometry: Any,
         boundaries: dict[str, Callable] | None = None,
         time: tuple[float, float] | None = None,
         names: tuple[str, ...] | None = None,
-        segments: dict[str, Segment | list[Segment]] | None = None,
+        segments: Mapping[str, Segment | Sequence[Segment]] | None = None,
         cuts: dict[str, float | list[float]] | None = None,
         subdomain_names: list[str] | dict[str, str] | None = None,
         interface_names: dict[str, str] | None = None,
@@ -590,7 +606,7 @@ class Domain:
             )
         for name in sorted(self.edge_names):
             self.boundaries[name] = functools.partial(self._near_named, name)
-        self._pieces_cache = None
+        self._pieces_cache: list[_Piece] | None = None
         self._csg = _is_csg(geometry)
         self._eps = 1e-7 * float(np.linalg.norm(self.bounds[: self.dim, 1] - self.bounds[: self.dim, 0]))
         self.cuts: dict[str, np.ndarray] = {}  # coordinate name -> sorted cut positions
@@ -699,7 +715,7 @@ class Domain:
 
         return _draw(n, len(free), method, accept, rng, f"interface {face.name!r}")
 
-    def sample_subdomain(self, n: int, name: str, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_subdomain(self, n: int, name: str, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         """(n, ndim) points inside the subdomain ``name`` (a piece of the cuts), that it owns: ``method``
         on its space(-time) box, keeping the points inside the shape."""
         if name not in self.subdomains:
@@ -784,7 +800,7 @@ class Domain:
             return b[:, 0] + unit_samples(n, self.dim, method, rng) * (b[:, 1] - b[:, 0])
         return self._rejection(n, method, rng, with_time=False)
 
-    def sample_interior(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_interior(self, n: int, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         """(n, ndim) points inside the space(-time) domain: ``method`` on the box, or in the bounding
         box with rejection (jointly with time)."""
         rng = np.random.default_rng(rng)
@@ -797,7 +813,7 @@ class Domain:
         t0, t1 = self.time
         return t0 + unit_samples(n, 1, method, rng) * (t1 - t0)
 
-    def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         """(n, ndim) points on the spatial boundary (named ``tag``, or all of it) or on the internal
         segment ``tag``, × time; uniform in arc length (area), ``method`` along it (jointly with time).
         An interface's name gives points uniform on it (:class:`Interface`)."""
@@ -821,13 +837,13 @@ class Domain:
         if tag in self.edge_names:
             index, pred = [i for i, p in enumerate(pieces) if p.name == tag], None
         else:
-            index, pred = list(range(len(pieces))), self.boundaries.get(tag)
+            index, pred = list(range(len(pieces))), (self.boundaries.get(tag) if tag is not None else None)
         q, spread = _spread([pieces[i] for i in index], self.dim, self.time)
-        index = np.asarray(index)
+        piece_of = np.asarray(index)
 
         def accept(u):
             x, j = spread(u)
-            keep = self._on_composite(x[:, : self.dim], index[j]) if self._csg else np.ones(len(u), dtype=bool)
+            keep = self._on_composite(x[:, : self.dim], piece_of[j]) if self._csg else np.ones(len(u), dtype=bool)
             if pred is not None:
                 keep &= np.asarray(pred(x[:, : self.dim]), dtype=bool)
             return keep, x
@@ -852,7 +868,7 @@ class Domain:
         x = np.concatenate(out)
         return np.hstack([x, self._times(n, "pseudo", rng)]) if self.time else x
 
-    def sample_initial(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_initial(self, n: int, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         """(n, ndim) points at ``t = t0`` inside the spatial domain."""
         if not self.time:
             raise ValueError("a steady domain has no initial condition")
@@ -916,7 +932,7 @@ class Domain:
 
     def to_grid(self, shape: tuple[int, ...]) -> Grid:
         """The tensor grid over the bounding box (space then time)."""
-        return Grid(shape, [tuple(r) for r in self.bounds])
+        return Grid(shape, tuple((lo, hi) for lo, hi in self.bounds))
 
     def to_mesh(self, h: float) -> Mesh:
         """A mesh of the spatial domain with spacing about ``h``.
@@ -934,7 +950,7 @@ class Domain:
         if self._is_box():
             b = self.bounds[: self.dim]
             shape = tuple(max(2, int(np.ceil((hi - lo) / h)) + 1) for lo, hi in b)
-            return Grid(shape, [tuple(r) for r in b]).to_mesh()
+            return Grid(shape, tuple((lo, hi) for lo, hi in b)).to_mesh()
         if self.dim != 2:
             raise NotImplementedError(
                 f"to_mesh of a {self.dim}-D {type(self.geometry).__name__} is not supported "
@@ -948,14 +964,14 @@ class Domain:
         ang = np.arange(8) * np.pi / 4
         probes = [x] + [x + self._eps * np.array([np.cos(a), np.sin(a)]) for a in ang]
         ins = np.stack([np.asarray(self.geometry.inside(p), dtype=bool) for p in probes])
-        return ins.any(0) & ~ins.all(0)
+        return ins.any(0) & ~ins.all(0)  # type: ignore[return-value]  # numpy's stubs allow a scalar for any(axis)
 
     def _triangulate(self, h: float) -> Mesh:
         from scipy.spatial import Delaunay, cKDTree
 
         diam = float(np.linalg.norm(self.bounds[:2, 1] - self.bounds[:2, 0]))
         pieces = self._pieces
-        bnd = []
+        on_pieces = []
         for p in pieces:
             if isinstance(p, _Sphere):
                 m = max(int(np.ceil(p.measure / h)), 12)
@@ -963,8 +979,8 @@ class Domain:
             else:
                 m = max(int(np.ceil(p.measure / h)), 1)
                 u = np.arange(m + 1) / m
-            bnd.append(p.at(u[:, None]))
-        bnd = np.concatenate(bnd)
+            on_pieces.append(p.at(u[:, None]))
+        bnd = np.concatenate(on_pieces)
         bnd = bnd[self._on_boundary(bnd)]
         tol = 1e-9 * diam
         drop = {j for i, j in cKDTree(bnd).query_pairs(tol)}  # shared vertices, coincident pieces
@@ -1040,7 +1056,7 @@ class MeshDomain:
         self,
         mesh: Mesh,
         time: tuple[float, float] | None = None,
-        segments: dict[str, Segment | list[Segment]] | None = None,
+        segments: Mapping[str, Segment | Sequence[Segment]] | None = None,
     ):
         if not mesh.cells_of_dim(mesh.dim) or mesh.cells_of_dim(mesh.dim)[0][0] not in ("line", "triangle", "tetra"):
             raise ValueError("MeshDomain needs a simplex mesh (lines, triangles or tetrahedra) of full dimension")
@@ -1103,8 +1119,8 @@ class MeshDomain:
         """``n`` points on ``simplices`` by ``method`` (jointly with time when there is one)."""
         m = simplices.shape[1] - 1
         q = max(m, 1)
-        with_time = with_time and bool(self.time)
-        u = unit_samples(n, q + (1 if with_time else 0), method, rng)
+        time = self.time if with_time else None
+        u = unit_samples(n, q + (1 if time else 0), method, rng)
         cum = np.concatenate([[0.0], np.cumsum(weights)])
         s = u[:, 0] * cum[-1]
         j = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(simplices) - 1)
@@ -1112,8 +1128,8 @@ class MeshDomain:
             [np.clip((s - cum[j]) / np.where(weights[j] > 0, weights[j], 1.0), 0.0, 1.0), u[:, 1:q]]
         )
         x = np.einsum("nk,nkd->nd", _barycentric(local, m), self.mesh.points[simplices[j]])
-        if with_time:
-            x = np.hstack([x, self.time[0] + u[:, q:] * (self.time[1] - self.time[0])])
+        if time:
+            x = np.hstack([x, time[0] + u[:, q:] * (time[1] - time[0])])
         return x
 
     def _with_time(self, x, rng):
@@ -1121,13 +1137,13 @@ class MeshDomain:
             return x
         return np.hstack([x, self.time[0] + rng.random((len(x), 1)) * (self.time[1] - self.time[0])])
 
-    def sample_interior(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_interior(self, n: int, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         rng = np.random.default_rng(rng)
         if method != "pseudo":
             return self._mapped(self._cells, self._measures, n, method, rng)
         return self._with_time(self._simplex_points(self._cells, self._measures, n, rng), rng)
 
-    def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_boundary(self, n: int, tag: str | None = None, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         rng = np.random.default_rng(rng)
         if tag in self.segments:
             return _sample_segments(self.segments[tag], n, method, rng, self.time)
@@ -1137,7 +1153,7 @@ class MeshDomain:
             return self._mapped(facets, w, n, method, rng)
         return self._with_time(self._simplex_points(facets, w, n, rng), rng)
 
-    def sample_initial(self, n: int, method: str = "pseudo", rng=None) -> np.ndarray:
+    def sample_initial(self, n: int, method: str = "pseudo", rng: Seed = None) -> np.ndarray:
         if not self.time:
             raise ValueError("a steady domain has no initial condition")
         rng = np.random.default_rng(rng)

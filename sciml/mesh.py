@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ class Mesh:
     point_tags: dict[str, np.ndarray] = field(default_factory=dict)
     cell_tags: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.points = np.asarray(self.points, dtype=np.float64)
         if self.points.ndim != 2 or self.points.shape[1] not in (1, 2, 3):
             raise ValueError(f"mesh points must have shape (n, 1|2|3), got {self.points.shape}")
@@ -75,7 +76,7 @@ class Mesh:
 
     # ---- meshio ---------------------------------------------------------------------
     @classmethod
-    def from_meshio(cls, m) -> Mesh:
+    def from_meshio(cls, m: Any) -> Mesh:
         """Convert a ``meshio.Mesh``; physical groups (gmsh) become named tags.
 
         Lower-dimensional physical groups (boundary curves) become point tags; groups of
@@ -141,7 +142,8 @@ class Mesh:
             raise ValueError(f"mesh file {path} is unreadable: some point coordinates are NaN or infinite")
         return mesh
 
-    def to_meshio(self, point_data: dict[str, np.ndarray] | None = None):
+    def to_meshio(self, point_data: dict[str, np.ndarray] | None = None) -> Any:
+        """A ``meshio.Mesh`` of the points (padded to 3D, as VTK wants) and cells, with ``point_data``."""
         import meshio
 
         pts = self.points
@@ -206,14 +208,17 @@ class Grid:
     ----------
     shape : nodes per axis
     bounds : ((lo, hi), ...) per axis
-    periodic : per-axis flags; a periodic axis excludes its right end (x_n = hi is x_0)
+    periodic : per-axis flags; a periodic axis excludes its right end (x_n = hi is x_0).
+        Omitted (None): no axis is periodic; after construction it is always a tuple of flags.
     """
 
     shape: tuple[int, ...]
     bounds: tuple[tuple[float, float], ...]
-    periodic: tuple[bool, ...] | None = None
+    # None is accepted and replaced by all-False flags in __post_init__, so the attribute is
+    # always a tuple; declaring it Optional would make every reader narrow it again
+    periodic: tuple[bool, ...] = None  # type: ignore[assignment]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         object.__setattr__(self, "bounds", tuple((float(a), float(b)) for a, b in self.bounds))
         if self.periodic is None:
@@ -311,6 +316,7 @@ def edges(
         e = np.concatenate([e, e[::-1]], axis=1)
         e = np.unique(e, axis=1)
         out = torch.as_tensor(e, dtype=torch.long)
+        n = mesh.n_points
     else:
         x = torch.as_tensor(points, dtype=torch.float64)
         if x.ndim == 1:
@@ -330,14 +336,13 @@ def edges(
             nbr = dist.topk(k, largest=False).indices  # (n, k)
             src = nbr.reshape(-1)
             dst = torch.arange(n).repeat_interleave(k)
-            e = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
-            out = torch.unique(e, dim=1)
+            both = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
+            out = torch.unique(both, dim=1)
         else:
             adj = dist <= radius
             adj.fill_diagonal_(False)
             out = adj.nonzero().T.contiguous()
     if self_loops:
-        n = mesh.n_points if mesh is not None else len(points)
         loops = torch.arange(n).repeat(2, 1)
         out = torch.unique(torch.cat([out, loops], 1), dim=1)
     return out

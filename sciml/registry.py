@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+B = TypeVar("B", bound=Callable[..., Any])  # a builder: a function or a class
 
 
 class Registry:
@@ -22,12 +24,14 @@ class Registry:
         What is registered (``"model"``, ``"problem"``...), used in error messages.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, Callable[..., Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable], Callable]:
-        def deco(obj: Callable) -> Callable:
+    def register(self, name: str) -> Callable[[B], B]:
+        """Decorator: register ``obj`` under ``name`` and return it unchanged."""
+
+        def deco(obj: B) -> B:
             if name in self._items and self._items[name] is not obj:
                 raise KeyError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
