@@ -399,7 +399,7 @@ def _check_device(c: _Checker, dev) -> None:
         c.fail(("device",), f"must be auto, cpu, cuda or cuda:N, got {dev!r}")
 
 
-def validate(raw: Any, source: str = "<string>", lines: dict | None = None) -> Case:
+def validate(raw: Any, source: str = "<string>", lines: dict[tuple, int] | None = None) -> Case:
     """Check a parsed case against the schema; return a :class:`Case` or raise :class:`CaseError`.
 
     Beyond types and names: every float of the train/stage/output schema must be finite and within
@@ -606,7 +606,7 @@ def read_case_text(path: str | Path) -> str:
         ) from None
 
 
-def load_case(path: str | Path, overrides: list[str] | tuple = ()) -> Case:
+def load_case(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Case:
     """Read, override and validate a case file.
 
     ``SCIML_MAX_STEPS=N`` in the environment then caps every stage at ``N`` steps (or ``N`` epochs):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -96,4 +96,5 @@ class AbstractMethod(nn.Module, ABC):
         return [{"params": list(self.parameters())}]
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights.get(k, 1.0) * v for k, v in terms.items())
+        # sum() starts from the int 0; a method returns at least one term, so this is a tensor
+        return cast(torch.Tensor, sum(self.weights.get(k, 1.0) * v for k, v in terms.items()))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -10,7 +12,6 @@ from torch.nn import functional as F
 
 from .registry import MODELS
 
-ACTIVATIONS = {"tanh": nn.Tanh, "gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "sin": None, "softplus": nn.Softplus}
 INITS = ("glorot_normal", "glorot_uniform", "kaiming", "default")
 
 
@@ -45,14 +46,24 @@ _ACT_DERIVS = {"tanh": _tanh, "sin": _sin, "softplus": _softplus, "silu": _silu,
 
 
 class Sin(nn.Module):
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sin(x)
+
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "sin": Sin,
+    "softplus": nn.Softplus,
+}
 
 
 def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return Sin() if name == "sin" else ACTIVATIONS[name]()
+    return ACTIVATIONS[name]()
 
 
 class MLP(nn.Module):
@@ -98,10 +109,11 @@ class MLP(nn.Module):
             self.B = None
             first = in_features
         sizes = [first] + [width] * depth + [out_features]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        linears = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.linears = nn.ModuleList(linears)
         self.act = globals()["activation"](activation)
         self.activation_name = activation
-        for lin in self.linears:
+        for lin in linears:
             if init == "glorot_normal":
                 nn.init.xavier_normal_(lin.weight)
                 nn.init.zeros_(lin.bias)
@@ -115,7 +127,9 @@ class MLP(nn.Module):
     def supports_jet(self) -> bool:
         return self.B is None and self.activation_name in _ACT_DERIVS
 
-    def jet(self, x: torch.Tensor, requests) -> dict[tuple[int, tuple[int, ...]], torch.Tensor]:
+    def jet(
+        self, x: torch.Tensor, requests: Iterable[Iterable[int]]
+    ) -> dict[tuple[int, tuple[int, ...]], torch.Tensor]:
         """Outputs and their input-derivatives by forward (Taylor-mode) propagation.
 
         For each layer ``h = W z + b``, ``z' = σ(h)``: first derivatives propagate as
@@ -137,26 +151,27 @@ class MLP(nn.Module):
             raise NotImplementedError(
                 "jet() needs an MLP without Fourier features and with tanh/sin/softplus/silu/relu"
             )
-        requests = {tuple(sorted(r)) for r in requests} | {()}
-        if max(len(r) for r in requests) > 2:
+        wanted: set[tuple[int, ...]] = {tuple(sorted(r)) for r in requests} | {()}
+        if max(len(r) for r in wanted) > 2:
             raise NotImplementedError("jet() propagates derivatives up to second order")
-        pairs = sorted(r for r in requests if len(r) == 2)
-        dirs = sorted({a for r in requests for a in r})
+        pairs = sorted(r for r in wanted if len(r) == 2)
+        dirs = sorted({a for r in wanted for a in r})
         act = _ACT_DERIVS[self.activation_name]
         # plain 2D tensors per direction (few: one per coordinate used): cheaper to differentiate
         # than one stacked 3D tensor with gathers
-        z = self.linears[0](x)
-        W0 = self.linears[0].weight
+        linears = cast("list[nn.Linear]", list(self.linears))  # built as nn.Linear in __init__
+        z = linears[0](x)
+        W0 = linears[0].weight
         d1 = {a: W0[:, a] for a in dirs}  # (w,), broadcast over points until the first σ'
-        d2: dict = {}
-        for lin in self.linears[1:]:
+        d2: dict[tuple[int, ...], Any] = {}
+        for lin in linears[1:]:
             t, sp, spp = act(z)
             d2 = {r: spp * d1[r[0]] * d1[r[1]] + (sp * d2[r] if r in d2 else 0) for r in pairs}
             d1 = {a: sp * v for a, v in d1.items()}
             z = lin(t)
             d1 = {a: v @ lin.weight.T for a, v in d1.items()}
             d2 = {r: v @ lin.weight.T for r, v in d2.items()}
-        out = {}
+        out: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
         for o in range(z.shape[1]):
             out[(o, ())] = z[:, o]
             out.update({(o, (a,)): v[:, o] for a, v in d1.items()})
@@ -235,6 +250,7 @@ class SubdomainNet(nn.Module):
                 continue
             y = net(x.index_select(0, idx))
             out = (x.new_zeros(len(x), y.shape[1]) if out is None else out).index_copy(0, idx, y)
+        assert out is not None  # x is not empty and every point has an owner (checked above)
         return out
 
 

@@ -7,6 +7,8 @@ Every function keeps the graph (``create_graph=True``) so residuals can be train
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 
@@ -47,14 +49,15 @@ def div(v: torch.Tensor, x: torch.Tensor, axes: tuple[int, ...] | None = None) -
     axes = tuple(range(v.shape[1])) if axes is None else axes
     if len(axes) != v.shape[1]:
         raise ValueError(f"divergence of a {v.shape[1]}-vector over {len(axes)} axes")
-    return sum(grad(v[:, i], x)[:, a] for i, a in enumerate(axes))
+    # sum() starts from the int 0; with at least one axis the result is a tensor
+    return cast(torch.Tensor, sum(grad(v[:, i], x)[:, a] for i, a in enumerate(axes)))
 
 
 def laplacian(u: torch.Tensor, x: torch.Tensor, axes: tuple[int, ...] | None = None) -> torch.Tensor:
     """Laplacian ``Σ_j ∂²u/∂x_j²`` over ``axes`` (default all coordinates): (n,)."""
     g = grad(u, x)
     axes = tuple(range(x.shape[1])) if axes is None else axes
-    return sum(grad(g[:, a], x)[:, a] for a in axes)
+    return cast(torch.Tensor, sum(grad(g[:, a], x)[:, a] for a in axes))  # a tensor for >= 1 axis
 
 
 def hessian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -113,7 +116,7 @@ class Derivatives:
     def dn(self, out=0) -> torch.Tensor:
         """The outward normal derivative ∂u/∂n = Σ_j n_j ∂u/∂x_j of output ``out``: (n,)."""
         n = self.normals
-        return sum(n[:, j] * self(j, out=out) for j in range(n.shape[1]))
+        return cast(torch.Tensor, sum(n[:, j] * self(j, out=out) for j in range(n.shape[1])))  # d_space >= 1
 
     normal_derivative = dn
 

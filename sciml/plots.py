@@ -10,6 +10,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
 import matplotlib
 
@@ -36,7 +37,7 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     return path
 
 
-def _is_number(v) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -109,9 +110,9 @@ def plot_losses(records: list[dict], path: str | os.PathLike) -> Path:
 
 # ---- layouts ---------------------------------------------------------------------------
 def _spatial_dim(field: Field) -> int:
-    pts = field.points() if not isinstance(field.support, Grid) else None
-    if pts is None:
+    if isinstance(field.support, Grid):
         return field.support.dim
+    pts = field.points()
     if pts.shape[1] == 3 and np.allclose(pts[:, 2], 0.0):
         return 2
     return pts.shape[1]
@@ -164,12 +165,14 @@ def _draw(fig: Figure, ax, field: Field, arr: np.ndarray, title: str, cmap: str 
         return
     if kind == "image":
         # values are indexed [ix, iy]: transpose; pixel centres sit on the grid nodes
+        assert isinstance(field.support, Grid)  # the "image" layout is that of a 2D grid
         (xs, ys), (dx, dy) = field.support.axes(), field.support.spacing()
         ext = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[0] - dy / 2, ys[-1] + dy / 2)
         im = ax.imshow(arr.T, origin="lower", extent=ext, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
     elif kind == "xt":
+        assert field.times is not None  # the "xt" layout is that of a 1D time series
         x = field.points()[:, 0]
         order = np.argsort(x)
         a = arr.reshape(len(field.times), -1)[:, order]

@@ -7,14 +7,19 @@ import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from torch import nn
 
 from .config import Case, dump_case
+from .method import AbstractMethod
 from .output import RunDir, check_output_root, remove_stale_temps_under
 from .registry import DATA, METHODS, MODELS, PROBLEMS
 from .train import Trainer, init_distributed, resolve_device, seed_everything
+
+if TYPE_CHECKING:
+    from .data.base import Data
+    from .problems.base import IOSpec, Problem
 
 
 def _opts(section: dict) -> dict:
@@ -23,10 +28,13 @@ def _opts(section: dict) -> dict:
 
 @dataclass
 class Built:
-    problem: Any
-    data: Any
-    model: Any
-    method: Any
+    """The parts :func:`build` makes from a case. ``model`` is the method's network (``method.model``),
+    or the networks the method asked for (one, or an ``nn.ModuleDict`` of several by name)."""
+
+    problem: Problem
+    data: Data
+    model: nn.Module
+    method: AbstractMethod
 
 
 class Models:
@@ -40,17 +48,18 @@ class Models:
     never re-derives one network's settings from another's.
     """
 
-    def __init__(self, section: dict, problem, data=None):
+    def __init__(self, section: dict[str, Any], problem: Problem, data: Data | None = None):
         self.named = "type" not in section
         self.sections = dict(section) if self.named else {"": section}
         self.problem, self.data = problem, data
         self.built: dict[str, nn.Module] = {}
 
-    def default_io(self):
+    def default_io(self) -> IOSpec:
         """What the network maps by default: the data's windows (trajectories) or the problem's fields."""
-        return self.data.io_spec(self.problem) if hasattr(self.data, "io_spec") else self.problem.io_spec()
+        io_spec = getattr(self.data, "io_spec", None)  # data that say what a network maps (trajectory windows)
+        return io_spec(self.problem) if io_spec is not None else self.problem.io_spec()
 
-    def __call__(self, name: str | None = None, io=None) -> nn.Module:
+    def __call__(self, name: str | None = None, io: IOSpec | None = None) -> nn.Module:
         if not self.named:
             section, key = self.sections[""], name or ""
         else:
@@ -78,7 +87,7 @@ class Models:
             raise ValueError(f"model: network {unused[0]!r} is not used by the method")
 
 
-def build_model(section: dict, problem, data=None) -> Any:
+def build_model(section: dict[str, Any], problem: Problem, data: Data | None = None) -> nn.Module:
     """The one network of ``section`` for ``problem`` (kept for callers of the one-network API)."""
     return Models(section, problem, data)()
 
@@ -285,7 +294,9 @@ def _remove_unstarted(run_dir: RunDir) -> None:
         run_dir.path.parent.rmdir()
 
 
-def run_case(case: Case, resume: str | Path | None = None, progress: bool | None = None) -> tuple[RunDir | None, dict]:
+def run_case(
+    case: Case, resume: str | Path | None = None, progress: bool | None = None
+) -> tuple[RunDir | None, dict[str, float]]:
     """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
 
     This is ``sciml run``: the run directory (``runs/<case>/<time>/`` under ``case.output.dir``) gets
@@ -308,31 +319,33 @@ def run_case(case: Case, resume: str | Path | None = None, progress: bool | None
         check_output_root(case.output.dir)
     resolve_paths(case)
     record_imports(case)
-    ckpt = None
+    ckpt: Path | None = None
+    resumed: RunDir | None = None  # the run dir of ``resume``
     if resume is not None:
-        run_dir = RunDir.open(resume)
-        ckpt = run_dir.checkpoints / "last.pt"
+        resumed = RunDir.open(resume)
+        ckpt = resumed.checkpoints / "last.pt"
         if ckpt.exists():  # a damaged checkpoint, or a case it does not fit, is refused before any work
             stage = read_checkpoint(ckpt)["state"].get("stage", 0)
-            check_resume_changes(run_dir.load_case_dict(), case.to_dict(), stage, run_dir.path)
+            check_resume_changes(resumed.load_case_dict(), case.to_dict(), stage, resumed.path)
         else:
             ckpt = None  # killed before its first checkpoint: start over in place
     built = build(case)
     rank, _ = init_distributed(device)  # under torchrun only rank 0 writes
-    if resume is None:
-        run_dir = RunDir.create(case.output.dir, case.name) if rank == 0 else None
-        if run_dir is not None:
-            run_dir.save_case(case.to_dict())  # first, so that a run killed from here on can be resumed
-    elif rank != 0:
-        run_dir = None
+    run_dir: RunDir | None = None
+    if rank != 0:
+        pass
+    elif resumed is None:
+        run_dir = RunDir.create(case.output.dir, case.name)
+        run_dir.save_case(case.to_dict())  # first, so that a run killed from here on can be resumed
     else:
+        run_dir = resumed
         remove_stale_temps_under(run_dir.path)  # what a run killed while writing left behind
         if ckpt is None:
             run_dir.truncate_metrics(0)  # started over: nothing logged before counts
     if progress is not None:
         case.train.progress = progress
     save_case = (lambda: run_dir.save_case(case.to_dict())) if run_dir is not None else None
-    trainer = None
+    trainer: Trainer | None = None
     try:
         trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
         metrics = trainer.fit(built.method, built.data, resume=ckpt, on_start=save_case)
@@ -340,7 +353,7 @@ def run_case(case: Case, resume: str | Path | None = None, progress: bool | None
         if resume is None and run_dir is not None and (trainer is None or trainer.state.step == 0):
             _remove_unstarted(run_dir)
         raise
-    if trainer.rank == 0:
+    if run_dir is not None:  # rank 0, the only rank with a run directory
         write_outputs(case, built, run_dir, metrics)
         bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
         if bad:
@@ -387,13 +400,13 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     from .config import validate
     from .train import load_method_state, read_checkpoint
 
-    run_dir = RunDir.open(run_dir)
-    case = validate(run_dir.load_case_dict(), str(run_dir.path / "case.yaml"))
-    ckpt = run_dir.checkpoints / "last.pt"
+    rd = RunDir.open(run_dir)
+    case = validate(rd.load_case_dict(), str(rd.path / "case.yaml"))
+    ckpt = rd.checkpoints / "last.pt"
     if not ckpt.exists():
         raise FileNotFoundError(
-            f"{run_dir.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
-            f"finish the run first: sciml run --resume {run_dir.path}"
+            f"{rd.path}: no checkpoint (checkpoints/last.pt) to evaluate; "
+            f"finish the run first: sciml run --resume {rd.path}"
         )
     blob = read_checkpoint(ckpt, keys=("method",))  # a damaged file is refused before anything is built
     parts = build(case)
@@ -402,4 +415,4 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     parts.data.to(dtype=dtype)
     load_method_state(parts.method, blob["method"], ckpt)
     parts.method.eval()
-    return LoadedRun(run_dir, case, parts)
+    return LoadedRun(rd, case, parts)

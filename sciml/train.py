@@ -16,8 +16,9 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +26,10 @@ import torch.distributed as dist
 
 from .config import Stage, Train
 from .method import DEFAULT_PHASE, AbstractMethod, TrainState
+
+if TYPE_CHECKING:
+    from .data.base import Data
+    from .output import RunDir
 
 _clock = time.perf_counter  # the Trainer's clock for time budgets (tests substitute a fake one)
 
@@ -336,7 +341,9 @@ class Trainer:
     seed, dtype, device : from the case
     """
 
-    def __init__(self, config: Train, run_dir=None, seed: int = 0, dtype: str = "float32", device: str = "auto"):
+    def __init__(
+        self, config: Train, run_dir: RunDir | None = None, seed: int = 0, dtype: str = "float32", device: str = "auto"
+    ) -> None:
         self.cfg = config
         self.run_dir = run_dir
         self.seed = seed
@@ -346,8 +353,10 @@ class Trainer:
         self.state = TrainState()
         self.history: list[dict] = []
         self.time_limited = False  # set when train.time_limit_s ended the run
-        # seconds before this fit() (from a checkpoint), its start on _clock, and the last reading
-        self._elapsed0, self._t_start, self._now = 0.0, None, 0.0
+        # seconds before this fit() (from a checkpoint), its start on _clock (set by fit), and the last reading
+        self._elapsed0, self._t_start, self._now = 0.0, 0.0, 0.0
+        self._first_loss: float | None = None  # the first step's loss (divergence guard); fit() resets it
+        self._last: dict[str, float] = {}  # the last logged loss terms (they survive a resume)
 
     # ---------------------------------------------------------------- checkpoints
     def _ckpt_path(self) -> Path | None:
@@ -464,7 +473,13 @@ class Trainer:
         return lambda: (self._now - self.state.stage_start_s) / max(limit - self.state.stage_start_s, 1e-9)
 
     # ---------------------------------------------------------------- the loop
-    def fit(self, method: AbstractMethod, data, resume: str | Path | None = None, on_start=None) -> dict[str, float]:
+    def fit(
+        self,
+        method: AbstractMethod,
+        data: Data,
+        resume: str | Path | None = None,
+        on_start: Callable[[], object] | None = None,
+    ) -> dict[str, float]:
         """Train ``method`` on ``data`` through every stage; return the final metrics.
 
         ``on_start()`` runs once the checkpoint (if any) has loaded, before the first step: a
@@ -479,7 +494,7 @@ class Trainer:
                     dist.broadcast(p, 0)
         method.check_phases([stage_phase(st) for st in self.cfg.stages])  # before any work
         self._first_loss = None
-        self._last: dict[str, float] = {}  # the last logged loss terms (they survive a resume)
+        self._last = {}
         self._loss = method.loss
         if self.cfg.compile:
             # one eager call first: methods may set themselves up on their first batch (PINN probes
@@ -544,7 +559,7 @@ class Trainer:
         metrics["steps"] = float(self.state.step)
         return metrics
 
-    def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop) -> dict[str, float]:
+    def _run_stage(self, si, stage, n_steps, method, data, opt, sched, stop) -> None:
         from tqdm import tqdm
 
         bar = tqdm(
