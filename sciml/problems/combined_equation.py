@@ -145,7 +145,7 @@ def combined_equation(
             )
         factor = nx_fine // nx
         x_fine = cell_centres(nx_fine, L, offset=-(factor - 1) * hf / 2.0)  # fine cells tile cells centred at i L/nx
-        support = Grid((nx,), ((0.0, L),), periodic=(True,))
+        support: Grid | Mesh = Grid((nx,), ((0.0, L),), periodic=(True,))
         pick = None
     else:
         x_fine = cell_centres(nx_fine, L)

@@ -76,6 +76,7 @@ def lift(x, side: str | None = None):
     On y = 0 the two sides differ (the crack faces): ``side`` says which one is evaluated;
     ``None`` picks each point's owner (y ≥ 0: upper).
     """
+    sign: torch.Tensor | float
     if side is None:
         sign = torch.where(x[:, 1] >= 0, 1.0, -1.0).to(x.dtype)
     else:

@@ -172,9 +172,9 @@ def mesh_heat(
     dt = t_end / (nt - 1) / substeps
 
     def generate(n_samples: int, rng: np.random.Generator):
-        kappa = rng.uniform(*kappa_range, size=n_samples)
+        kappa = rng.uniform(kappa_range[0], kappa_range[1], size=n_samples)
         if advection:
-            speed = rng.uniform(*speed_range, size=n_samples)
+            speed = rng.uniform(speed_range[0], speed_range[1], size=n_samples)
             angle = rng.uniform(0.0, 2 * np.pi, size=n_samples)
             vel = np.stack([speed * np.cos(angle), speed * np.sin(angle)], 1)
         else:

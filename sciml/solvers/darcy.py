@@ -18,10 +18,10 @@ def _stencil_pattern(n: int):
     ``coo_data[perm]`` is the CSR data array.
     """
     m = n - 2
-    ii, jj = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
-    k = (ii * m + jj).ravel()  # unknown index, x-major
-    ii = ii.ravel()
-    jj = jj.ravel()
+    gi, gj = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+    k = (gi * m + gj).ravel()  # unknown index, x-major
+    ii = gi.ravel()
+    jj = gj.ravel()
     east = ii < m - 1
     west = ii > 0
     north = jj < m - 1

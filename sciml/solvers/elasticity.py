@@ -50,9 +50,9 @@ def von_mises(sxx, syy, sxy):
 
 # ---- input checks ------------------------------------------------------------------------
 def _check_material(E, nu) -> tuple[float, float]:
-    if not isinstance(E, Real) or not np.isfinite(E) or E <= 0:
+    if not isinstance(E, Real) or not np.isfinite(float(E)) or float(E) <= 0:
         raise ValueError(f"Young's modulus E must be a finite number > 0, got {E!r}")
-    if not isinstance(nu, Real) or not np.isfinite(nu) or not -1.0 < nu < 0.5:
+    if not isinstance(nu, Real) or not np.isfinite(float(nu)) or not -1.0 < float(nu) < 0.5:
         raise ValueError(f"Poisson ratio nu must satisfy -1 < nu < 0.5, got {nu!r}")
     return float(E), float(nu)
 
