@@ -526,7 +526,12 @@ class Trainer:
                 if self.state.step_in_stage == 0:  # a fresh stage (not one resumed part-way)
                     self.state.stage_start_s = self._now
                 phase = stage_phase(stage)
-                if blob is not None and blob["state"]["stage"] == si and blob["state"].get("phase", phase) != phase:
+                saved = blob["state"] if blob is not None else {}
+                if (
+                    saved.get("stage") == si
+                    and saved.get("step_in_stage", 0) > 0
+                    and saved.get("phase", phase) != phase
+                ):
                     raise CheckpointError(
                         f"{resume}: the checkpoint is in phase {blob['state']['phase']!r} of stage {si}, "
                         f"the case's stage {si} is phase {phase!r}"
@@ -546,7 +551,8 @@ class Trainer:
                 start()
                 with _frozen_outside(method, groups):
                     self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
-                self.state.stage, self.state.step_in_stage = si + 1, 0
+                # between stages: no phase yet (the next stage's starts when it does)
+                self.state.stage, self.state.step_in_stage, self.state.phase = si + 1, 0, ""
                 self.save_checkpoint(method, data, None, None)
         start()  # a finished run resumed: no stage ran
         final = self._evaluate(method, data)

@@ -75,11 +75,18 @@ class Fixed:
         pass
 
 
-def _train(stages, run_dir=None, stop_at=None, resume=None):
+def _train(stages, run_dir=None, stop_at=None, resume=None, checkpoint_every=4, crash_at=None):
     method, data = TwoPart(), Fixed()
     if stop_at:
         interrupt_at(data, stop_at)
-    cfg = Train(stages=stages, log_every=1, eval_every=1000, checkpoint_every=4, progress=False)
+    if crash_at:  # a hard stop: no checkpoint at the crash, the last one written stays
+
+        def crash(state):
+            if state.step == crash_at:
+                raise RuntimeError("killed")
+
+        data.after_step = crash
+    cfg = Train(stages=stages, log_every=1, eval_every=1000, checkpoint_every=checkpoint_every, progress=False)
     trainer = Trainer(cfg, run_dir, seed=0)
     trainer.fit(method, data, resume=resume)
     return method, trainer
@@ -98,7 +105,7 @@ def test_each_phase_trains_its_group_only():
     end = method.state_dict()
     assert all(torch.equal(end[k], after_a[k]) for k in ("a.weight", "a.bias"))  # frozen in fit_b
     assert not torch.equal(end["b.weight"], after_a["b.weight"])
-    assert method.started == ["fit_a", "fit_b"] and trainer.state.phase == "fit_b"
+    assert method.started == ["fit_a", "fit_b"] and trainer.state.phase == ""  # "": between stages (done)
     lrs = {r["stage"]: r["lr"] for r in trainer.history if "lr" in r}
     assert lrs == {0: 1e-2, 1: 0.5e-2}  # lr_scale on the stage's rate
     assert all(p.requires_grad for p in method.parameters())  # unfrozen after the stage
@@ -132,6 +139,20 @@ def test_resume_is_exact_across_the_phase_switch(tmp_path, stop_at):
     assert blob["state"]["phase"] == ("fit_a" if stop_at < 6 else "fit_b" if stop_at > 6 else "fit_a")
     method, trainer = _train(STAGES, run_dir, resume=run_dir.checkpoints / "last.pt")
     assert trainer.state.step == 12
+    assert all(torch.equal(v, ref.state_dict()[k]) for k, v in method.state_dict().items())
+
+
+def test_resume_from_the_checkpoint_between_two_phases(tmp_path):
+    """A run that dies after the stage switch and before any checkpoint of the new stage resumes from
+    the checkpoint written at the end of the first stage (no phase yet), exactly."""
+    ref, _ = _train(STAGES)
+    run_dir = RunDir.create(tmp_path / "runs", "phases")
+    with pytest.raises(RuntimeError, match="killed"):
+        _train(STAGES, run_dir, checkpoint_every=100, crash_at=8)
+    blob = torch.load(run_dir.checkpoints / "last.pt", weights_only=False)
+    assert (blob["state"]["stage"], blob["state"]["step_in_stage"], blob["state"]["phase"]) == (1, 0, "")
+    method, trainer = _train(STAGES, run_dir, resume=run_dir.checkpoints / "last.pt", checkpoint_every=100)
+    assert trainer.state.step == 12 and method.started == ["fit_b"]
     assert all(torch.equal(v, ref.state_dict()[k]) for k, v in method.state_dict().items())
 
 
