@@ -49,10 +49,10 @@ def cmd_run(args) -> int:
             )
         if args.output:
             raise CaseError("--output does not apply to --resume (the run continues in its own directory)")
-        run_dir = RunDir.open(args.resume)
-        raw = run_dir.load_case_dict()
+        resumed = RunDir.open(args.resume)
+        raw = resumed.load_case_dict()
         _resume_overrides(raw, args.set or [])
-        case = validate(raw, str(run_dir.path / "case.yaml"))
+        case = validate(raw, str(resumed.path / "case.yaml"))
     else:
         if not args.case:
             raise CaseError("give a case file (or --resume RUN_DIR)")

@@ -533,7 +533,7 @@ class Trainer:
                     and saved.get("phase", phase) != phase
                 ):
                     raise CheckpointError(
-                        f"{resume}: the checkpoint is in phase {blob['state']['phase']!r} of stage {si}, "
+                        f"{resume}: the checkpoint is in phase {saved['phase']!r} of stage {si}, "
                         f"the case's stage {si} is phase {phase!r}"
                     )
                 self.state.phase = phase

@@ -90,7 +90,7 @@ class CollocationData(Data):
             self.points["observations"] = self.sample("observations", active)
         self.normals: dict[str, np.ndarray] = {}  # condition name -> outward normals at its points
         self._update_normals()
-        self._batch = None
+        self._batch: dict[str, torch.Tensor] | None = None
 
     def _update_normals(self, *names: str) -> None:
         """Recompute the normals of the point sets ``names`` (default all) whose condition wants them."""
@@ -292,4 +292,4 @@ def collocation(
     )  # checked there first
 
 
-collocation.check = check_collocation  # run by sciml.config.validate, before any work
+collocation.check = check_collocation  # type: ignore[attr-defined]  # run by sciml.config.validate, before any work

@@ -211,7 +211,8 @@ class Problem:
         x = mesh.points
         if self.domain.time:
             t = self.eval_times if self.eval_times is not None else 21
-            times = np.linspace(*self.domain.time, int(t)) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
+            t0, t1 = self.domain.time
+            times = np.linspace(t0, t1, int(t)) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
             x = np.hstack([np.tile(x, (len(times), 1)), np.repeat(times, len(x))[:, None]])
         try:  # exact(x, params) or exact(x)
             two = (
