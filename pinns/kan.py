@@ -401,25 +401,33 @@ class KAN(nn.Module):
 
 class GridUpdates:
     """Move a KAN's knots to the training points every ``every`` steps, in the stages of ``phases``
-    (all stages when None): :meth:`KAN.update_grid` on the data's interior points, keeping the grid
-    size, so the parameters keep their shapes and the optimizer its state. A PINN option
+    (all stages when None; an L-BFGS stage's curvature memory does not survive a change of the
+    splines, so list the first-order stages' phases): :meth:`KAN.update_grid` on the data's interior
+    points, keeping the grid size, so the parameters keep their shapes and the optimizer its state. A PINN option
     (``method: {type: pinn, grid_update: {every: 200, phases: [fit]}}``); the count of updates is
     part of the method's checkpointed state and the knots are buffers of the model."""
 
     def __init__(self, every: int, phases: list[str] | None = None, margin: float = 0.01):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"method.grid_update.every must be an integer >= 1, got {every!r}")
-        if phases is not None and (not isinstance(phases, list) or not all(isinstance(p, str) and p for p in phases)):
-            raise ValueError(f"method.grid_update.phases must be a list of phase names, got {phases!r}")
+        if phases is not None and (
+            not isinstance(phases, list) or not phases or not all(isinstance(p, str) and p for p in phases)
+        ):
+            raise ValueError(f"method.grid_update.phases must be a non-empty list of phase names, got {phases!r}")
         if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1:
             raise ValueError(f"method.grid_update.margin must be a number in [0, 1), got {margin!r}")
         self.every, self.phases, self.margin = every, phases, float(margin)
-        self.in_phase, self.count = True, 0
+        self.in_phase, self.count, self.last_step = True, 0, 0
 
     def __call__(self, model, data, step: int) -> None:
-        if not self.in_phase or step % self.every:
+        # on crossing a multiple of every: an L-BFGS stage advances several steps per call
+        crossed = self.last_step // self.every != step // self.every
+        self.last_step = step
+        if not self.in_phase or not crossed:
             return
-        x = data.next_batch()["interior"] if not hasattr(data, "points") else data.points["interior"]
+        if "interior" not in getattr(data, "points", {}):
+            raise ValueError("method.grid_update needs collocation data with interior points")
+        x = data.points["interior"]
         p = next(model.parameters())
         model.update_grid(torch.as_tensor(x, dtype=p.dtype, device=p.device), self.margin)
         self.count += 1

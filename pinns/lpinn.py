@@ -281,8 +281,14 @@ def lpinn(
         m = models(name, network_io(problem, n_out, ("X", "u") if n_out == 2 else ({"position": "X"}.get(name, "u"),)))
         if getattr(m, "B", None) is not None:
             raise ValueError("lpinn embeds x0 as (cos x0, sin x0): use an mlp without fourier_features")
+        if name in ("position", "joint") and not isinstance(getattr(m, "linears", [None])[-1], nn.Linear):
+            raise ValueError(
+                f"lpinn: the {name} network must be an mlp (its last layer starts at zero so that X = x0); "
+                f"got {type(m).__name__}; the state network may be any model"
+            )
         return m
 
+    models.skip_default()  # one model section: the same initial weights as before networks had names
     if tie_weights:
         return LPINN(problem, net("joint", 2), None, weights, chain_rule, n_labels, speed_scale)
     return LPINN(problem, net("position", 1), net("state", 1), weights, chain_rule, n_labels, speed_scale)

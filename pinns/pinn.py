@@ -158,7 +158,7 @@ class PINN(AbstractMethod):
     def get_extra_state(self) -> dict:
         out = {"selection": self.selection.state_dict()} if self.selection is not None else {}
         if self.grid_update is not None:
-            out["grid_updates"] = self.grid_update.count
+            out["grid_updates"] = (self.grid_update.count, self.grid_update.last_step)
         return out
 
     def set_extra_state(self, state: dict) -> None:
@@ -166,7 +166,7 @@ class PINN(AbstractMethod):
             self.selection.load_state_dict(state["selection"])
             self._bound = True
         if self.grid_update is not None and "grid_updates" in state:
-            self.grid_update.count = state["grid_updates"]
+            self.grid_update.count, self.grid_update.last_step = state["grid_updates"]
 
     def _learn_requests(self, group: str, x: torch.Tensor, normals: torch.Tensor | None = None) -> None:
         """Find which derivatives the residuals of ``group`` ask for (a probe on 2 points of ``x``).

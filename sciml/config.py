@@ -456,7 +456,8 @@ def validate(raw: Any, source: str = "<string>", lines: dict[tuple, int] | None 
     )
     c.component(("data",), raw["data"], DATA)
     c.checks(("data",), DATA, raw["data"], problem=problem, seed=seed)  # no data are generated or loaded
-    if isinstance(raw["model"], dict) and "type" not in raw["model"] and raw["model"]:
+    named = isinstance(raw["model"], dict) and raw["model"] and "type" not in raw["model"]
+    if named and all(isinstance(v, dict) for v in raw["model"].values()):
         # named networks, {position: {type: mlp, ...}, state: {type: mlp, ...}}: the method asks for them by name
         for name, section in raw["model"].items():
             if not isinstance(name, str) or not name.isidentifier():

@@ -77,8 +77,16 @@ class Models:
                 )
             section, key = self.sections[name], name
         net = MODELS.build(section["type"], _opts(section), io=io or self.default_io())
+        key = key or "net"
         self.built[key if key not in self.built else f"{key}{len(self.built)}"] = net
         return net
+
+    def skip_default(self) -> None:
+        """Build the case's default network and drop it, consuming the seeded RNG as the pipeline did
+        when it always built one before the method: a method that builds its own networks from one
+        section calls this first, so that cases written before named networks keep their weights."""
+        if not self.named:
+            MODELS.build(self.sections[""]["type"], _opts(self.sections[""]), io=self.default_io())
 
     def check_used(self) -> None:
         """Named networks the method never asked for are a mistake in the case: one line."""
@@ -104,6 +112,11 @@ def build(case: Case) -> Built:
     if "models" in inspect.signature(METHODS.get(case.method["type"])).parameters:
         method = METHODS.build(case.method["type"], opts, problem=problem, models=models, data=data)
     else:
+        if getattr(problem, "subdomains", None):  # one network per subdomain is built by methods that take models
+            raise ValueError(
+                f"method {case.method['type']!r} takes one network, but problem {problem.name!r} has subdomains "
+                f"({', '.join(problem.subdomains)}); a multi-domain method builds one per subdomain"
+            )
         method = METHODS.build(case.method["type"], opts, problem=problem, model=models(), data=data)
     models.check_used()
     model = getattr(method, "model", None)

@@ -990,7 +990,9 @@ def run_study(
             case.study = case.raw["study"]
             from .config import validate
 
+            out_dir = case.output.dir  # set on the Case (sciml study --output), not in its raw dict
             case = validate(case.raw, case.source, _lines_of(case))
+            case.output.dir = out_dir
         study = Study.create(case, storage=storage)
     else:
         if storage:

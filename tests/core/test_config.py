@@ -71,6 +71,7 @@ def test_overrides_reach_nested_lists(tmp_path):
         ("name: tiny\n", "name: tiny\nsolver: fast\n", ["case.yaml:2", "solver", "unknown section", "problem"]),
         ("sampler: hammersley", "sampler: hammersley, n_points: 3", ["data.n_points", "unknown option", "n_interior"]),
         ("{type: pinn, weights: {pde: 1.0}}", "{weights: {pde: 1.0}}", ["method", "missing 'type'", "pinn"]),
+        ("type: mlp, width: 8,", "width: 8,", ["case.yaml:5", "model", "missing 'type'", "mlp"]),  # not named nets
         ("  eval_every: 10", "  eval_every: 0", ["train.eval_every", "positive"]),
         ("  stages:", "  stages: []\n  old:", ["train.old", "unknown key"]),
         ("nu: 0.01", "nu: -0.01", ["case.yaml:3", "problem.params", "'nu'=-0.01 is outside its range"]),

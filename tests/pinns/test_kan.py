@@ -288,6 +288,7 @@ def test_grid_updates_act_in_their_phases_and_resume_exactly(tmp_path):
     for method, message in (
         ({"type": "pinn", "grid_update": {"every": 0}}, "grid_update.every must be an integer >= 1"),
         ({"type": "pinn", "grid_update": {"every": 2, "phases": ["nope"]}}, "no stage has phase 'nope'"),
+        ({"type": "pinn", "grid_update": {"every": 2, "phases": []}}, "non-empty list of phase names"),
     ):
         with pytest.raises((CaseError, ValueError), match=message):
             run(validate(dict(raw, method=method)))

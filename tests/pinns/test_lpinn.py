@@ -194,6 +194,8 @@ def test_named_networks():
     method = METHODS.build("lpinn", {}, problem=pb, models=Models(sections, pb))
     assert method.x_net.net.linears[0].out_features == 8 and isinstance(method.u_net.net, KAN)
     assert method(torch.rand(5, 2)).shape == (5, 2)
+    with pytest.raises(ValueError, match="the position network must be an mlp"):
+        METHODS.build("lpinn", {}, problem=pb, models=Models({**sections, "position": sections["state"]}, pb))
     with pytest.raises(ValueError, match="needs a network named 'state'"):
         METHODS.build("lpinn", {}, problem=pb, models=Models({"position": sections["position"]}, pb))
     unused = Models({**sections, "extra": sections["position"]}, pb)
