@@ -223,9 +223,6 @@ def write_dataset(
     Per-sample files keep the whole dataset in memory while writing (the arrays are concatenated).
     """
     path = Path(path)
-    if _is_per_sample(support):
-        return _write_per_sample(path, fields, roles, support, channels, params, times, problem, seed, generator, dtype)
-    space = _space_shape(support)
     if not fields:
         raise ValueError(f"{path}: write_dataset needs at least one field")
     if set(roles) != set(fields):
@@ -233,6 +230,9 @@ def write_dataset(
     times = None if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
     channels = dict(channels or {})
     params = {k: np.asarray(v) for k, v in (params or {}).items()}
+    if _is_per_sample(support):  # the fields, roles, times, channels and params checked above
+        return _write_per_sample(path, fields, roles, support, channels, params, times, problem, seed, generator, dtype)
+    space = _space_shape(support)
     arrays, n = {}, None
     for name, arr in fields.items():
         arr = np.asarray(arr, dtype=dtype)
@@ -349,13 +349,6 @@ def _write_per_sample(path, fields, roles, supports, channels, params, times, pr
     n = len(supports)
     kind, points, cells, tags = _split_supports(path, supports)
     sizes = [len(p) for p in points]
-    if not fields:
-        raise ValueError(f"{path}: write_dataset needs at least one field")
-    if set(roles) != set(fields):
-        raise ValueError(f"{path}: roles must name exactly the fields {sorted(fields)}, got {sorted(roles)}")
-    times = None if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
-    channels = dict(channels or {})
-    params = {k: np.asarray(v) for k, v in (params or {}).items()}
     reserved = [k for k in (*fields, *params) if k in RESERVED]
     if reserved:
         raise ValueError(
