@@ -34,6 +34,11 @@ class SupervisedOperator(AbstractMethod):
         super().__init__()
         if loss not in ("rel_l2", "rel_h1", "mse"):
             raise ValueError(f"unknown operator loss {loss!r}; choose rel_l2, rel_h1 or mse")
+        if not getattr(data, "labelled", True):
+            raise ValueError(
+                f"supervised training needs outputs; {getattr(data.dataset, 'path', 'the dataset')} is input-only "
+                "(no output field)"
+            )
         grid = getattr(data, "support", None)
         self.h1_periodic = None  # H1 needs a 2D grid: periodic or not (one-sided differences at the edges)
         if isinstance(grid, Grid) and len(grid.shape) == 2:

@@ -249,6 +249,9 @@ class EpochBatches(Data):
 class OperatorData(EpochBatches):
     """Train/test tensors ``x`` (inputs, normalized) and ``y`` (outputs, physical units).
 
+    An input-only file (no output field) gives unlabelled data: ``labelled`` is False, ``y`` is
+    empty and batches hold ``x`` alone (for methods that train on residuals, not labels).
+
     Shapes: ``x (N, *space, C_in)``, ``y (N, *space, C_out)``.
     """
 
@@ -257,12 +260,17 @@ class OperatorData(EpochBatches):
         count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
         if n_train + n_test > n:
             raise ValueError(f"{dataset.path}: n_train + n_test = {n_train + n_test} exceeds its {n} samples")
-        if not dataset.inputs or not dataset.outputs:
+        if not dataset.inputs:
             raise ValueError(
-                f"{dataset.path}: operator data need an input and an output field; the file has "
-                f"{', '.join(f'{f} (input)' for f in dataset.inputs) or 'no input'} and "
-                f"{', '.join(f'{f} (output)' for f in dataset.outputs) or 'no output'}"
+                f"{dataset.path}: operator data need an input field; the file has "
+                f"{', '.join(f'{f} (output)' for f in dataset.outputs) or 'no field'} and no input"
             )
+        if getattr(dataset, "per_sample", False):
+            raise ValueError(
+                f"{dataset.path}: its samples have supports of their own (format version 2); the hdf5 data "
+                "source stacks samples on one shared support"
+            )
+        self.labelled = bool(dataset.outputs)  # an input-only (unlabelled) file: batches without y
         split = split_indices(n, {"train": n_train, "test": n_test}, seed)
         self.dataset, self.support = dataset, dataset.support
         self.input_names = [c for f in dataset.inputs for c in dataset.channels[f]]
@@ -275,7 +283,7 @@ class OperatorData(EpochBatches):
             return torch.as_tensor(np.concatenate(arrays, axis=-1))
 
         self.x = {k: stack(dataset.inputs, v) for k, v in split.items()}
-        self.y = {k: stack(dataset.outputs, v) for k, v in split.items()}
+        self.y = {k: stack(dataset.outputs, v) for k, v in split.items()} if self.labelled else {}
         if normalize not in NORMALIZERS:
             raise OptionError("normalize", f"unknown normalize {normalize!r}; choose one of {', '.join(NORMALIZERS)}")
         norm: dict[str, Callable[[], UnitGaussianNormalizer | IdentityNormalizer]] = {
@@ -289,7 +297,10 @@ class OperatorData(EpochBatches):
         self.y_normalizer = norm[normalize]()
         if normalize != "none":
             self.x_normalizer.fit(self.x["train"])
-            self.y_normalizer.fit(self.y["train"])
+            if self.labelled:
+                self.y_normalizer.fit(self.y["train"])
+            else:  # nothing to fit: outputs, if a method predicts any, stay in their own units
+                self.y_normalizer = IdentityNormalizer()
         self.raw_x = self.x
         self.x = {k: self.x_normalizer.encode(v) for k, v in self.x.items()}
         self.batch_size, self.seed = batch_size, seed
@@ -306,6 +317,8 @@ class OperatorData(EpochBatches):
 
     def next_batch(self, batch_size: int = 0) -> dict[str, torch.Tensor]:
         idx = self.next_indices(batch_size)
+        if not self.labelled:
+            return {"x": self.x["train"][idx]}
         return {"x": self.x["train"][idx], "y": self.y["train"][idx]}
 
 

@@ -3,6 +3,7 @@ the data protocol's base class (sciml/data/base.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,30 @@ def test_every_source_is_a_data():
 
     for cls in (CollocationData, QuadratureData, OperatorData, TrajectoryData, CompositeData):
         assert issubclass(cls, Data), cls
+
+
+def test_unlabelled_samples_and_points(parts, tmp_path):
+    """An input-only file (no output field) gives unlabelled samples: batches of x alone, here with
+    quadrature points beside them (what a physics-informed operator trains on); supervised training
+    refuses it in one line."""
+    from operators.supervised import SupervisedOperator
+    from sciml.data.hdf5 import H5Dataset, write_dataset
+    from sciml.data.operator import OperatorData
+    from sciml.mesh import Grid
+
+    problem, _ = parts
+    grid = Grid((9, 9), ((0.0, 1.0), (0.0, 1.0)))
+    a = np.random.default_rng(0).uniform(1, 2, (6, 9, 9, 1))
+    path = write_dataset(tmp_path / "coef.h5", {"a": a}, {"a": "input"}, grid)
+    samples = OperatorData(H5Dataset(path), n_train=4, n_test=2, batch_size=2, normalize="pointwise", seed=0)
+    assert not samples.labelled and samples.y == {}
+    points = DATA.build("quadrature", {"n_cells": 4, "order": 2}, problem=problem, seed=0)
+    batch = CompositeData(samples, points).to(dtype=torch.float64).next_batch()
+    assert set(batch) == {"x", "points/points", "points/weights"} and batch["x"].shape == (2, 9, 9, 1)
+    with pytest.raises(ValueError, match="supervised training needs outputs; .*coef.h5 is input-only"):
+        SupervisedOperator(problem, torch.nn.Identity(), samples)
+    # per-sample supports (format v2) are not stacked on one grid: one line naming the file
+    clouds = [np.random.default_rng(k).uniform(size=(5 + k, 2)) for k in range(6)]
+    v2 = write_dataset(tmp_path / "clouds.h5", {"a": [c[:, :1] for c in clouds]}, {"a": "input"}, clouds)
+    with pytest.raises(ValueError, match="clouds.h5: its samples have supports of their own"):
+        OperatorData(H5Dataset(v2), n_train=4, n_test=2, batch_size=2, normalize="none", seed=0)
