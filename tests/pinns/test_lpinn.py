@@ -224,16 +224,21 @@ def test_short_training_reduces_loss():
 
 
 def test_speed_scale_and_identity_start():
-    model = Models({"type": "mlp", "width": 8, "depth": 2}, None)
-    conv = METHODS.build("lpinn", {}, problem=PROBLEMS.build("convection1d", {"params": {"beta": 30.0}}), models=model)
+    def model(pb):
+        return Models({"type": "mlp", "width": 8, "depth": 2}, pb)
+
+    pb = PROBLEMS.build("convection1d", {"params": {"beta": 30.0}})
+    conv = METHODS.build("lpinn", {}, problem=pb, models=model(pb))
     assert conv.speed_scale == 30.0  # max |a(u0)| = β
-    burgers = METHODS.build("lpinn", {}, problem=PROBLEMS.build("burgers1d", {}), models=model)
+    pb_b = PROBLEMS.build("burgers1d", {})
+    burgers = METHODS.build("lpinn", {}, problem=pb_b, models=model(pb_b))
     assert np.isclose(burgers.speed_scale, 1.0, atol=1e-5)  # max |u0| = max |sin πx| on the labels
     z = torch.rand(7, 2) * torch.tensor([6.0, 1.0])
     with torch.no_grad():
         assert torch.equal(conv(z)[:, 0], z[:, 0])  # characteristics start as X = x0
     with pytest.raises(ValueError, match="speed_scale"):
-        METHODS.build("lpinn", {"speed_scale": -1.0}, problem=PROBLEMS.build("convection1d", {}), models=model)
+        pb_c = PROBLEMS.build("convection1d", {})
+        METHODS.build("lpinn", {"speed_scale": -1.0}, problem=pb_c, models=model(pb_c))
 
 
 def test_a_two_network_case(tmp_path):
