@@ -368,20 +368,7 @@ class _Checker:
     def checks(self, path: tuple, registry: Registry, section: dict, **context):
         """Run the option checks a builder carries (``builder.check``: the same function the builder calls
         first) with the section's options over the builder's defaults, plus the ``context`` it takes."""
-        builder = registry.get(section["type"])
-        check = getattr(builder, "check", None)
-        if check is None:
-            return
-        opts = {
-            k: d
-            for k, d in registry.options(section["type"]).items()
-            if d is not inspect.Parameter.empty and k not in CONTEXT_ARGS
-        }
-        opts.update({k: v for k, v in section.items() if k != "type"})
-        params = inspect.signature(check).parameters
-        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        kwargs = {k: v for k, v in {**opts, **context}.items() if takes_all or k in params}
-        self.built(path, registry, section, check, **kwargs)
+        self.built(path, registry, section, registry.check, section["type"], section, CONTEXT_ARGS, **context)
 
     def weights(self, path: tuple, value):
         """Loss weights: a mapping of term names to finite numbers >= 0."""
@@ -612,24 +599,32 @@ def load_case(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
 
     ``SCIML_MAX_STEPS=N`` in the environment then caps every stage at ``N`` steps (or ``N`` epochs):
     a quick check of a case or of a documented example (the docs' tests run them so)."""
-    import os
-
     path = Path(path)
     raw, lines = parse_yaml(read_case_text(path), str(path))
     if not isinstance(raw, dict):
         raise CaseError(f"{path}: a case file must be a mapping of sections")
     for o in overrides:
         apply_override(raw, o)
-    cap = os.environ.get("SCIML_MAX_STEPS", "").strip()
-    if cap:
-        if not cap.isdigit() or int(cap) < 1:
-            raise CaseError(f"SCIML_MAX_STEPS must be a positive integer, got {cap!r}")
-        stages = raw["train"].get("stages") if isinstance(raw.get("train"), dict) else None
-        for stage in stages if isinstance(stages, list) else ():
-            for k in ("steps", "epochs"):
-                if isinstance(stage, dict) and type(stage.get(k)) is int and stage[k] > int(cap):
-                    stage[k] = int(cap)
+    cap_steps(raw)
     return validate(raw, str(path), lines)
+
+
+def cap_steps(raw: dict) -> None:
+    """``SCIML_MAX_STEPS=N`` in the environment: cap every stage of the case dict ``raw`` at ``N``
+    steps (or ``N`` epochs), in place; nothing without it. A value that is not a positive integer is
+    one line."""
+    import os
+
+    cap = os.environ.get("SCIML_MAX_STEPS", "").strip()
+    if not cap:
+        return
+    if not cap.isdigit() or int(cap) < 1:
+        raise CaseError(f"SCIML_MAX_STEPS must be a positive integer, got {cap!r}")
+    stages = raw["train"].get("stages") if isinstance(raw.get("train"), dict) else None
+    for stage in stages if isinstance(stages, list) else ():
+        for k in ("steps", "epochs"):
+            if isinstance(stage, dict) and type(stage.get(k)) is int and stage[k] > int(cap):
+                stage[k] = int(cap)
 
 
 def dump_case(case: Case) -> str:

@@ -71,6 +71,19 @@ class Registry:
         """Build ``name`` with user ``options`` plus framework ``context`` (problem, io sizes...)."""
         return self.get(name)(**(options or {}), **context)
 
+    def check(self, name: str, options: dict[str, Any], exclude=(), **context: Any) -> None:
+        """Run the option checks ``name``'s builder carries (``builder.check``, the function the builder
+        calls first; nothing if it has none) with ``options`` over the builder's defaults (except the
+        names in ``exclude``, which the framework supplies), plus the ``context`` the check takes."""
+        check = getattr(self.get(name), "check", None)
+        if check is None:
+            return
+        opts = {k: d for k, d in self.options(name).items() if d is not inspect.Parameter.empty and k not in exclude}
+        opts.update({k: v for k, v in options.items() if k != "type"})
+        params = inspect.signature(check).parameters
+        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        check(**{k: v for k, v in {**opts, **context}.items() if takes_all or k in params})
+
     def describe(self, name: str) -> str:
         """The first sentence of the builder's docstring (its first paragraph if that has no
         sentence end), on one line: never cut off mid-sentence at a line break."""

@@ -346,20 +346,14 @@ def episode_raw(raw: dict, context: dict, arm: dict) -> dict:
     """The case dict of one episode: ``raw`` without its ``study`` section, with the context's and
     the arm's values set as ``--set KEY=VALUE`` sets them (a missing key of a section is added,
     a list index must exist). ``SCIML_MAX_STEPS`` caps the episode's stages as :func:`load_case` does."""
-    from .config import apply_override
+    from .config import apply_override, cap_steps
 
     out = copy.deepcopy(raw)
     out.pop("study", None)
     for key, value in {**context, **arm}.items():
         apply_override(out, f"{key}=null", source="study key")  # the path: index checks, missing sections
         _set(out, key, value)
-    cap = os.environ.get("SCIML_MAX_STEPS", "").strip()
-    stages = out.get("train", {}).get("stages") if isinstance(out.get("train"), dict) else None
-    if cap.isdigit() and int(cap) >= 1 and isinstance(stages, list):
-        for stage in stages:
-            for k in ("steps", "epochs"):
-                if isinstance(stage, dict) and type(stage.get(k)) is int and stage[k] > int(cap):
-                    stage[k] = int(cap)
+    cap_steps(out)
     return out
 
 

@@ -17,10 +17,9 @@ the checkpointed state holds both states.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from ..config import OptionError
+from ..config import CONTEXT_ARGS, OptionError
 from ..registry import DATA
 from .base import Data
 
@@ -86,17 +85,8 @@ def check_composite(*, problem, samples, points, seed: int = 0, **_) -> None:
     ``sciml.config.validate`` before any work); an option error names ``samples.<key>``."""
     for name, section in (("samples", samples), ("points", points)):
         kind, opts = _section(name, section)
-        builder = DATA.get(kind)
-        check = getattr(builder, "check", None)
-        if check is None:
-            continue
-        defaults = {k: v for k, v in DATA.options(kind).items() if k not in ("problem", "seed", "io")}
-        kwargs = {"problem": problem, "seed": seed, **defaults, **opts}
-        params = inspect.signature(check).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            kwargs = {k: v for k, v in kwargs.items() if k in params}
         try:
-            check(**kwargs)
+            DATA.check(kind, opts, exclude=CONTEXT_ARGS, problem=problem, seed=seed)
         except OptionError as exc:
             raise OptionError(f"{name}.{exc.option}", str(exc)) from None
 
