@@ -59,25 +59,30 @@ class Models:
         io_spec = getattr(self.data, "io_spec", None)  # data that say what a network maps (trajectory windows)
         return io_spec(self.problem) if io_spec is not None else self.problem.io_spec()
 
-    def __call__(self, name: str | None = None, io: IOSpec | None = None) -> nn.Module:
+    def _section(self, name: str | None) -> tuple[str, dict[str, Any]]:
+        """(key in ``built``, section) of the network asked for as ``name``."""
         if not self.named:
-            section, key = self.sections[""], name or ""
-        else:
-            if name is None:
-                if len(self.sections) != 1:
-                    raise ValueError(
-                        f"model: the method takes one network, the case names {len(self.sections)} "
-                        f"({', '.join(self.sections)}); give one model section"
-                    )
-                name = next(iter(self.sections))
-            if name not in self.sections:
+            return name or "net", self.sections[""]
+        if name is None:
+            if len(self.sections) != 1:
                 raise ValueError(
-                    f"model: the method needs a network named {name!r}; the case's model section names: "
-                    f"{', '.join(self.sections)}"
+                    f"model: the method takes one network, the case names {len(self.sections)} "
+                    f"({', '.join(self.sections)}); give one model section"
                 )
-            section, key = self.sections[name], name
-        net = MODELS.build(section["type"], _opts(section), io=io or self.default_io())
-        key = key or "net"
+            name = next(iter(self.sections))
+        if name not in self.sections:
+            raise ValueError(
+                f"model: the method needs a network named {name!r}; the case's model section names: "
+                f"{', '.join(self.sections)}"
+            )
+        return name, self.sections[name]
+
+    def _make(self, section: dict[str, Any], io: IOSpec | None) -> nn.Module:
+        return MODELS.build(section["type"], _opts(section), io=io or self.default_io())
+
+    def __call__(self, name: str | None = None, io: IOSpec | None = None) -> nn.Module:
+        key, section = self._section(name)
+        net = self._make(section, io)
         self.built[key if key not in self.built else f"{key}{len(self.built)}"] = net
         return net
 
@@ -86,7 +91,7 @@ class Models:
         when it always built one before the method: a method that builds its own networks from one
         section calls this first, so that cases written before named networks keep their weights."""
         if not self.named:
-            MODELS.build(self.sections[""]["type"], _opts(self.sections[""]), io=self.default_io())
+            self._make(self.sections[""], None)
 
     def check_used(self) -> None:
         """Named networks the method never asked for are a mistake in the case: one line."""
