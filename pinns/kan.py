@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sciml.method import phase_names
 from sciml.nn import activation as _activation
 from sciml.registry import MODELS
 
@@ -410,13 +411,9 @@ class GridUpdates:
     def __init__(self, every: int, phases: list[str] | None = None, margin: float = 0.01):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"method.grid_update.every must be an integer >= 1, got {every!r}")
-        if phases is not None and (
-            not isinstance(phases, list) or not phases or not all(isinstance(p, str) and p for p in phases)
-        ):
-            raise ValueError(f"method.grid_update.phases must be a non-empty list of phase names, got {phases!r}")
         if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1:
             raise ValueError(f"method.grid_update.margin must be a number in [0, 1), got {margin!r}")
-        self.every, self.phases, self.margin = every, phases, float(margin)
+        self.every, self.phases, self.margin = every, phase_names("grid_update.phases", phases), float(margin)
         self.in_phase, self.count, self.last_step = True, 0, 0
 
     def __call__(self, model, data, step: int) -> None:

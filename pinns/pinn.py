@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from sciml.fields import Field, comparison, error_metrics
-from sciml.method import AbstractMethod
+from sciml.method import AbstractMethod, phase_names
 from sciml.nn import check_model_fits
 from sciml.ops import Derivatives
 from sciml.registry import METHODS
@@ -384,11 +384,7 @@ def pinn(
                 "method.selection.until is replaced by phases: name the stages' phases (train.stages.N.phase, "
                 "e.g. select then refine) and list those where points are selected (selection.phases: [select])"
             )
-        phases = opts.pop("phases", None)
-        if phases is not None and (
-            not isinstance(phases, list) or not phases or not all(isinstance(p, str) and p for p in phases)
-        ):
-            raise ValueError(f"method.selection.phases must be a non-empty list of phase names, got {phases!r}")
+        phases = phase_names("selection.phases", opts.pop("phases", None))
         selector = SAMPLERS.build(opts.pop("type"), opts)
         selector.phases = phases
     updates = None

@@ -42,6 +42,16 @@ class TrainState:
 DEFAULT_PHASE = "train"  # the phase of a stage that names none
 
 
+def phase_names(option: str, phases: Any) -> list[str] | None:
+    """A method option naming the phases in which a part acts (``selection.phases``...): None (every
+    stage) or a non-empty list of names; anything else is one line naming ``option``."""
+    if phases is not None and (
+        not isinstance(phases, list) or not phases or not all(isinstance(p, str) and p for p in phases)
+    ):
+        raise ValueError(f"method.{option} must be a non-empty list of phase names, got {phases!r}")
+    return phases
+
+
 class AbstractMethod(nn.Module, ABC):
     """A training method.
 
