@@ -51,11 +51,7 @@ def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.
     """(points, weights) on boundary ``tag``: Gauss–Legendre on the mesh's boundary edges with that
     tag, or on an internal segment split into ``n_cells`` pieces."""
     if tag in getattr(domain, "segments", {}):
-        pieces = domain.segments[tag]
-        t = np.linspace(0.0, 1.0, n_cells + 1)[None, :, None]
-        pts = pieces[:, None, 0] + t * (pieces[:, None, 1] - pieces[:, None, 0])  # (k, n_cells + 1, d)
-        sub = np.stack([pts[:, :-1], pts[:, 1:]], axis=2).reshape(-1, 2, pts.shape[-1])
-        return segment_quadrature(sub, order)
+        return segment_quadrature(np.concatenate([_split(a, b, n_cells) for a, b in domain.segments[tag]]), order)
     if hasattr(domain, "boundary_facets") and domain.dim == 2:
         return segment_quadrature(domain.mesh.points[domain.boundary_facets(tag)][..., :2], order)
     if tag in getattr(domain, "edge_names", ()) and domain.dim == 2:
@@ -64,6 +60,12 @@ def boundary_quadrature(domain, tag: str, n_cells: int, order: int) -> tuple[np.
         f"boundary quadrature on {tag!r} needs a 2D MeshDomain boundary tag, a named edge of a 2D "
         "Domain (polygon edge_names) or an internal segment"
     )
+
+
+def _split(a: np.ndarray, b: np.ndarray, m: int) -> np.ndarray:
+    """The segment from ``a`` to ``b`` cut into ``m`` equal pieces: their end points, ``(m, 2, d)``."""
+    ends = a + np.linspace(0.0, 1.0, m + 1)[:, None] * (b - a)
+    return np.stack([ends[:-1], ends[1:]], axis=1)
 
 
 def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +81,7 @@ def _edge_quadrature(domain, tag: str, h: float, order: int) -> tuple[np.ndarray
             f"boundary quadrature on {tag!r}: only straight named edges are supported; "
             "mesh curved boundaries with gmsh and use a MeshDomain"
         )
-    subs = []
-    for _, p in pieces:
-        m = max(int(np.ceil(p.measure / h)), 1)
-        t = np.linspace(0.0, 1.0, m + 1)[:, None]
-        ends = p.a + t * p.v
-        subs.append(np.stack([ends[:-1], ends[1:]], axis=1))
+    subs = [_split(p.a, p.b, max(int(np.ceil(p.measure / h)), 1)) for _, p in pieces]
     pts, w = segment_quadrature(np.concatenate(subs), order)
     if domain._csg:
         owner = np.concatenate([np.full(len(s) * order, i) for (i, _), s in zip(pieces, subs)])
