@@ -283,11 +283,11 @@ def stage_phase(stage: Stage) -> str:
 
 
 @contextlib.contextmanager
-def _frozen_outside(method, groups: list[dict]):
-    """Freeze (``requires_grad = False``) the method's parameters that are in none of the stage's
-    ``groups`` while the stage runs, so that no gradient is computed, clipped or all-reduced for
-    them; restore them afterwards (also when the stage is interrupted)."""
-    keep = {id(p) for g in groups for p in (g["params"] if isinstance(g, dict) else [g])}
+def _frozen_outside(method, opt: torch.optim.Optimizer):
+    """Freeze (``requires_grad = False``) the method's parameters that the stage's optimizer does not
+    train while the stage runs, so that no gradient is computed, clipped or all-reduced for them;
+    restore them afterwards (also when the stage is interrupted)."""
+    keep = {id(p) for g in opt.param_groups for p in g["params"]}
     frozen = [p for p in method.parameters() if p.requires_grad and id(p) not in keep]
     for p in frozen:
         p.requires_grad_(False)
@@ -538,18 +538,17 @@ class Trainer:
                     )
                 self.state.phase = phase
                 method.start_stage(phase, self.state, data)
-                groups = method.param_groups(phase)
-                opt = make_optimizer(stage, groups)
+                opt = make_optimizer(stage, method.param_groups(phase))
                 sched = make_scheduler(
                     stage, opt, n_steps, self._time_progress(), lambda n=n_steps: self.state.step_in_stage / n
                 )
-                if blob is not None and blob["state"]["stage"] == si:
+                if blob is not None and saved["stage"] == si:
                     if blob["optimizer"] is not None:
                         opt.load_state_dict(blob["optimizer"])
                     if sched is not None and blob["scheduler"] is not None:
                         sched.load_state_dict(blob["scheduler"])
                 start()
-                with _frozen_outside(method, groups):
+                with _frozen_outside(method, opt):
                     self._run_stage(si, stage, n_steps, method, data, opt, sched, stop)
                 # between stages: no phase yet (the next stage's starts when it does)
                 self.state.stage, self.state.step_in_stage, self.state.phase = si + 1, 0, ""
