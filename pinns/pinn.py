@@ -135,7 +135,7 @@ class PINN(AbstractMethod):
             if missing:
                 raise ValueError(
                     f"method.{option}.phases: no stage has phase {missing[0]!r}; "
-                    f"the stages' phases: {', '.join(phases)}"
+                    f"the stages' phases: {', '.join(dict.fromkeys(phases))}"
                 )
 
     def start_stage(self, phase: str, state, data) -> None:
