@@ -35,10 +35,8 @@ from .pinn import autograd_derivatives, field_metrics, predict_fields, sided_res
 
 
 def energy_form_of(problem) -> EnergyForm:
-    """The problem's :class:`~sciml.problems.base.EnergyForm` (``Problem.energy``)."""
-    if problem.energy is None:
-        raise ValueError(f"problem {problem.name!r} has no energy form (Problem.energy); the energy method needs one")
-    return problem.energy
+    """The problem's :class:`~sciml.problems.base.EnergyForm` (``forms["energy"]``)."""
+    return problem.form("energy", method="the energy method")
 
 
 def energy_functional(

@@ -46,18 +46,20 @@ from sciml.ops import Derivatives
 from sciml.problems.base import IOSpec
 from sciml.registry import METHODS
 
+from .pinn import coefficient_metrics, unknown_coefficients
+
 TERMS = ("characteristic", "state", "initial_position", "initial_state")
 LABELS = ("x0", "t")  # the coordinates the Lagrangian networks are differentiated in
 
 
-def lagrangian_residuals(du: Derivatives, speed, nu: float, params: dict, chain_rule: bool = True):
+def lagrangian_residuals(du: Derivatives, speed, nu, params: dict, chain_rule: bool = True):
     """:math:`(r_X, r_u)` from a :class:`~sciml.ops.Derivatives` of outputs ``("X", "u")`` in ``("x0", "t")``.
 
     ``speed(u, params)`` is the characteristic speed :math:`a(u)` (β, or ``u`` for Burgers).
     """
     r_x = du("t", out="X") - speed(du(out="u"), params)
     u_t = du("t", out="u")
-    if nu == 0:
+    if not isinstance(nu, torch.Tensor) and nu == 0:  # a trained ν is a tensor: always diffuse
         return r_x, u_t
     u_xx = du("x0", "x0", out="u")
     if chain_rule:
@@ -121,12 +123,13 @@ def network_io(problem, n_out: int, names: tuple[str, ...]) -> IOSpec:
 
 
 class LPINN(AbstractMethod):
-    """Lagrangian PINN for 1D periodic problems that declare ``problem.lagrangian``.
+    """Lagrangian PINN for 1D periodic problems that offer a characteristic form.
 
     Parameters
     ----------
-    problem : a problem with ``periodic = {"x": L}`` and ``lagrangian = {"speed": a(u, params), "nu": ν}``
-        and one ``"initial"`` condition (its residual gives :math:`\\hat u(x_0, 0) = u_0(x_0)`)
+    problem : a problem with ``periodic = {"x": L}``, a
+        :class:`~sciml.problems.base.CharacteristicForm` (``forms["characteristic"]``: speed a(u, params)
+        and ν) and one ``"initial"`` condition (its residual gives :math:`\\hat u(x_0, 0) = u_0(x_0)`)
     x_net : network ``(cos, sin, t) → D`` (one output), or both ``(D, u)`` when ``u_net`` is None
         (tied weights: one trunk, two output rows)
     u_net : network ``(cos, sin, t) → u``, or None
@@ -137,6 +140,8 @@ class LPINN(AbstractMethod):
         least 1), so D stays O(1) however fast the transport. The residuals stay in physical
         units (the position error is what the solution error follows; dividing r_X by s made
         every β worse). The output row of D starts at zero (characteristics start as X = x0).
+    trainable_params : parameter name -> initial guess, learned with the networks; ν (when the
+        form names a parameter) and the speed's parameters reach the residuals as tensors
     """
 
     def __init__(
@@ -148,13 +153,10 @@ class LPINN(AbstractMethod):
         chain_rule: bool = True,
         n_labels: int = 1024,
         speed_scale: float | str = "auto",
+        trainable_params: dict[str, float] | None = None,
     ):
         super().__init__()
-        lag, periodic = problem.lagrangian, problem.periodic
-        if lag is None:
-            raise ValueError(
-                f"lpinn needs a problem with a Lagrangian form (problem.lagrangian); {problem.name!r} declares none"
-            )
+        self.form, periodic = problem.form("characteristic", method="lpinn"), problem.periodic
         if problem.inputs[1:] != ("t",) or len(problem.outputs) != 1 or problem.inputs[0] not in periodic:
             raise ValueError(
                 f"lpinn solves 1D periodic scalar problems u(x, t); {problem.name!r} has inputs "
@@ -169,7 +171,8 @@ class LPINN(AbstractMethod):
         if n_labels < 2:
             raise ValueError(f"method.n_labels must be >= 2, got {n_labels}")
         self.problem, self.initial = problem, initial[0]
-        self.speed, self.nu = lag["speed"], float(lag["nu"])
+        self.speed = self.form.speed
+        self.unknowns = unknown_coefficients(problem, trainable_params)
         self.period = float(periodic[problem.inputs[0]])
         self.lo = float(problem.domain.bounds[0, 0])
         self.x_net = PeriodicEmbedding(x_net, self.period)
@@ -192,8 +195,13 @@ class LPINN(AbstractMethod):
         x0 = self.lo + self.period * torch.arange(n, dtype=torch.float64) / n
         z0 = torch.stack([x0, torch.zeros_like(x0)], 1)
         zero = Derivatives(torch.zeros(n, 1, dtype=torch.float64), z0, self.problem.inputs, self.problem.outputs)
-        u0 = -self.problem.conditions[self.initial].residual(zero, self.problem.params)
-        return max(1.0, float(torch.as_tensor(self.speed(u0, self.problem.params)).abs().max()))
+        p = self.params()
+        u0 = -self.problem.conditions[self.initial].residual(zero, p)
+        return max(1.0, float(torch.as_tensor(self.speed(u0, p)).detach().abs().max()))
+
+    def params(self) -> dict:
+        """The problem's parameters, with the trainable ones as tensors (in the autograd graph)."""
+        return {**self.problem.params, **dict(self.unknowns.items())}
 
     def positions_states(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Characteristic positions X and states u, each ``(n,)``, at labels and times ``z = (x0, t)``."""
@@ -214,8 +222,9 @@ class LPINN(AbstractMethod):
         return Derivatives(torch.stack([X, u], 1), z, LABELS, ("X", "u"), known={(0, ()): X, (1, ()): u})
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        p = self.problem.params
-        r_x, r_u = lagrangian_residuals(self.derivatives(batch["interior"]), self.speed, self.nu, p, self.chain_rule)
+        p = self.params()
+        nu = self.form.diffusion(p)
+        r_x, r_u = lagrangian_residuals(self.derivatives(batch["interior"]), self.speed, nu, p, self.chain_rule)
         z0 = batch[self.initial].detach().requires_grad_(True)  # (x0, t0): here x = x0
         out0 = self(z0)
         du0 = Derivatives(out0[:, 1:], z0, self.problem.inputs, self.problem.outputs)
@@ -248,7 +257,7 @@ class LPINN(AbstractMethod):
 
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
-        return error_metrics(self._eulerian(ref), ref.values)
+        return {**error_metrics(self._eulerian(ref), ref.values), **coefficient_metrics(self.problem, self.unknowns)}
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         """``solution`` (u, u_ref, u_error on the reference grid) and ``characteristics`` (X, u per label)."""
@@ -272,6 +281,7 @@ def lpinn(
     chain_rule: bool = True,
     n_labels: int = 1024,
     speed_scale: float | str = "auto",
+    trainable_params: dict | None = None,
 ) -> LPINN:
     """Lagrangian PINN: a network for the characteristics (``position``) and one for the state along
     them (``state``), or one for both (``tie_weights``: ``joint``); one ``model`` section builds each,
@@ -290,5 +300,7 @@ def lpinn(
 
     models.skip_default()  # one model section: the same initial weights as before networks had names
     if tie_weights:
-        return LPINN(problem, net("joint", 2), None, weights, chain_rule, n_labels, speed_scale)
-    return LPINN(problem, net("position", 1), net("state", 1), weights, chain_rule, n_labels, speed_scale)
+        return LPINN(problem, net("joint", 2), None, weights, chain_rule, n_labels, speed_scale, trainable_params)
+    return LPINN(
+        problem, net("position", 1), net("state", 1), weights, chain_rule, n_labels, speed_scale, trainable_params
+    )

@@ -59,15 +59,7 @@ class PINN(AbstractMethod):
         if grid_update is not None and not hasattr(model, "update_grid"):
             raise ValueError(f"method.grid_update moves a KAN's knots; the model is a {type(model).__name__}")
         self.grid_update = grid_update
-        unknown = sorted(set(trainable_params or {}) - set(problem.params))
-        if unknown:
-            raise ValueError(
-                f"method.trainable_params: {problem.name!r} has no parameter {unknown[0]!r}; "
-                f"its parameters are: {', '.join(problem.params) or '(none)'}"
-            )
-        self.unknowns = torch.nn.ParameterDict(
-            {k: torch.nn.Parameter(torch.tensor(float(v))) for k, v in (trainable_params or {}).items()}
-        )
+        self.unknowns = unknown_coefficients(problem, trainable_params)
         self.problem, self.model = problem, model
         if hard_constraints and problem.constraint is None:
             raise ValueError(f"method.hard_constraints: problem {problem.name!r} declares no hard constraint")
@@ -247,15 +239,39 @@ class PINN(AbstractMethod):
     def evaluate(self, data=None) -> dict[str, float]:
         ref = self.reference()
         out = field_metrics(self._predict_values(ref), ref, self.problem.primary or self.problem.outputs)
-        for k, v in self.unknowns.items():  # recovered coefficients against the problem's true values
-            true = self.problem.params[k]
-            out[f"param/{k}"] = float(v.detach())
-            out[f"param/{k}_rel_error"] = abs(float(v.detach()) - true) / abs(true) if true else abs(float(v.detach()))
-        return out
+        return {**out, **coefficient_metrics(self.problem, self.unknowns)}
 
     def predict(self, data=None, n_samples: int = 4) -> list[tuple[str, Field]]:
         ref = self.reference()
         return [("solution", comparison(self._predict_values(ref), ref))]
+
+
+def unknown_coefficients(problem, trainable: dict[str, float] | None) -> torch.nn.ParameterDict:
+    """``method.trainable_params`` (parameter name -> initial guess) as trainable scalars; a name the
+    problem does not have is refused in one line. Merged over ``problem.params`` they reach every
+    form of the problem (equations, conditions, the characteristic form)."""
+    if trainable is not None and not isinstance(trainable, dict):
+        raise ValueError(f"method.trainable_params must map parameter names to initial guesses, got {trainable!r}")
+    unknown = sorted(set(trainable or {}) - set(problem.params))
+    if unknown:
+        raise ValueError(
+            f"method.trainable_params: {problem.name!r} has no parameter {unknown[0]!r}; "
+            f"its parameters are: {', '.join(problem.params) or '(none)'}"
+        )
+    for k, v in (trainable or {}).items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"method.trainable_params.{k} must be a number (the initial guess), got {v!r}")
+    return torch.nn.ParameterDict({k: torch.nn.Parameter(torch.tensor(float(v))) for k, v in (trainable or {}).items()})
+
+
+def coefficient_metrics(problem, unknowns: torch.nn.ParameterDict) -> dict[str, float]:
+    """Each recovered coefficient (``param/<name>``) and its error relative to the problem's true value."""
+    out = {}
+    for k, v in unknowns.items():
+        true, got = problem.params[k], float(v.detach())
+        out[f"param/{k}"] = got
+        out[f"param/{k}_rel_error"] = abs(got - true) / abs(true) if true else abs(got)
+    return out
 
 
 def autograd_derivatives(problem, fn, x: torch.Tensor, normals: torch.Tensor | None = None) -> Derivatives:

@@ -102,10 +102,12 @@ def lshape_poisson(*, params: dict | None = None, eval_h: float = 0.02) -> Probl
         exact=exact,  # the reference: u on domain.to_mesh(eval_h), no grid to build
         eval_h=eval_h,
         # for the energy method: Π = ∫ ψ dΩ + Σ ∫ ψ_Γ ds, the Neumann data as boundary terms −g u
-        energy=EnergyForm(
-            poisson_density,
-            boundary={"notch_x": lambda u, x, p: -g_notch_x(x) * u, "notch_y": lambda u, x, p: -g_notch_y(x) * u},
-        ),
+        forms={
+            "energy": EnergyForm(
+                poisson_density,
+                boundary={"notch_x": lambda u, x, p: -g_notch_x(x) * u, "notch_y": lambda u, x, p: -g_notch_y(x) * u},
+            )
+        },
         constraint=HardConstraint(
             distance=lambda x: (1 - x[:, 0] ** 2) * (1 - x[:, 1] ** 2),
             lift=lshape_lift,
@@ -153,7 +155,7 @@ def plate_poisson(*, params: dict | None = None, mesh: str = str(PLATE_MESH)) ->
         },
         # a MeshDomain has no automatic mesh: the reference is the exact u on the mesh's own nodes
         reference=lambda: Field(exact(m.points[:, :2])[:, None], m, ("u",)),
-        energy=EnergyForm(poisson_density, boundary={"hole": lambda u, x, p: -g_hole(x) * u}),
+        forms={"energy": EnergyForm(poisson_density, boundary={"hole": lambda u, x, p: -g_hole(x) * u})},
         # φ = 0 on the square's sides; g_D = sin(πx)(1 + (e − 1) y) is the data there (0 on x = 0, 1)
         constraint=HardConstraint(
             distance=lambda x: x[:, 0] * (1 - x[:, 0]) * x[:, 1] * (1 - x[:, 1]),

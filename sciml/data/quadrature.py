@@ -114,7 +114,7 @@ class QuadratureData(Data):
             raise ValueError(f"quadrature n_cells and order must be >= 1, got {n_cells}, {order}")
         self.problem = problem
         self.points, self.weights = domain_quadrature(problem.domain, n_cells, order)
-        form = problem.energy
+        form = problem.forms.get("energy")
         self.extra: dict[str, np.ndarray] = {}  # boundary rules and penalty points, keyed as in the batch
         for tag in form.boundary if form else {}:
             self.extra[f"points:{tag}"], self.extra[f"weights:{tag}"] = boundary_quadrature(

@@ -157,6 +157,36 @@ class EnergyForm:
     penalties: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CharacteristicForm:
+    r"""The characteristic (Lagrangian) form of a 1D transport problem, for Lagrangian methods (LPINN).
+
+    The PDE :math:`u_t + a(u)\,u_x = \nu u_{xx}` is written along characteristics
+    :math:`dX/dt = a(u)`, :math:`du/dt = \nu u_{xx}`.
+
+    Attributes
+    ----------
+    speed : ``a(u, params) -> Tensor``, the characteristic speed
+    nu : the diffusion coefficient: the name of one of the problem's parameters (so a trainable
+        coefficient reaches the form), a number, or ``nu(params)``
+    """
+
+    speed: Callable[..., Any]
+    nu: str | float | Callable[..., Any] = 0.0
+
+    def diffusion(self, params: dict) -> Any:
+        """ν at ``params`` (a float, or a tensor when the coefficient is trained)."""
+        if isinstance(self.nu, str):
+            return params[self.nu]
+        return self.nu(params) if callable(self.nu) else float(self.nu)
+
+
+# The forms a problem may offer besides its strong form (``equations`` and ``conditions``), with the
+# class each one must be. A method asks ``problem.form(kind)``; a new kind (the weak form of a
+# weak-residual method, a flux form) is one entry here and one class.
+FORMS: dict[str, type] = {"energy": EnergyForm, "characteristic": CharacteristicForm}
+
+
 @dataclass
 class Problem:
     """A PDE benchmark, declared once and shared by every method that can solve it."""
@@ -168,15 +198,16 @@ class Problem:
     domain: Any = None  # Domain | MeshDomain, for point-wise methods
     equations: dict[str, Residual] = field(default_factory=dict)
     conditions: dict[str, Condition] = field(default_factory=dict)
-    reference: Callable[[], Field] | None = None  # reference solution on an evaluation support
+    # reference solution on an evaluation support: reference() or reference(params)
+    reference: Callable[..., Field] | None = None
     # u where a closed form exists: exact(x) or exact(x, params) -> (n,) or (n, c) on (n, ndim) points; with
     # no ``reference`` it gives the reference field on ``domain.to_mesh(eval_h)`` (× ``eval_times``)
     exact: Callable[..., np.ndarray] | None = None
     dataset: DatasetSpec | None = None  # operator-learning data from the classical solver
     periodic: dict[str, float] = field(default_factory=dict)  # coordinate name -> period
-    # characteristic form u_t + a(u) u_x = ν u_xx for Lagrangian methods: {"speed": a(u, params), "nu": ν}
-    lagrangian: dict[str, Any] | None = None
-    energy: EnergyForm | None = None  # potential-energy form, for energy-form methods
+    # the forms offered besides the strong one, by kind (:data:`FORMS`): {"energy": EnergyForm(...),
+    # "characteristic": CharacteristicForm(...)}; every form's functions receive the parameters
+    forms: dict[str, Any] = field(default_factory=dict)
     constraint: HardConstraint | None = None  # exact essential conditions u = g + φ·N
     # name -> predicate(x) -> bool mask (numpy or torch): one network per subdomain, first match owns a point
     subdomains: dict[str, Callable[..., Any]] = field(default_factory=dict)
@@ -188,20 +219,46 @@ class Problem:
     eval_h: float | None = None  # mesh spacing of the reference built from ``exact`` (default diameter / 64)
     eval_times: Any = None  # its time levels: a count (default 21, evenly over the interval) or the times
 
+    def __post_init__(self):
+        for kind, form in self.forms.items():
+            if kind not in FORMS:
+                raise ValueError(
+                    f"problem {self.name!r}: no form kind {kind!r}; the kinds are: strong (the equations), "
+                    + ", ".join(FORMS)
+                )
+            if not isinstance(form, FORMS[kind]):
+                raise ValueError(
+                    f"problem {self.name!r}: its {kind} form must be an instance of {FORMS[kind].__name__}, got {type(form).__name__}"
+                )
+
+    @property
+    def offers(self) -> tuple[str, ...]:
+        """The kinds of form the problem offers: ``strong`` when it has equations, then ``forms``."""
+        return (("strong",) if self.equations else ()) + tuple(self.forms)
+
+    def form(self, kind: str, method: str | None = None) -> Any:
+        """The problem's form of ``kind``, or a ValueError naming what it offers (and who asked)."""
+        if kind not in self.forms:
+            a = "an" if kind[0] in "aeiou" else "a"
+            offers = ", ".join(self.offers) or "(none)"
+            if method:
+                raise ValueError(f"{method} needs a problem with {a} {kind} form; {self.name!r} offers: {offers}")
+            raise ValueError(f"problem {self.name!r} has no {kind} form; it offers: {offers}")
+        return self.forms[kind]
+
     def reference_field(self) -> Field:
         """The reference solution (computed once, then cached on the problem): ``reference()``, or,
         without one, ``exact`` on a mesh of the domain (:meth:`exact_field`)."""
         if self.reference is None and (self.exact is None or self.domain is None):
             raise ValueError(f"problem {self.name!r} has no reference solution to evaluate against")
         if "_reference_cache" not in self.__dict__:
-            self.__dict__["_reference_cache"] = self.reference() if self.reference is not None else self.exact_field()
+            ref = self.exact_field() if self.reference is None else _call_with_params(self.reference, (), self.params)
+            self.__dict__["_reference_cache"] = ref
         return self.__dict__["_reference_cache"]
 
     def exact_field(self) -> Field:
         """``exact`` on ``domain.to_mesh(h)`` (``h = eval_h``, default the spatial diameter / 64): a
         mesh Field for a steady problem, a time series on the mesh at ``eval_times`` otherwise."""
-        import inspect
-
         if self.exact is None or self.domain is None:
             raise ValueError(f"problem {self.name!r} has no exact solution and domain to build a reference from")
         b = np.asarray(self.domain.bounds, dtype=np.float64)[: self.domain.dim]
@@ -214,20 +271,7 @@ class Problem:
             t0, t1 = self.domain.time
             times = np.linspace(t0, t1, int(t)) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
             x = np.hstack([np.tile(x, (len(times), 1)), np.repeat(times, len(x))[:, None]])
-        try:  # exact(x, params) or exact(x)
-            two = (
-                len(
-                    [
-                        p
-                        for p in inspect.signature(self.exact).parameters.values()
-                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-                    ]
-                )
-                >= 2
-            )
-        except (TypeError, ValueError):
-            two = False
-        u = np.asarray(self.exact(x, self.params) if two else self.exact(x), dtype=np.float64)
+        u = np.asarray(_call_with_params(self.exact, (x,), self.params), dtype=np.float64)
         u = u.reshape(len(x), -1)
         if u.shape[1] != len(self.outputs):
             raise ValueError(f"problem {self.name!r}: exact gave {u.shape[1]} channels for outputs {self.outputs}")
@@ -245,6 +289,19 @@ class Problem:
         if self.domain is not None and len(self.domain.bounds) == len(self.inputs):
             bounds = tuple((float(lo), float(hi)) for lo, hi in self.domain.bounds)
         return IOSpec(self.inputs, self.outputs, len(self.inputs), bounds)
+
+
+def _call_with_params(fn: Callable[..., Any], args: tuple, params: dict) -> Any:
+    """``fn(*args, params)`` when ``fn`` takes one more positional argument than ``args``, else ``fn(*args)``."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn).parameters.values()
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        takes = any(p.kind == p.VAR_POSITIONAL for p in sig) or len([p for p in sig if p.kind in kinds]) > len(args)
+    except (TypeError, ValueError):
+        takes = False
+    return fn(*args, params) if takes else fn(*args)
 
 
 def resolve_params(problem: str, spec: dict[str, Param], given: dict[str, Any] | None) -> dict[str, float]:

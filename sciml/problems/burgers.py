@@ -17,7 +17,7 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import burgers_cole_hopf
-from .base import Condition, Param, Problem, check_int, check_number, resolve_params
+from .base import CharacteristicForm, Condition, Param, Problem, check_int, check_number, resolve_params
 
 PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
 
@@ -62,5 +62,5 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         reference=reference,
         exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
         periodic={"x": 2.0},
-        lagrangian={"speed": lambda u, p: u, "nu": p["nu"]},
+        forms={"characteristic": CharacteristicForm(speed=lambda u, p: u, nu="nu")},
     )

@@ -16,7 +16,7 @@ Periodicity is declared twice, for two kinds of method:
 - as ``Problem.periodic = {"x": 2π}`` (coordinate -> period), for methods that build
   periodicity into the network (LPINN embeds x as (cos x, sin x)).
 
-Both problems also declare their Lagrangian form ``Problem.lagrangian`` (characteristic speed
+Both problems also offer their characteristic form ``forms["characteristic"]`` (characteristic speed
 :math:`a(u)` and diffusivity ν) for :mod:`pinns.lpinn`.
 """
 
@@ -30,7 +30,7 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers.spectral import convection_diffusion_fft
-from .base import Condition, Param, Problem, check_int, check_number, resolve_params
+from .base import CharacteristicForm, Condition, Param, Problem, check_int, check_number, resolve_params
 
 TWO_PI = 2.0 * np.pi
 BETA = Param(30.0, 0.0, 1000.0, "convection speed")
@@ -140,7 +140,7 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
         reference=reference,
         exact=exact,
         periodic={"x": TWO_PI},
-        lagrangian={"speed": constant_speed, "nu": nu},
+        forms={"characteristic": CharacteristicForm(constant_speed, nu="nu" if "nu" in p else 0.0)},
     )
     return problem
 

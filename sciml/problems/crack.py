@@ -143,7 +143,11 @@ def crack_mode3(*, params: dict | None = None, n_grid: int = 100) -> Problem:
         },
         reference=reference,
         exact=lambda x: exact(np.asarray(x)[:, 0], np.asarray(x)[:, 1])[:, None],
-        energy=EnergyForm(energy_density, penalties={"crack_upper": 100.0, "crack_lower": 100.0, "interface_u": 100.0}),
+        forms={
+            "energy": EnergyForm(
+                energy_density, penalties={"crack_upper": 100.0, "crack_lower": 100.0, "interface_u": 100.0}
+            )
+        },
         constraint=HardConstraint(distance, lift, covers=("outer",), sided=True),
         subdomains={"upper": lambda x: x[:, 1] >= 0, "lower": lambda x: x[:, 1] < 0},
     )

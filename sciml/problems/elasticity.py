@@ -229,15 +229,17 @@ def plate_hole(
             "symmetry_y": Condition("boundary:mid_y", lambda du, p: du(out="uy") / scale),
         },
         reference=reference,
-        energy=None
+        forms={}
         if mixed
-        else EnergyForm(
-            density,
-            boundary={
-                "left": lambda u, x, p: p["traction"] * u[:, 0],
-                "right": lambda u, x, p: -p["traction"] * u[:, 0],
-            },
-        ),
+        else {
+            "energy": EnergyForm(
+                density,
+                boundary={
+                    "left": lambda u, x, p: p["traction"] * u[:, 0],
+                    "right": lambda u, x, p: -p["traction"] * u[:, 0],
+                },
+            )
+        },
         constraint=HardConstraint(
             distance=distance,
             lift=lambda x: torch.zeros(len(x), len(outputs), dtype=x.dtype, device=x.device),

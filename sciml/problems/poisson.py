@@ -98,6 +98,6 @@ def poisson1d_multiscale(*, params: dict | None = None, n_x: int = 512) -> Probl
         conditions={"boundary": Condition("boundary", lambda du, p: du())},
         reference=reference,
         exact=lambda x: exact(np.asarray(x)[:, :1], p["freq"]),
-        energy=EnergyForm(energy_density),
+        forms={"energy": EnergyForm(energy_density)},
         constraint=HardConstraint(distance, lift, covers=("boundary",)),
     )

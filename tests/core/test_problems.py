@@ -105,3 +105,45 @@ def test_periodic_operator_datasets():
     assert (io.n_in, io.n_out, io.ndim) == (3, 2, 2) and io.outputs == ("w_t4", "w_t5")
     with pytest.raises(ValueError, match="t_in"):
         PROBLEMS.build("ns2d", {"t_in": 0})
+
+
+def test_forms_in_one_mapping_with_clear_errors():
+    """A problem's forms are one mapping of known kinds; asking for one it lacks names what it offers."""
+    from sciml.problems.base import CharacteristicForm, EnergyForm, Problem
+
+    burgers = PROBLEMS.build("burgers1d", {})
+    assert burgers.offers == ("strong", "characteristic")
+    with pytest.raises(
+        ValueError,
+        match=r"the energy method needs a problem with an energy form; 'burgers1d' offers: strong, characteristic",
+    ):
+        burgers.form("energy", method="the energy method")
+    assert PROBLEMS.build("poisson1d_multiscale", {}).offers == ("strong", "energy")
+    with pytest.raises(ValueError, match="no form kind 'weak'; the kinds are: strong .*energy, characteristic"):
+        Problem("p", ("x",), ("u",), {}, forms={"weak": object()})
+    with pytest.raises(ValueError, match="its energy form must be an instance of EnergyForm, got CharacteristicForm"):
+        Problem("p", ("x",), ("u",), {}, forms={"energy": CharacteristicForm(lambda u, p: u)})
+    assert isinstance(PROBLEMS.build("poisson1d_multiscale", {}).form("energy"), EnergyForm)
+
+
+def test_parameters_reach_the_characteristic_form_and_the_reference():
+    from sciml.fields import Field
+    from sciml.mesh import Grid
+    from sciml.problems.base import CharacteristicForm, Problem
+
+    form = CharacteristicForm(lambda u, p: p["a"] * u, nu="nu")
+    nu = torch.tensor(0.3, requires_grad=True)
+    assert form.diffusion({"nu": nu}) is nu  # a trained coefficient stays in the graph
+    assert CharacteristicForm(lambda u, p: u, nu=lambda p: 2 * p["k"]).diffusion({"k": 0.5}) == 1.0
+    assert CharacteristicForm(lambda u, p: u, nu=0.1).diffusion({}) == 0.1
+    grid = Grid((3,), ((0.0, 1.0),))
+    seen = []
+
+    def reference(params):  # reference(params): the reference at the problem's parameters
+        seen.append(dict(params))
+        return Field(np.full((3, 1), params["k"]), grid, ("u",))
+
+    pb = Problem("p", ("x",), ("u",), {"k": 2.5}, reference=reference)
+    assert pb.reference_field().values[0, 0] == 2.5 and seen == [{"k": 2.5}]
+    plain = Problem("q", ("x",), ("u",), {"k": 1.0}, reference=lambda: Field(np.zeros((3, 1)), grid, ("u",)))
+    assert plain.reference_field().values.shape == (3, 1)  # reference() without params still works

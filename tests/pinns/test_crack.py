@@ -119,7 +119,7 @@ def test_energy_of_exact_solution_converges_to_closed_form(problem):
             b = q.next_batch()
             errs.append(
                 abs(
-                    float(energy_functional(problem.energy, model, b["points"], b["weights"], {}).detach())
+                    float(energy_functional(problem.form("energy"), model, b["points"], b["weights"], {}).detach())
                     - crack.exact_energy()
                 )
             )

@@ -49,7 +49,7 @@ def test_problem_reference_and_residuals(name, params):
     z0[:, 1] = 0.0
     du0 = Derivatives(torch.sin(z0[:, :1]), z0, pb.inputs, pb.outputs)
     assert pb.conditions["initial"].residual(du0, pb.params).abs().max() == 0
-    assert pb.periodic == {"x": TWO_PI} and pb.lagrangian["nu"] == nu
+    assert pb.periodic == {"x": TWO_PI} and pb.form("characteristic").diffusion(pb.params) == nu
 
 
 def test_problem_params_checked():
@@ -80,7 +80,7 @@ def test_periodic_condition_on_paired_points(name):
 # ------------------------------------------------------------------ residuals and the Eulerian map
 def test_residuals_vanish_on_exact_characteristics():
     z = labels_times()
-    speed = PROBLEMS.build("convection1d", {}).lagrangian["speed"]
+    speed = PROBLEMS.build("convection1d", {}).form("characteristic").speed
     for nu in (0.0, 0.01):
         for beta_model, ok in ((30.0, True), (25.0, False)):
             out = torch.stack([z[:, 0] + beta_model * z[:, 1], torch.exp(-nu * z[:, 1]) * torch.sin(z[:, 0])], 1)
@@ -178,10 +178,41 @@ def test_builder_options_and_errors():
     assert sep.x_net.net.linears[0].in_features == 3 and len(sep.x_net.net.linears) == 3
     with pytest.raises(ValueError, match="no loss term 'pde'"):
         METHODS.build("lpinn", {"weights": {"pde": 1.0}}, problem=pb, models=model)
-    with pytest.raises(ValueError, match="Lagrangian form"):
+    with pytest.raises(
+        ValueError,
+        match="lpinn needs a problem with a characteristic form; 'poisson1d_multiscale' offers: strong, energy",
+    ):
         METHODS.build("lpinn", {}, problem=PROBLEMS.build("poisson1d_multiscale", {}), models=model)
     with pytest.raises(ValueError, match="fourier_features"):
         METHODS.build("lpinn", {}, problem=pb, models=Models({"type": "mlp", "fourier_features": 4}, pb))
+
+
+def test_a_trained_nu_reaches_the_characteristic_form():
+    """``trainable_params: {nu: g}``: the loss at ν = g is the loss of the problem declared with ν = g
+    (same networks), its gradient in ν is the analytic one, and evaluate reports the estimate."""
+    G = 0.0625  # the guess, exact in float32 (the trained scalar starts as float32, then the method is cast)
+    cfg = {"type": "mlp", "width": 8, "depth": 2}
+    z = labels_times(64)
+    batch = {"interior": z, "initial": torch.stack([z[:, 0], torch.zeros(64, dtype=z.dtype)], 1)}
+    true = PROBLEMS.build("convection_diffusion1d", {"params": {"nu": 0.01}})
+    guess = PROBLEMS.build("convection_diffusion1d", {"params": {"nu": G}})
+    torch.manual_seed(0)
+    learn = METHODS.build("lpinn", {"trainable_params": {"nu": G}}, problem=true, models=Models(cfg, true)).double()
+    torch.manual_seed(0)
+    fixed = METHODS.build("lpinn", {}, problem=guess, models=Models(cfg, guess)).double()
+    a, b = learn.loss(batch), fixed.loss(batch)
+    for k in b:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-12, atol=0)  # same arithmetic, ν as tensor or float
+    a["state"].backward()
+    # d/dν mean(r_u²) = mean(2 r_u · (−∂²_X u))
+    du = fixed.derivatives(z)
+    r_u = lagrangian_residuals(du, fixed.speed, G, guess.params)[1]
+    u_xx = (du("t", out="u") - r_u) / G  # r_u = u_t − ν ∂²_X u
+    want = (2 * r_u * -u_xx).mean()
+    torch.testing.assert_close(learn.unknowns["nu"].grad, want.detach(), rtol=1e-9, atol=1e-12)
+    assert learn.evaluate()["param/nu"] == G
+    with pytest.raises(ValueError, match="has no parameter 'kappa'"):
+        METHODS.build("lpinn", {"trainable_params": {"kappa": 1.0}}, problem=true, models=Models(cfg, true))
 
 
 def test_named_networks():
