@@ -2,7 +2,8 @@
 
 A change to the core must not move any shipped case. This script runs each case briefly and saves
 its final metrics as JSON: the first `--steps` steps of every stage, small generated datasets,
-VTU output only. Comparing the files written at two commits shows whether anything moved. Wall
+VTU output only, schedules over steps (a schedule over wall time, `horizon: time`, would move with
+the machine's load). Comparing the files written at two commits shows whether anything moved. Wall
 times (`train_time_s`, `eval/rollout_s`) are left out of the comparison, and so are cases that
 exist at only one of the commits.
 
@@ -32,6 +33,8 @@ def overrides(case, d: str, steps: int) -> list[str]:
     stages = []
     for s in case.raw["train"]["stages"]:
         s = {k: v for k, v in s.items() if k not in ("epochs", "steps")}
+        if isinstance(s.get("scheduler"), dict) and s["scheduler"].get("horizon") == "time":
+            s["scheduler"] = {**s["scheduler"], "horizon": "steps"}  # a wall-clock schedule never repeats
         stages.append({**s, "steps": steps})
     over = [
         f"train.stages={json.dumps(stages)}",
