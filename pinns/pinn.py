@@ -83,7 +83,8 @@ class PINN(AbstractMethod):
                 f"tanh/sin/softplus/silu/relu) and no hard constraint; {type(model).__name__} has none"
             )
         self.use_jet = has_jet and derivatives != "autograd"
-        self.weights = {k: float(v) for k, v in weights.items()}
+        defaults = {k: c.weight for k, c in conditions.items() if c.weight != 1.0}  # a condition's own weight
+        self.weights = {**defaults, **{k: float(v) for k, v in weights.items()}}
         # point set -> residuals evaluated on it: equations on the interior, each condition on its own
         self.groups: dict[str, dict] = {}
         if problem.equations:

@@ -53,7 +53,9 @@ class Condition:
     selection must leave alone. ``normals=True`` (boundary conditions only) gives the residual
     the outward unit normals at its points: ``du.normals`` and the normal derivative
     ``du.dn("u")``, for Neumann (``du.dn() - g``) and Robin (``du.dn() + a * du() - g``) conditions;
-    collocation data then keep the normals with the condition's points.
+    collocation data then keep the normals with the condition's points. ``weight`` is the loss
+    term's default weight (a method's ``weights`` option overrides it), e.g. the weight of an
+    interface term chosen for a multi-domain problem (:mod:`sciml.problems.interfaces`).
     """
 
     where: str
@@ -61,6 +63,7 @@ class Condition:
     subdomain: str | tuple[str, str] | None = None
     pointwise: bool = True
     normals: bool = False
+    weight: float = 1.0
 
     def __post_init__(self):
         if self.normals and not self.where.startswith("boundary"):
@@ -181,10 +184,25 @@ class CharacteristicForm:
         return self.nu(params) if callable(self.nu) else float(self.nu)
 
 
+@dataclass(frozen=True)
+class FluxForm:
+    """The conservation form :math:`\\nabla\\cdot F(u) = s` in space(-time) coordinates, for flux
+    conditions (the ``flux`` interface term of multi-domain PINNs, cPINN).
+
+    Attributes
+    ----------
+    flux : ``F(du, params) -> (n, ndim)`` (one output) or ``(n, c, ndim)``: the flux in every
+        coordinate, time included (Burgers: :math:`(u^2/2 - \\nu u_x,\\ u)` in ``(x, t)``), from a
+        :class:`~sciml.ops.Derivatives` accessor
+    """
+
+    flux: Callable[..., Any]
+
+
 # The forms a problem may offer besides its strong form (``equations`` and ``conditions``), with the
 # class each one must be. A method asks ``problem.form(kind)``; a new kind (the weak form of a
 # weak-residual method, a flux form) is one entry here and one class.
-FORMS: dict[str, type] = {"energy": EnergyForm, "characteristic": CharacteristicForm}
+FORMS: dict[str, type] = {"energy": EnergyForm, "characteristic": CharacteristicForm, "flux": FluxForm}
 
 
 @dataclass

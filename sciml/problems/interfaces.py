@@ -1,0 +1,157 @@
+r"""Interface conditions between the subdomains of a cut domain, as named problem conditions.
+
+A problem whose domain is split by cuts (:class:`sciml.geometry.Domain` ``cuts=``) is solved by one
+network per subdomain (a multi-domain PINN: XPINN, cPINN, METALIC). What ties the networks together
+on an interface is a choice: continuity of the solution, of its derivatives, of the flux, of the
+residual... :func:`attach_interfaces` turns a mapping ``term -> weight`` into one
+:class:`~sciml.problems.base.Condition` per interface and active term, so the PINN's loss gains a
+named term for each and the data sample points on each interface.
+
+The terms, on an interface between sides :math:`a` and :math:`b` with unit normal :math:`n` (from
+:math:`a` to :math:`b`), for equations :math:`R_e` (each of the problem's equations):
+
+- ``u``: solution continuity :math:`u_a - u_b`;
+- ``uavg``: average solution, each side against :math:`\bar u = (u_a + u_b)/2` (XPINN);
+- ``res``: each side's residual :math:`R_e(u_a)`, :math:`R_e(u_b)`;
+- ``res_continuity``: :math:`R_e(u_a) - R_e(u_b)` (XPINN);
+- ``flux``: normal flux continuity :math:`(F(u_a) - F(u_b))\cdot n` with the problem's flux form
+  (:class:`FluxForm`, cPINN); without one, the normal derivative :math:`\partial_n u_a - \partial_n u_b`;
+- ``gres``: the gradient of each side's residual, :math:`\nabla R_e(u_a)`, :math:`\nabla R_e(u_b)` (gPINN);
+- ``u_<coords>``: continuity of a derivative, e.g. ``u_x`` (:math:`\partial_x u_a - \partial_x u_b`),
+  ``u_xx``, ``u_tt`` (coordinates by name; ``u_x0,x0`` where names are longer than a letter).
+
+Where a term has one residual per side (``uavg``, ``res``, ``gres``) its loss is the sum of the
+two sides' mean squares, as in the METALIC reference implementation. :func:`metalic_terms` lists
+METALIC's nine terms for a problem's coordinates.
+
+Reference: Li, Penwarden, Xu, Tillinghast, Narayan, Kirby, Zhe, *Meta learning of interface
+conditions for multi-domain physics-informed neural networks*, ICML 2023.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from .base import Condition, Problem
+
+PLAIN = ("u", "uavg", "res", "res_continuity", "flux", "gres")
+_SQRT2 = math.sqrt(2.0)
+
+
+def metalic_terms(inputs: tuple[str, ...]) -> tuple[str, ...]:
+    """METALIC's nine interface terms for coordinates ``inputs`` (first two), in the reference's
+    order: u, uavg, res, res_continuity, flux, the second coordinate's second derivative, gres, the
+    first coordinate's first and second derivatives."""
+    c0, c1 = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
+    sep = "" if len(c0) == len(c1) == 1 else ","
+    return ("u", "uavg", "res", "res_continuity", "flux", f"u_{c1}{sep}{c1}", "gres", f"u_{c0}", f"u_{c0}{sep}{c0}")
+
+
+def derivative_coords(term: str, inputs: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The coordinates of a derivative term ``u_<coords>`` (``None`` if ``term`` is not one)."""
+    if not term.startswith("u_") or len(term) == 2:
+        return None
+    body = term[2:]
+    coords = tuple(body.split(",")) if "," in body else tuple(body) if all(len(c) == 1 for c in inputs) else (body,)
+    return coords if all(c in inputs for c in coords) else None
+
+
+def _sides(ra: torch.Tensor, rb: torch.Tensor) -> torch.Tensor:
+    """Both sides' residuals, stacked so that mean(r²) is the sum of the two sides' mean squares."""
+    return _SQRT2 * torch.cat([ra.reshape(len(ra), -1), rb.reshape(len(rb), -1)], dim=1)
+
+
+def _equations(problem: Problem, du, p) -> torch.Tensor:
+    return torch.cat([eq(du, p).reshape(len(du.x), -1) for eq in problem.equations.values()], dim=1)
+
+
+def _grad(r: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(n, k·d): the gradient in all coordinates of each column of a residual ``r`` (n, k)."""
+    cols = [torch.autograd.grad(r[:, j].sum(), x, create_graph=True)[0] for j in range(r.shape[1])]
+    return torch.cat(cols, dim=1)
+
+
+def interface_residual(problem: Problem, term: str) -> Callable[..., Any]:
+    """``residual(du_a, du_b, params)`` of one interface term (see the module's list)."""
+    if term == "u":
+        return lambda a, b, p: a() - b()
+    if term == "uavg":
+
+        def uavg(a, b, p):
+            ua, ub = a(), b()
+            avg = (ua + ub) / 2
+            return _sides(ua - avg, ub - avg)
+
+        return uavg
+    if term in ("res", "res_continuity", "gres") and not problem.equations:
+        raise ValueError(f"interface term {term!r} needs the problem's equations; {problem.name!r} has none")
+    if term == "res":
+        return lambda a, b, p: _sides(_equations(problem, a, p), _equations(problem, b, p))
+    if term == "res_continuity":
+        return lambda a, b, p: _equations(problem, a, p) - _equations(problem, b, p)
+    if term == "gres":
+        return lambda a, b, p: _sides(_grad(_equations(problem, a, p), a.x), _grad(_equations(problem, b, p), b.x))
+    if term == "flux":
+        form = problem.forms.get("flux")
+        if form is None:  # the diffusive flux: the normal derivative, as the METALIC reference does
+            return lambda a, b, p: a.dn() - b.dn()
+
+        def flux(a, b, p):
+            fa, fb = form.flux(a, p), form.flux(b, p)  # (n, ndim) or (n, c, ndim)
+            n = a.normals if fa.ndim == 2 else a.normals[:, None, :]
+            return ((fa - fb) * n).sum(-1)
+
+        return flux
+    coords = derivative_coords(term, problem.inputs)
+    if coords is None:
+        raise ValueError(unknown_term(problem, term))
+    return lambda a, b, p: a(*coords) - b(*coords)
+
+
+def unknown_term(problem: Problem, term: str) -> str:
+    return (
+        f"interface: unknown term {term!r}; the terms are {', '.join(PLAIN)} and derivatives u_<coords> "
+        f"of coordinates {', '.join(problem.inputs)} (e.g. {', '.join(metalic_terms(problem.inputs)[-3:])})"
+    )
+
+
+def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Problem:
+    """``problem`` with one condition ``<term>@<interface>`` per interface of its cut domain and per
+    term of ``interface`` (term -> weight; 0 leaves a term out, so only active terms are computed).
+
+    The conditions join the interface's two subdomains (``subdomain=(a, b)``) at points sampled on the
+    interface, carry their weight as the loss term's default weight, and ``flux`` gets the interface's
+    normals. ``problem.subdomains`` becomes the domain's subdomains if the problem had none.
+    Bad input (no cuts, an unknown term, a negative weight) is one ValueError line.
+    """
+    if interface is None:
+        return problem
+    if not isinstance(interface, dict):
+        raise ValueError(f"interface must map terms to weights, e.g. {{u: 5, res_continuity: 5}}, got {interface!r}")
+    faces = getattr(problem.domain, "interfaces", None) or {}
+    if not faces:
+        raise ValueError(
+            f"interface terms join the subdomains of a cut domain; {problem.name!r} has no cuts (give cuts, "
+            "e.g. cuts: {t: 0.5})"
+        )
+    conditions = dict(problem.conditions)
+    for term, weight in interface.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"interface.{term}: the weight must be a finite number >= 0, got {weight!r}")
+        residual = interface_residual(problem, str(term))  # checks the term even when its weight is 0
+        if weight == 0:
+            continue
+        for name, face in faces.items():
+            key = f"{term}@{name}"
+            if key in conditions:
+                raise ValueError(f"interface: problem {problem.name!r} already has a condition {key!r}")
+            conditions[key] = Condition(
+                f"boundary:{name}", residual, tuple(face.sides), normals=term == "flux", weight=float(weight)
+            )
+    subdomains = problem.subdomains or dict(problem.domain.subdomains)
+    return replace(problem, conditions=conditions, subdomains=subdomains)
