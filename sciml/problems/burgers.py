@@ -4,7 +4,17 @@ Reference: the exact Cole–Hopf solution (:func:`sciml.solvers.burgers_cole_hop
 
 The solution is odd about x = ±1, so it is also the solution of the 2-periodic problem: the
 problem declares ``periodic = {"x": 2}`` and its characteristic form (speed a(u) = u, viscosity ν)
-for Lagrangian methods (``lpinn``); the PINN keeps the Dirichlet condition ``boundary``.
+for Lagrangian methods (``lpinn``); the PINN keeps the Dirichlet condition ``boundary``. Its flux
+form ``forms["flux"]`` writes the equation as ∇·F = 0 in (x, t) with F = (u²/2 − ν u_x, u), for the
+``flux`` interface term of multi-domain PINNs.
+
+Multi-domain PINNs (XPINN, cPINN, METALIC) split the domain with ``cuts`` and tie the pieces with
+``interface`` terms (:func:`sciml.problems.interfaces.attach_interfaces`). METALIC's Burgers family
+is ν ∈ [0.001, 0.05] with ``cuts={"x": [-0.1, 0.1]}``: METALIC has two subdomains, the strip
+|x| < 0.1 and the rest (one network for both outer pieces); these cuts give three, the outer two
+with networks of their own, joined to the strip on the interfaces ``x0|x1`` (x = −0.1) and
+``x1|x2`` (x = 0.1). The Cole–Hopf reference is accurate to about 1e-12 at ν = 0.001 too
+(checked against a fine pseudo-spectral solve, ``tests/solvers/test_cole_hopf_small_nu.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import burgers_cole_hopf
-from .base import CharacteristicForm, Condition, Param, Problem, check_int, check_number, resolve_params
+from .base import CharacteristicForm, Condition, FluxForm, Param, Problem, check_int, check_number, resolve_params
+from .interfaces import attach_interfaces
 
 PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
 
@@ -27,9 +38,34 @@ def burgers_residual(du, p):
     return du("t") + du() * du("x") - p["nu"] * du("x", "x")
 
 
+def burgers_flux(du, p):
+    """F = (u²/2 − ν u_x, u) in (x, t): ∂_x F_x + ∂_t F_t = u_t + u u_x − ν u_xx. (n, 2)."""
+    u = du()
+    return torch.stack([0.5 * u * u - p["nu"] * du("x"), u], dim=1)
+
+
 @PROBLEMS.register("burgers1d")
-def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256, n_t: int = 100) -> Problem:
-    """1D viscous Burgers with the sine initial condition (Raissi et al.; DeepXDE's example)."""
+def burgers1d(
+    *,
+    params: dict | None = None,
+    t_end: float = 0.99,
+    n_x: int = 256,
+    n_t: int = 100,
+    cuts: dict | None = None,
+    interface: dict | None = None,
+) -> Problem:
+    """1D viscous Burgers with the sine initial condition (Raissi et al.; DeepXDE's example).
+
+    Parameters
+    ----------
+    params : {nu: ν in [1e-5, 10]} (default 0.01/π; METALIC's range is [0.001, 0.05])
+    t_end : the final time
+    n_x, n_t : the Cole–Hopf reference grid: nodes on [−1, 1] and times on [0, t_end]
+    cuts : coordinate -> cut position(s), e.g. {x: [-0.1, 0.1]} (METALIC's split): the domain's
+        pieces become the problem's subdomains, one network each
+    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
+        <term>@<interface> between the subdomains (needs cuts)
+    """
     p = resolve_params("burgers1d", PARAMS, params)
     t_end = check_number("burgers1d", "t_end", t_end, 0.0, strict=True)
     n_x, n_t = check_int("burgers1d", "n_x", n_x, 2), check_int("burgers1d", "n_t", n_t, 1)  # reference grid
@@ -39,6 +75,7 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         {"left": lambda x: np.isclose(x[:, 0], -1.0), "right": lambda x: np.isclose(x[:, 0], 1.0)},
         time=(0.0, t_end),
         names=("x", "t"),
+        cuts=cuts,
     )
 
     def reference() -> Field:
@@ -48,7 +85,7 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         u = burgers_cole_hopf(X, T, p["nu"])
         return Field(u[..., None], grid, ("u",), times)
 
-    return Problem(
+    problem = Problem(
         name="burgers1d",
         inputs=("x", "t"),
         outputs=("u",),
@@ -62,5 +99,7 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         reference=reference,
         exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
         periodic={"x": 2.0},
-        forms={"characteristic": CharacteristicForm(speed=lambda u, p: u, nu="nu")},
+        forms={"characteristic": CharacteristicForm(speed=lambda u, p: u, nu="nu"), "flux": FluxForm(burgers_flux)},
+        subdomains=dict(domain.subdomains),
     )
+    return attach_interfaces(problem, interface)

@@ -2,6 +2,7 @@
 
 - :func:`burgers_cole_hopf` -- exact viscous Burgers solution (Cole--Hopf).
 - :func:`solve_darcy` -- finite-difference Darcy flow on the unit square.
+- :func:`solve_poisson_dirichlet` -- 5-point finite-difference Poisson on a rectangle, Dirichlet data.
 - :func:`solve_heat`, :func:`heat_matrices`, :func:`convection_matrices` -- P1 finite-element heat /
   advection–diffusion on a triangle mesh (Crank–Nicolson).
 - :func:`gaussian_random_field`, :func:`darcy_coefficient` -- FNO-style inputs.
@@ -19,6 +20,7 @@ from .darcy import solve_darcy
 from .fem_heat import convection_matrices, heat_matrices, solve_heat
 from .grf import darcy_coefficient, gaussian_random_field, grf_eigenvalues
 from .navier_stokes import advection_term, fno_forcing, periodic_grf, resample_periodic, solve_navier_stokes
+from .poisson_fd import solve_poisson_dirichlet
 from .weno import (
     SineForcing,
     cell_centres,
@@ -48,6 +50,7 @@ __all__ = [
     "grf_eigenvalues",
     "heat_matrices",
     "solve_darcy",
+    "solve_poisson_dirichlet",
     "SineForcing",
     "cell_centres",
     "combined_rhs",

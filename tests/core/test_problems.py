@@ -112,7 +112,7 @@ def test_forms_in_one_mapping_with_clear_errors():
     from sciml.problems.base import CharacteristicForm, EnergyForm, Problem
 
     burgers = PROBLEMS.build("burgers1d", {})
-    assert burgers.offers == ("strong", "characteristic")
+    assert burgers.offers == ("strong", "characteristic", "flux")
     with pytest.raises(
         ValueError,
         match=r"the energy method needs a problem with an energy form; 'burgers1d' offers: strong, characteristic",
