@@ -81,12 +81,14 @@ class Condition:
         return self.where.split(":", 1)[1] if self.where.startswith("boundary:") else None
 
     def normals_at(self, domain, x: np.ndarray) -> np.ndarray:
-        """Unit normals at the condition's points ``x`` (n, ndim): on an interface of a cut domain,
-        the interface's normal (from its first subdomain to its second, also where the cut meets the
-        outer boundary), elsewhere the domain's outward normals."""
+        """Unit normals at the condition's points ``x``: on an interface of a cut domain, the
+        interface's space-time normal (n, ndim), from its first subdomain to its second (also where
+        the cut meets the outer boundary; on a cut in time it is +e_t, so ``du.dn()`` is the jump's
+        ``u_t``); elsewhere the domain's outward spatial normals (n, dim)."""
         tag = self.boundary_tag
-        if tag is not None and tag in getattr(domain, "interfaces", {}):
-            return domain.normals(x, tag)
+        faces = getattr(domain, "interfaces", {})
+        if tag is not None and tag in faces:
+            return np.tile(np.asarray(faces[tag].normal, dtype=np.float64), (len(x), 1))
         return domain.normals(x)
 
 

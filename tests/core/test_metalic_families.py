@@ -380,8 +380,7 @@ def test_each_interface_term_vanishes_on_the_exact_solution_and_not_on_a_perturb
     every term is zero to round-off (the difference terms exactly, being the same function on both sides;
     ``res``/``gres``, each side's residual and its gradient: below 1e-10, the level of the residual test
     above for the larger second derivatives of the gradient). Side b perturbed by 0.1 sin(3x + t): every
-    term is clearly non-zero (> 1e-3). ``flux`` gets the interface's space-time normal (see the xfail
-    test below for what ``Condition.normals_at`` gives)."""
+    term is clearly non-zero (> 1e-3). ``flux`` gets the interface's space-time normal (``Condition.normals_at``, tested below)."""
     problem = split(family)
     exact = poisson_interface_solution if family == "poisson" else EXACT[family]
     interface_names = [k for k, c in problem.conditions.items() if c.is_interface]
@@ -411,12 +410,6 @@ def test_the_flux_term_is_the_normal_flux_jump():
         torch.testing.assert_close(r, jump(a, problem.params) - jump(b, problem.params), rtol=0, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Condition.normals_at gives the spatial normal of an interface: (n, 1) on Burgers' x-cut, where the "
-    "flux term then sums both space-time flux components; and it raises on a cut in time, so the flux term "
-    "cannot be trained on the time-cut families (reported; for sciml.problems.base/interfaces)",
-)
 @pytest.mark.parametrize("family", ["burgers", "reaction"])
 def test_flux_normals_from_the_condition_are_the_interfaces_space_time_normal(family):
     problem = split(family)
