@@ -46,7 +46,7 @@ SECTION_KEYS = ("contexts", "arms", "policy", "objective", "trials", "storage")
 RANGE_KEYS = ("low", "high", "log", "n", "integer")
 DIRECTIONS = ("minimize", "maximize")
 DEFAULT_METRIC = "eval/rel_l2"
-POLICY_ARGS = {"contexts", "arms"}  # supplied by the study
+POLICY_ARGS = {"contexts", "arms", "direction"}  # supplied by the study (direction: if the policy takes it)
 
 
 # ---------------------------------------------------------------- spaces of case values
@@ -141,6 +141,11 @@ class Policy(Protocol):
     ``propose(k, history)`` returns episode ``k``'s ``(context, arm)`` (or ``None``: no more),
     given the finished episodes before it (:class:`Episode`, in order). It must be a function of
     ``k`` and ``history`` alone (seeded), so that a resumed study proposes what the first one did.
+
+    Optional: a builder that takes ``direction`` is given the objective's (``minimize`` or
+    ``maximize``); a policy with a method ``after_episode(study_path, history)`` has it called after
+    each played episode with the study directory and the finished episodes (a bandit writes its
+    fitted model there).
     """
 
     size: int | None
@@ -295,10 +300,6 @@ def check_section(c, path: tuple, value) -> Plan:
     for k in opts:
         if k not in valid:
             c.fail(ppath + (k,), f"unknown option for policy {name!r}; valid options: {', '.join(valid) or '(none)'}")
-    try:
-        policy = POLICIES.build(name, opts, contexts=contexts, arms=arms)
-    except (ValueError, TypeError) as exc:
-        c.fail(ppath, f"policy {name!r}: {exc}")
     # objective
     obj = value.get("objective", DEFAULT_METRIC)
     opath = path + ("objective",)
@@ -314,6 +315,11 @@ def check_section(c, path: tuple, value) -> Plan:
         c.fail(opath + ("metric",), f"expected a metric name such as {DEFAULT_METRIC}, got {metric!r}")
     if direction not in DIRECTIONS:
         c.fail(opath + ("direction",), f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
+    given = {"direction": direction} if "direction" in POLICIES.options(name) else {}  # a bandit's reward
+    try:
+        policy = POLICIES.build(name, opts, contexts=contexts, arms=arms, **given)
+    except (ValueError, TypeError) as exc:
+        c.fail(ppath, f"policy {name!r}: {exc}")
     # trials
     trials = value.get("trials", policy.size)
     if trials is None:
@@ -785,6 +791,9 @@ class Study:
         else:
             self.engine.tell(trial, state=optuna.trial.TrialState.FAIL)
         table = self.write_results(plot=False)  # the plot once at the end (or on an interruption)
+        after = getattr(self.plan.policy, "after_episode", None)
+        if after is not None:  # e.g. a bandit writes its fitted model into the study directory
+            after(self.path, [e for e in table if e.status in ("done", "failed")])
         if status == "failed" and self.plan.metric not in metrics and metrics:
             raise StudyError(
                 f"objective {self.plan.metric!r} is not a final metric of episode {k}; its metrics: "

@@ -1,0 +1,679 @@
+"""The METALIC policy of ``sciml study``: a contextual Gaussian-process bandit (Li et al., ICML 2023).
+
+METALIC picks, for each context (a PDE parameter), the arm (e.g. which interface conditions of a
+multi-domain PINN are on: nine binary case keys, 512 arms) from a GP surrogate of the reward over
+(context, arm), fitted to every finished episode:
+
+- **kernel**: ``outputscale · RBF(standardized context) · exp(-mean_k[a_k != a'_k] / ℓ)``, the
+  second factor a Hamming kernel over the arm keys (each arm value encoded as its index among the
+  key's values; :func:`hamming_kernel_class`, botorch's ``CategoricalKernel`` computed for many
+  arms), a constant mean,
+  Gaussian noise; rewards standardized; hyperparameters by maximizing the marginal likelihood
+  with LogNormal priors (``botorch.fit.fit_gpytorch_mll``), refitted from the same initial values
+  after every play, in float64 (so the same history gives the same model);
+- **reward**: ``-log10(objective)`` for a minimized objective (a relative error), the error capped
+  at 100 as the reference code does (a failed episode or a non-finite objective counts as 100, so
+  reward -2; an objective below 1e-12 counts as 1e-12); the objective itself for
+  ``direction: maximize`` (a failed episode then counts as the worst reward seen);
+- **acquisition**: ``ucb`` (posterior mean + c · posterior std) or ``ts`` (one joint posterior draw
+  over all arms at the episode's context), maximized over every arm; random arms until
+  ``warmup`` episodes have finished.
+
+The fitted model is written after every play to ``policy.json`` in the study directory;
+:func:`load_policy` reads it back as a :class:`LearnedPolicy` (``choose(context)``: the best arm by
+the posterior mean). botorch and gpytorch are imported when a model is fitted, not with the module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .output import atomic_write_text, to_plain
+from .study import POLICIES, Proposal, Space
+
+ACQUISITIONS = ("ucb", "ts")
+MAX_ARMS = 4096  # every arm is scored at every proposal (ts: a joint draw, a MAX_ARMS² covariance)
+ERR_CAP = 100.0  # a minimized objective above this (or failed, or not finite) counts as this
+ERR_FLOOR = 1e-12  # a minimized objective below this counts as this (-log10 of 0 is infinite)
+POLICY_FILE = "policy.json"
+# L-BFGS-B stops when a step improves the negative log marginal likelihood per episode by less than
+# this, relative (scipy's default 2.2e-9): on the toy bandit 2.5x fewer evaluations, the posterior
+# mean within 0.01 of a tight fit's (the likelihood is flat along outputscale ~ arm lengthscale)
+FTOL = 1e-5
+FORMAT, VERSION = "sciml.metalic", 1
+
+
+# ---------------------------------------------------------------- encodings
+@dataclass(frozen=True)
+class ContextScale:
+    """How a context key enters the GP: ``(t(value) - mean) / std`` with ``t = log`` if ``log``."""
+
+    key: str
+    mean: float
+    std: float
+    log: bool = False
+
+    def z(self, value: Any) -> float:
+        if not _is_number(value):
+            raise ValueError(f"context {self.key} must be a number, got {value!r}")
+        v = float(value)
+        if self.log:
+            if v <= 0:
+                raise ValueError(f"context {self.key} is on a log scale and must be > 0, got {value!r}")
+            v = math.log(v)
+        return (v - self.mean) / self.std
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _tag(v: Any) -> str:
+    """A value's identity among an arm key's values (1 and 1.0 are the same value)."""
+    if _is_number(v):
+        return repr(float(v))
+    return json.dumps(to_plain(v), sort_keys=True)
+
+
+def context_scales(contexts: Space) -> list[ContextScale]:
+    """The standardization of each context key, from the space's declared values: a range ``{low,
+    high}`` by the mean and std of the uniform distribution on it (in log space for a log range),
+    listed values by their mean and std (std 1 if they are all equal). One-line ValueError for a
+    context that is not a number."""
+    out = []
+    if contexts.points:
+        for key in contexts.keys:
+            vals: list[Any] = [p.get(key) for p in contexts.points]  # a point without the key: None
+            if not all(_is_number(v) for v in vals):
+                bad = next(v for v in vals if not _is_number(v))
+                raise ValueError(
+                    f"metalic needs numeric contexts; {key} takes {bad!r} (give it as an arm, or leave it)"
+                )
+            out.append(_listed_scale(key, [float(v) for v in vals]))
+        return out
+    for d in contexts.dims:
+        if d.listed:
+            if not all(_is_number(v) for v in d.values):
+                bad = next(v for v in d.values if not _is_number(v))
+                raise ValueError(
+                    f"metalic needs numeric contexts; {d.key} takes {bad!r} (give it as an arm, or leave it)"
+                )
+            out.append(_listed_scale(d.key, [float(v) for v in d.values]))
+        else:
+            lo, hi = (math.log(d.low), math.log(d.high)) if d.log else (d.low, d.high)
+            out.append(ContextScale(d.key, (lo + hi) / 2, (hi - lo) / math.sqrt(12.0), d.log))
+    return out
+
+
+def _listed_scale(key: str, vals: list[float]) -> ContextScale:
+    std = float(np.std(vals))
+    return ContextScale(key, float(np.mean(vals)), std if std > 0 else 1.0)
+
+
+def arm_values(arms: Space) -> tuple[list[str], list[list], list[dict], np.ndarray]:
+    """``(keys, values per key, candidate arms, candidates as value indices)`` of a finite arm
+    space of at most MAX_ARMS arms (one-line ValueError otherwise)."""
+    if not arms.keys:
+        raise ValueError("metalic picks arms; give study.arms (e.g. {problem.interface.flux: [0, 5]})")
+    if not arms.finite:
+        rng = next(d for d in arms.dims if not (d.listed or d.n))
+        raise ValueError(f"metalic scores every arm; {rng.key} is a range without n (give n: POINTS or listed values)")
+    n = math.prod(len(d.grid()) for d in arms.dims) if arms.dims else len(arms.points)
+    if n > MAX_ARMS:
+        raise ValueError(f"metalic scores every arm; {n} arms is more than {MAX_ARMS} (fewer keys or values)")
+    cands = arms.grid()
+    keys = arms.keys
+    values: list[list] = [[] for _ in keys]
+    tags: list[dict[str, int]] = [{} for _ in keys]
+    for a in cands:
+        if set(a) != set(keys):
+            raise ValueError(f"metalic needs every arm to give every key ({', '.join(keys)}); {a} does not")
+        for j, key in enumerate(keys):
+            t = _tag(a[key])
+            if t not in tags[j]:
+                tags[j][t] = len(values[j])
+                values[j].append(a[key])
+    idx = np.array([[tags[j][_tag(a[key])] for j, key in enumerate(keys)] for a in cands], dtype=np.int64)
+    return keys, values, cands, idx
+
+
+def reward(objective: float | None, status: str, direction: str = "minimize") -> float | None:
+    """The bandit's reward of an episode: ``-log10(min(objective, 100))`` for a minimized objective
+    (failed or not finite: 100, so -2; below 1e-12: 1e-12); the objective itself for a maximized one
+    (None if it failed: :class:`MetalicPolicy` then uses the worst reward seen)."""
+    ok = status == "done" and objective is not None and math.isfinite(objective)
+    if direction == "maximize":
+        return float(objective) if ok and objective is not None else None
+    err = float(objective) if ok and objective is not None else ERR_CAP
+    return -math.log10(min(max(err, ERR_FLOOR), ERR_CAP))
+
+
+# ---------------------------------------------------------------- the GP
+def _torch_gp() -> Any:
+    """botorch, gpytorch and torch, imported on first use (a study without metalic never needs them)."""
+    import botorch
+    import gpytorch
+    import torch
+
+    return botorch, gpytorch, torch
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Warnings the fit raises by design: inputs are standardized contexts and arm indices (not the
+    unit cube botorch checks for); an L-BFGS-B stop short of convergence (botorch retries, then
+    keeps the best it has); jitter added to a Cholesky factor."""
+    from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
+    from linear_operator.utils.warnings import NumericalWarning
+
+    with warnings.catch_warnings():
+        for cat in (InputDataWarning, OptimizationWarning, NumericalWarning):
+            warnings.simplefilter("ignore", cat)
+        yield
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Small matrices (episodes × arms): one thread is faster, and several on a busy machine thrash
+    (a fit of 30 episodes: 0.2 s on one thread, 3 s on two busy cores)."""
+    _, _, torch = _torch_gp()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+# the fit's fixed starting point (standardized units: contexts and rewards have std 1)
+INIT = {"outputscale": 1.0, "lengthscale_context": 1.0, "lengthscale_arm": 1.0, "mean": 0.0}
+# The arm lengthscale's prior, LogNormal(loc, scale). Its median is botorch's dimension-scaled
+# prior of an RBF lengthscale, LogNormal(sqrt(2) + log(d)/2, sqrt(3)) (Hvarfner et al. 2024),
+# carried over: on d binary keys an RBF of lengthscale l is this kernel with lengthscale 2 l^2 / d,
+# whose log is then Normal(log 2 + 2 sqrt(2), 2 sqrt(3)) whatever d. That spread (3.5) let fits to
+# 10-20 plays of a toy bandit (tests/core/test_bandit.py) drive the lengthscale to 0, every arm on
+# its own; a spread of 1 kept it at 1-10 (correlated arms: a large lengthscale and output scale is
+# close to a sum of per-key effects) and found the best arms with fewer plays.
+ARM_PRIOR = (math.log(2.0) + 2.0 * math.sqrt(2.0), 1.0)
+
+
+_HAMMING: list[Any] = []  # the kernel class, made on first use (gpytorch is imported then)
+
+
+def hamming_kernel_class() -> Any:
+    """The gpytorch kernel ``exp(-mean_k[a_k != a'_k] / lengthscale)`` over categorical inputs
+    (each a value's index), one lengthscale. It is botorch's ``CategoricalKernel`` with one
+    lengthscale (tests/core/test_bandit.py compares them), computed as a product of one-hot codes:
+    that one builds an (n, m, d) tensor (and for the diagonal the whole (n, m) matrix), which at
+    4096 arms and 12 keys takes seconds and gigabytes. The inputs must be whole numbers >= 0."""
+    if _HAMMING:
+        return _HAMMING[0]
+    import gpytorch
+    import torch
+
+    class HammingKernel(gpytorch.kernels.Kernel):
+        has_lengthscale = True
+
+        def forward(self, x1: Any, x2: Any, diag: bool = False, last_dim_is_batch: bool = False, **params: Any) -> Any:
+            if last_dim_is_batch:
+                raise NotImplementedError("HammingKernel: last_dim_is_batch")
+            ell = self.lengthscale[..., :1]  # (*batch, 1, 1)
+            d = x1.shape[-1]
+            if diag:
+                return torch.exp(-(x1 != x2).to(x1.dtype).mean(-1) / ell[..., 0])
+            # keys that agree, counted by a product of one-hot codes: (n, d·C) @ (d·C, m), exact in floats
+            c = int(torch.maximum(x1.max(), x2.max()).item()) + 1 if x1.numel() and x2.numel() else 1
+            codes = torch.arange(c, dtype=x1.dtype, device=x1.device)
+            h1 = (x1.unsqueeze(-1) == codes).to(x1.dtype).flatten(-2)
+            h2 = (x2.unsqueeze(-1) == codes).to(x1.dtype).flatten(-2)
+            return torch.exp(-(d - h1 @ h2.transpose(-1, -2)) / (d * ell))
+
+    _HAMMING.append(HammingKernel)
+    return HammingKernel
+
+
+def context_prior(d: int) -> tuple[float, float]:
+    """LogNormal(loc, scale) prior of the context lengthscales (standardized units): botorch's
+    dimension-scaled prior for inputs in the unit cube, LogNormal(sqrt(2) + log(d)/2, sqrt(3))
+    (Hvarfner et al. 2024), moved to standardized inputs (a uniform on [0, 1] has std 1/sqrt(12),
+    so a lengthscale there is sqrt(12) times the unit cube's)."""
+    return math.sqrt(2.0) + 0.5 * math.log(d) + 0.5 * math.log(12.0), math.sqrt(3.0)
+
+
+def build_gp(train_x: Any, train_y: Any, n_context: int) -> Any:
+    """The botorch ``SingleTaskGP`` over inputs ``[standardized contexts (n_context), arm indices]``:
+    ``ScaleKernel(RBF(contexts, ARD, prior :func:`context_prior`) × HammingKernel(arms, prior
+    ARM_PRIOR))``, a constant mean, a Gaussian likelihood (botorch's LogNormal noise prior, noise
+    ≥ 1e-4), outcomes standardized; every hyperparameter at its fixed initial value (INIT)."""
+    botorch, gpytorch, torch = _torch_gp()
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
+
+    d = train_x.shape[-1]
+    cat = hamming_kernel_class()(
+        active_dims=list(range(n_context, d)),
+        lengthscale_prior=gpytorch.priors.LogNormalPrior(ARM_PRIOR[0], ARM_PRIOR[1]),
+        lengthscale_constraint=gpytorch.constraints.GreaterThan(1e-6),
+    )
+    if n_context:
+        loc, scale = context_prior(n_context)
+        rbf = gpytorch.kernels.RBFKernel(
+            ard_num_dims=n_context,
+            active_dims=list(range(n_context)),
+            lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, scale),
+            lengthscale_constraint=gpytorch.constraints.GreaterThan(2.5e-2 * math.sqrt(12.0)),
+        )
+        base = gpytorch.kernels.ProductKernel(rbf, cat)
+    else:
+        base = cat
+    covar = gpytorch.kernels.ScaleKernel(base)
+    with _quiet():
+        model = SingleTaskGP(
+            train_x,
+            train_y,
+            likelihood=get_gaussian_likelihood_with_lognormal_prior(),
+            covar_module=covar,
+            outcome_transform=Standardize(m=1),
+        )
+    model.to(torch.float64)
+    # botorch and gpytorch set these deterministically already; fixed here so that the fit's
+    # starting point is written down, not whatever a version's defaults are
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # a float would pass through float32
+    covar.outputscale = f64(INIT["outputscale"])
+    cat.lengthscale = f64(INIT["lengthscale_arm"])
+    if n_context:
+        rbf.lengthscale = f64(INIT["lengthscale_context"])
+    model.mean_module.constant = f64(INIT["mean"])
+    return model
+
+
+def fit_gp(model: Any) -> Any:
+    """Maximize the marginal likelihood (botorch ``fit_gpytorch_mll``: L-BFGS-B; retries after a
+    failed attempt draw from the priors with torch's generator seeded 0, so the fit is repeatable).
+    If every attempt fails the model keeps its initial hyperparameters. Returns the model in eval mode."""
+    botorch, gpytorch, torch = _torch_gp()
+    from botorch.exceptions.errors import ModelFittingError
+    from botorch.fit import fit_gpytorch_mll
+
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+    with _quiet(), _one_thread(), torch.random.fork_rng(devices=[]):  # (devices: CUDA's untouched)
+        torch.manual_seed(0)
+        try:
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"ftol": FTOL}})
+        except ModelFittingError:
+            pass  # rolled back to the initial values
+    return model.eval()
+
+
+# ---------------------------------------------------------------- a fitted policy
+class LearnedPolicy:
+    """A METALIC model fitted to episodes: the GP of reward over (context, arm).
+
+    Built by :meth:`MetalicPolicy.learn` (fits) or :func:`load_policy` (rebuilds the same GP from
+    the file's data and fitted hyperparameters, no fit). ``choose(context)`` is the arm of highest
+    posterior mean; ``posterior(context)`` the mean and std of every arm's reward;
+    ``term_effects(contexts)`` each arm key's effect on the posterior mean.
+    """
+
+    def __init__(
+        self,
+        contexts: Sequence[ContextScale],
+        arm_keys: Sequence[str],
+        arm_values: Sequence[Sequence[Any]],
+        candidates: np.ndarray,
+        x_context: np.ndarray,
+        x_arm: np.ndarray,
+        rewards: np.ndarray,
+        params: Mapping[str, Any] | None = None,
+        episodes: Sequence[int | None] = (),
+        info: Mapping[str, Any] | None = None,
+    ):
+        self.contexts = list(contexts)
+        self.arm_keys = list(arm_keys)
+        self.arm_values = [list(v) for v in arm_values]
+        self.candidates = np.asarray(candidates, dtype=np.int64).reshape(-1, len(self.arm_keys))
+        self.rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        n = len(self.rewards)
+        self.x_context = np.asarray(x_context, dtype=np.float64).reshape(n, len(self.contexts))
+        self.x_arm = np.asarray(x_arm, dtype=np.int64).reshape(n, len(self.arm_keys))
+        self.episodes = list(episodes)
+        self.info = dict(info or {})
+        if not n:
+            raise ValueError("a learned policy needs at least one episode")
+        _, _, torch = _torch_gp()
+        self._torch = torch
+        z = np.array([[s.z(v) for s, v in zip(self.contexts, row)] for row in self.x_context]).reshape(
+            len(self.rewards), len(self.contexts)
+        )
+        train_x = torch.tensor(np.hstack([z, self.x_arm.astype(np.float64)]), dtype=torch.float64)
+        train_y = torch.tensor(self.rewards[:, None], dtype=torch.float64)
+        self.model = build_gp(train_x, train_y, len(self.contexts))
+        if params is None:
+            fit_gp(self.model)
+        else:
+            named = dict(self.model.named_parameters())
+            if set(named) != set(params):
+                raise ValueError(f"the parameters are {sorted(params)}, the model's {sorted(named)}")
+            with torch.no_grad():
+                for name, p in named.items():
+                    p.copy_(torch.tensor(params[name], dtype=torch.float64).reshape(p.shape))
+            self.model.eval()
+
+    # ---- what it knows
+    @property
+    def params(self) -> dict[str, Any]:
+        """The model's raw (unconstrained) parameters, by name: what rebuilds it exactly."""
+        return {name: p.detach().tolist() for name, p in self.model.named_parameters()}
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The fitted hyperparameters, readable: output scale, context lengthscales (standardized
+        units) by key, the arm lengthscale, the noise variance and the constant mean (standardized
+        reward units), and the reward standardization."""
+        covar = self.model.covar_module
+        base = covar.base_kernel
+        kernels = list(base.kernels) if self.contexts else [base]
+        out: dict[str, Any] = {"outputscale": float(covar.outputscale.detach())}
+        if self.contexts:
+            ls = kernels[0].lengthscale.detach().reshape(-1).tolist()
+            out["context_lengthscales"] = {s.key: float(v) for s, v in zip(self.contexts, ls)}
+        out["arm_lengthscale"] = float(kernels[-1].lengthscale.detach().reshape(-1)[0])
+        out["noise"] = float(self.model.likelihood.noise.detach().reshape(-1)[0])
+        out["mean"] = float(self.model.mean_module.constant.detach().reshape(-1)[0])
+        tf = self.model.outcome_transform
+        out["reward_mean"] = float(tf.means.reshape(-1)[0])
+        out["reward_std"] = float(tf.stdvs.reshape(-1)[0])
+        return out
+
+    def arm(self, i: int) -> dict[str, Any]:
+        """Candidate ``i`` as a mapping of arm key to value."""
+        return {k: self.arm_values[j][int(self.candidates[i, j])] for j, k in enumerate(self.arm_keys)}
+
+    @property
+    def arms(self) -> list[dict[str, Any]]:
+        return [self.arm(i) for i in range(len(self.candidates))]
+
+    # ---- the posterior
+    def _inputs(self, context: Mapping[str, Any]) -> Any:
+        keys = [s.key for s in self.contexts]
+        missing = [k for k in keys if k not in context]
+        extra = [k for k in context if k not in keys]
+        if missing or extra:
+            raise ValueError(
+                f"the context gives {', '.join(context) or 'no key'}; the policy's context keys are "
+                f"{', '.join(keys) or '(none)'}"
+            )
+        z = np.array([s.z(context[s.key]) for s in self.contexts], dtype=np.float64)
+        x = np.hstack([np.broadcast_to(z, (len(self.candidates), len(z))), self.candidates.astype(np.float64)])
+        return self._torch.tensor(x, dtype=self._torch.float64)
+
+    def _posterior(self, context: Mapping[str, Any]) -> Any:
+        return self.model.posterior(self._inputs(context))
+
+    def posterior(self, context: Mapping[str, Any]) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """``(arms, mean, std)``: every candidate arm and its reward's posterior mean and std
+        (without the observation noise) at ``context`` (a mapping of every context key to a number)."""
+        with self._torch.no_grad(), _quiet(), _one_thread():
+            post = self._posterior(context)
+            mean = post.mean.reshape(-1).numpy().copy()
+            std = post.variance.clamp_min(0).sqrt().reshape(-1).numpy().copy()
+        return self.arms, mean, std
+
+    def joint(self, context: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean and covariance of every arm's reward at ``context`` (Thompson sampling)."""
+        with self._torch.no_grad(), _quiet(), _one_thread():
+            mvn = self._posterior(context).distribution
+            return mvn.mean.reshape(-1).numpy().copy(), mvn.covariance_matrix.numpy().copy()
+
+    def choose(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The arm of highest posterior mean reward at ``context`` (the first one on a tie)."""
+        _, mean, _ = self.posterior(context)
+        return self.arm(int(np.argmax(mean)))
+
+    def term_effects(self, contexts: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Each arm key's effect on the posterior mean reward: the mean over ``contexts`` and over
+        the arms of μ(key at its largest value) − μ(key at its smallest value) (numeric values; else
+        the last listed minus the first). Positive: the larger value helps."""
+        if not contexts:
+            raise ValueError("term_effects needs at least one context")
+        means = np.array([self.posterior(c)[1] for c in contexts])  # (contexts, arms)
+        out = {}
+        for j, key in enumerate(self.arm_keys):
+            vals = self.arm_values[j]
+            if all(_is_number(v) for v in vals):
+                lo, hi = int(np.argmin([float(v) for v in vals])), int(np.argmax([float(v) for v in vals]))
+            else:
+                lo, hi = 0, len(vals) - 1
+            at_hi, at_lo = self.candidates[:, j] == hi, self.candidates[:, j] == lo
+            if lo == hi or not at_hi.any() or not at_lo.any():
+                out[key] = 0.0
+                continue
+            out[key] = float(np.mean(means[:, at_hi].mean(axis=1) - means[:, at_lo].mean(axis=1)))
+        return out
+
+    # ---- the file
+    def to_json(self) -> dict[str, Any]:
+        """The policy as plain JSON types (what :meth:`save` writes)."""
+        return to_plain(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "contexts": [{"key": s.key, "mean": s.mean, "std": s.std, "log": s.log} for s in self.contexts],
+                "arms": [{"key": k, "values": v} for k, v in zip(self.arm_keys, self.arm_values)],
+                "candidates": self.candidates.tolist(),
+                "data": {
+                    "episodes": self.episodes,
+                    "contexts": self.x_context.tolist(),
+                    "arms": self.x_arm.tolist(),
+                    "rewards": self.rewards.tolist(),
+                },
+                "hyperparameters": self.hyperparameters,
+                "params": self.params,
+                "info": self.info,
+            }
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the policy file (JSON, atomically); return its path."""
+        return atomic_write_text(path, json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n")
+
+
+def load_policy(path: str | os.PathLike) -> LearnedPolicy:
+    """The :class:`LearnedPolicy` of a policy file (a study's ``policy.json``), rebuilt exactly from
+    its data and fitted parameters (no fit). A bad file is a one-line ValueError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such policy file (a METALIC study writes policy.json)") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the policy file ({exc.strerror or exc})") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a METALIC policy file (not JSON: {exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f'{path}: not a METALIC policy file (no "format": "{FORMAT}")')
+    if doc.get("version") != VERSION:
+        raise ValueError(f"{path}: policy file version {doc.get('version')!r}; this sciml reads version {VERSION}")
+    try:
+        data = doc["data"]
+        return LearnedPolicy(
+            [ContextScale(c["key"], float(c["mean"]), float(c["std"]), bool(c["log"])) for c in doc["contexts"]],
+            [a["key"] for a in doc["arms"]],
+            [a["values"] for a in doc["arms"]],
+            np.array(doc["candidates"], dtype=np.int64),
+            np.array(data["contexts"], dtype=np.float64),
+            np.array(data["arms"], dtype=np.int64),
+            np.array(data["rewards"], dtype=np.float64),
+            params=doc["params"],
+            episodes=data.get("episodes", []),
+            info=doc.get("info", {}),
+        )
+    except KeyError as exc:
+        raise ValueError(f"{path}: damaged METALIC policy file (no {exc})") from None
+    except (TypeError, ValueError, IndexError, RuntimeError) as exc:
+        msg = " ".join(str(exc).split())
+        raise ValueError(f"{path}: damaged METALIC policy file ({type(exc).__name__}: {msg})") from None
+
+
+# ---------------------------------------------------------------- the policy
+@POLICIES.register("metalic")
+class MetalicPolicy:
+    """METALIC (Li et al., ICML 2023): the arm of each context from a GP bandit over (context, arm).
+
+    Each episode's context is drawn from the contexts (seeded by ``seed`` and the episode's index,
+    as ``random``); its arm is random until the history holds ``warmup`` finished episodes (and at
+    least two), then the maximizer over every arm of the acquisition (``ucb``: posterior mean + ``c`` · std; ``ts``: one joint posterior
+    draw) of the GP fitted to the finished episodes. See :mod:`sciml.bandit`.
+    """
+
+    adaptive = True
+    size = None
+
+    def __init__(
+        self,
+        contexts: Space,
+        arms: Space,
+        acquisition: str = "ucb",
+        c: float = 1.0,
+        warmup: int = 5,
+        seed: int = 0,
+        direction: str = "minimize",
+    ):
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
+        if not (_is_number(c) and math.isfinite(c) and c >= 0):
+            raise ValueError(f"c (the UCB exploration weight) must be a number >= 0, got {c!r}")
+        for name, v in (("warmup", warmup), ("seed", seed)):
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if direction not in ("minimize", "maximize"):
+            raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
+        self.contexts, self.arms_space = contexts, arms
+        self.acquisition, self.c, self.direction = acquisition, float(c), direction
+        self.warmup, self.seed = warmup, seed
+        self.scales = context_scales(contexts)
+        self.arm_keys, self.arm_values, self.candidates, self.index = arm_values(arms)
+        self._tags = [{_tag(v): i for i, v in enumerate(vals)} for vals in self.arm_values]
+        self._cache: tuple[Any, LearnedPolicy] | None = None
+
+    # ---- the data
+    def data(self, history: Sequence[Any]) -> tuple[list[int | None], np.ndarray, np.ndarray, np.ndarray]:
+        """``(episodes, contexts, arm indices, rewards)`` of the finished episodes of ``history``
+        (status ``done`` or ``failed``; one whose context or arm is not of this study is left out)."""
+        ks, xs, arms, rs = [], [], [], []
+        for e in history:
+            if getattr(e, "status", None) not in ("done", "failed"):
+                continue
+            try:
+                for s in self.scales:
+                    s.z(e.context[s.key])  # a number (> 0 on a log scale), or left out
+                ctx = [float(e.context[s.key]) for s in self.scales]
+                idx = [self._tags[j][_tag(e.arm[key])] for j, key in enumerate(self.arm_keys)]
+            except (KeyError, TypeError, ValueError):
+                continue
+            ks.append(getattr(e, "k", None))
+            xs.append(ctx)
+            arms.append(idx)
+            rs.append(reward(e.objective, e.status, self.direction))
+        if self.direction == "maximize":  # a failed episode: the worst reward seen (none seen: left out)
+            seen = [r for r in rs if r is not None]
+            keep = [i for i, r in enumerate(rs) if r is not None or seen]
+            rs = [min(seen) if rs[i] is None else rs[i] for i in keep]
+            ks, xs, arms = [ks[i] for i in keep], [xs[i] for i in keep], [arms[i] for i in keep]
+        n = len(rs)
+        return (
+            ks,
+            np.array(xs, dtype=np.float64).reshape(n, len(self.scales)),
+            np.array(arms, dtype=np.int64).reshape(n, len(self.arm_keys)),
+            np.array(rs, dtype=np.float64),
+        )
+
+    def learn(self, history: Sequence[Any]) -> LearnedPolicy | None:
+        """The GP fitted to the finished episodes of ``history`` (None with fewer than two). The same
+        history gives the same model (the last one is kept, so the study's hook and the next
+        proposal fit once)."""
+        ks, x, a, r = self.data(history)
+        if len(r) < 2:
+            return None
+        key = (tuple(ks), x.tobytes(), a.tobytes(), r.tobytes())
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        info = {"acquisition": self.acquisition, "c": self.c, "warmup": self.warmup, "seed": self.seed}
+        info.update(direction=self.direction, reward=_REWARD[self.direction])
+        learned = LearnedPolicy(
+            self.scales, self.arm_keys, self.arm_values, self.index, x, a, r, episodes=ks, info=info
+        )
+        self._cache = (key, learned)
+        return learned
+
+    # ---- the study's calls
+    def propose(self, k: int, history: Sequence[Any]) -> Proposal | None:
+        """Episode ``k``'s (context, arm): a function of ``k``, ``history`` and ``seed`` alone."""
+        rng = np.random.default_rng([self.seed, k])
+        context = self.contexts.draw(rng)
+        n_data = len(self.data(history)[3])
+        if n_data < max(self.warmup, 2):
+            return context, dict(self.candidates[int(rng.integers(len(self.candidates)))])
+        learned = self.learn(history)
+        assert learned is not None
+        if self.acquisition == "ucb":
+            _, mean, std = learned.posterior(context)
+            score = mean + self.c * std
+        else:
+            mean, cov = learned.joint(context)
+            score = mean + _cholesky(cov) @ rng.standard_normal(len(mean))
+        return context, dict(self.candidates[int(np.argmax(score))])
+
+    def after_episode(self, study_path: str | os.PathLike, history: Sequence[Any]) -> Path | None:
+        """Write the model fitted to ``history`` to ``<study_path>/policy.json`` (nothing with fewer
+        than two finished episodes; a failed write is a warning, the study goes on)."""
+        learned = self.learn(history)
+        if learned is None:
+            return None
+        try:
+            return learned.save(Path(study_path) / POLICY_FILE)
+        except OSError as exc:
+            warnings.warn(f"metalic: could not write {Path(study_path) / POLICY_FILE}: {exc}", stacklevel=2)
+            return None
+
+
+_REWARD = {
+    "minimize": "-log10(min(max(objective, 1e-12), 100)); failed or not finite: -2",
+    "maximize": "objective; failed: the lowest reward seen",
+}
+
+
+def write_policy(policy: MetalicPolicy, history: Sequence[Any], path: str | os.PathLike) -> Path:
+    """Fit ``policy``'s GP to ``history`` (finished episodes) and write it to ``path`` (JSON);
+    ValueError with fewer than two finished episodes."""
+    learned = policy.learn(history)
+    if learned is None:
+        raise ValueError("a policy file needs at least two finished episodes")
+    return learned.save(path)
+
+
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    """A factor ``L`` with ``L Lᵀ ≈ cov`` (a posterior covariance): Cholesky with growing jitter,
+    else the symmetric square root of the positive part."""
+    n = len(cov)
+    scale = float(np.mean(np.diag(cov))) if n else 1.0
+    for jitter in (0.0, 1e-10, 1e-8, 1e-6):
+        try:
+            return np.linalg.cholesky(cov + jitter * max(scale, 1e-300) * np.eye(n))
+        except np.linalg.LinAlgError:
+            continue
+    w, v = np.linalg.eigh((cov + cov.T) / 2)
+    return v * np.sqrt(np.clip(w, 0.0, None))
