@@ -120,6 +120,38 @@ def unknown_term(problem: Problem, term: str) -> str:
     )
 
 
+PARAM_KEY, TERM_KEY = "problem.params.", "problem.interface."
+
+
+def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, Any]:
+    """The terms (term -> weight) that the METALIC policy file ``interface["policy"]`` chooses for
+    ``problem``: the arm of highest posterior mean reward at the problem's parameters. The policy's
+    contexts must be parameters (``problem.params.<name>``) and its arms interface terms
+    (``problem.interface.<term>``), as in a METALIC study of a multi-domain case."""
+    from ..bandit import load_policy
+
+    extra = sorted(set(interface) - {"policy"})
+    if extra:
+        raise ValueError(f"interface: give a policy or terms, not both (got policy and {extra[0]!r})")
+    path = interface["policy"]
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"interface.policy must be the path of a policy file (policy.json), got {path!r}")
+    policy = load_policy(path)
+    context = {}
+    for scale in policy.contexts:
+        name = scale.key[len(PARAM_KEY) :] if scale.key.startswith(PARAM_KEY) else None
+        if name not in problem.params:
+            raise ValueError(
+                f"interface.policy {path}: its context {scale.key!r} is not a parameter of {problem.name!r} "
+                f"({', '.join(PARAM_KEY + k for k in problem.params) or 'none'})"
+            )
+        context[scale.key] = problem.params[name]
+    bad = [k for k in policy.arm_keys if not k.startswith(TERM_KEY)]
+    if bad:
+        raise ValueError(f"interface.policy {path}: its arm {bad[0]!r} is not an interface term ({TERM_KEY}<term>)")
+    return {k[len(TERM_KEY) :]: v for k, v in policy.choose(context).items()}
+
+
 def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Problem:
     """``problem`` with one condition ``<term>@<interface>`` per interface of its cut domain and per
     term of ``interface`` (term -> weight; 0 leaves a term out, so only active terms are computed).
@@ -127,7 +159,9 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
     The conditions join the interface's two subdomains (``subdomain=(a, b)``) at points sampled on the
     interface, carry their weight as the loss term's default weight, and ``flux`` gets the interface's
     normals. ``problem.subdomains`` becomes the domain's subdomains if the problem had none.
-    Bad input (no cuts, an unknown term, a negative weight) is one ValueError line.
+    ``interface = {"policy": PATH}`` takes the terms a learned METALIC policy (a study's
+    ``policy.json``) chooses for the problem's parameters (:func:`chosen_interface`).
+    Bad input (no cuts, an unknown term, a negative weight, a bad policy file) is one ValueError line.
     """
     if interface is None:
         return problem
@@ -139,6 +173,8 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
             f"interface terms join the subdomains of a cut domain; {problem.name!r} has no cuts (give cuts, "
             "e.g. cuts: {t: 0.5})"
         )
+    if "policy" in interface:
+        interface = chosen_interface(problem, interface)
     conditions = dict(problem.conditions)
     for term, weight in interface.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:

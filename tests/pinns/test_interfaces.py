@@ -156,3 +156,34 @@ def test_a_multidomain_pinn_trains_with_interface_terms():
     x = torch.rand(500, 2, generator=torch.Generator().manual_seed(1))
     err = (pinn(x)[:, 0] - exact(x)).norm() / exact(x).norm()
     assert err < 0.3  # 300 Adam steps: a rough solution (0.12 measured), joined across y = 0.5
+
+
+def test_a_learned_policy_chooses_the_terms_for_the_problems_parameters(tmp_path):
+    """``interface: {policy: PATH}``: the terms of the arm of highest posterior mean at the problem's
+    parameter (a policy fitted here on a toy history where ``u`` pays for small k, ``flux`` for large)."""
+    import itertools
+    from dataclasses import replace
+
+    from sciml.bandit import ContextScale, LearnedPolicy
+
+    keys = ["problem.interface.u", "problem.interface.flux"]
+    candidates = np.array(list(itertools.product([0, 1], repeat=2)))
+    ks = np.linspace(0.0, 1.0, 9)
+    x_ctx = np.repeat(ks, 4)[:, None]
+    x_arm = np.tile(candidates, (len(ks), 1))
+    rewards = np.where(x_ctx[:, 0] < 0.5, x_arm[:, 0] - x_arm[:, 1], x_arm[:, 1] - x_arm[:, 0]).astype(float)
+    policy = LearnedPolicy(
+        [ContextScale("problem.params.k", 0.5, 0.3)], keys, [[0, 5], [0, 5]], candidates, x_ctx, x_arm, rewards
+    )
+    path = policy.save(tmp_path / "policy.json")
+    base = poisson()
+    for k, want in ((0.1, "u@y0|y1"), (0.9, "flux@y0|y1")):
+        pb = attach_interfaces(replace(base, params={"k": k}), {"policy": str(path)})
+        assert [c for c in pb.conditions if "@" in c] == [want]
+        assert pb.conditions[want].weight == 5.0
+    with pytest.raises(ValueError, match=r"its context 'problem.params.k' is not a parameter of 'poisson_split'"):
+        attach_interfaces(base, {"policy": str(path)})
+    with pytest.raises(ValueError, match=r"^interface: give a policy or terms, not both"):
+        attach_interfaces(base, {"policy": str(path), "u": 1})
+    with pytest.raises(ValueError, match=r"no such policy file"):
+        attach_interfaces(base, {"policy": str(tmp_path / "missing.json")})
