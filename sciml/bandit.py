@@ -637,6 +637,26 @@ class MetalicPolicy:
             score = mean + _cholesky(cov) @ rng.standard_normal(len(mean))
         return context, dict(self.candidates[int(np.argmax(score))])
 
+    def report_lines(self, history: Sequence[Any]) -> list[str]:
+        """The study report's section on what the model learned: each arm key's posterior effect on
+        the reward (:meth:`LearnedPolicy.term_effects` over the played contexts), largest first."""
+        learned = self.learn(history)
+        if learned is None:
+            return []
+        contexts = [dict(zip([s.key for s in self.scales], row)) for row in learned.x_context]
+        effects = sorted(learned.term_effects(contexts).items(), key=lambda kv: -kv[1])
+        lines = [
+            "## What the model learned",
+            "",
+            "Posterior effect of each arm key on the reward (−log10 of the objective for a minimized one): "
+            "the mean over the played contexts and over all arms of μ(key at its largest value) − μ(key at its "
+            "smallest value). Positive: the larger value helps. The model is in `policy.json`.",
+            "",
+            "| arm key | effect |",
+            "|---|---|",
+        ]
+        return lines + [f"| {k} | {v:+.3f} |" for k, v in effects]
+
     def after_episode(self, study_path: str | os.PathLike, history: Sequence[Any]) -> Path | None:
         """Write the model fitted to ``history`` to ``<study_path>/policy.json`` (nothing with fewer
         than two finished episodes; a failed write is a warning, the study goes on)."""

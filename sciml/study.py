@@ -960,6 +960,9 @@ def report(episodes: Sequence[Episode], study: Study) -> str:
         lines.append(
             f"| {e.k} | {e.status} | " + " | ".join(v.replace("|", "/") for v in vals) + f" | {obj} | {e.seconds:.1f} |"
         )
+    extra = getattr(plan.policy, "report_lines", None)  # what an adaptive policy learned (METALIC: term effects)
+    if extra is not None:
+        lines += ["", *extra(episodes)]
     errors = [e for e in episodes if e.error]
     if errors:
         lines += ["", "Failed episodes:", ""] + [f"- episode {e.k}: {e.error}" for e in errors]

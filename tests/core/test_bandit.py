@@ -271,3 +271,8 @@ def test_a_metalic_study_writes_its_policy_file(tmp_path, monkeypatch):
     assert learned.episodes == [0, 1, 2]  # rewritten after the last play
     assert learned.rewards.tolist() == [-math.log10(e.objective) for e in eps]
     assert learned.choose({"problem.params.freq": 2.0}) in [{"train.stages.0.lr": v} for v in (1e-3, 1e-2)]
+    # the report says what the model learned: each arm key's posterior effect, from the same model
+    text = (study.path / "report.md").read_text()
+    assert "## What the model learned" in text
+    effect = learned.term_effects([{"problem.params.freq": float(e.context["problem.params.freq"])} for e in eps])
+    assert f"| train.stages.0.lr | {effect['train.stages.0.lr']:+.3f} |" in text
