@@ -453,3 +453,24 @@ def test_the_metalic_case_trains_a_few_steps(family, tmp_path):
     n_faces = len(FAMILIES[family][1].get("x", [])) or 1
     assert sum(k.startswith(("loss/uavg@", "loss/res_continuity@")) for k in metrics) == 2 * n_faces
     assert (run_dir.path / "summary.json").exists()
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_the_metalic_case_is_a_study_of_the_nine_terms(family, tmp_path):
+    """Each case's ``study:`` section: METALIC over the family's parameter range with the nine terms as
+    arms (512); the first proposals build problems with the proposed terms and nothing else."""
+    from sciml.run import build
+    from sciml.study import episode_case, plan_of
+
+    case = load_case(ROOT / "cases" / f"metalic_{family}.yaml", ["problem.n_grid=17"] if family == "poisson" else [])
+    plan = plan_of(case)
+    terms = metalic_terms(PROBLEMS.build(FAMILIES[family][0], {}).inputs)
+    assert plan.policy_name == "metalic" and plan.arms.keys == [f"problem.interface.{t}" for t in terms]
+    assert len(plan.arms.grid()) == 512 and plan.trials >= 40
+    for k in range(2):
+        context, arm = plan.policy.propose(k, [])
+        problem = build(episode_case(case, k, context, arm)).problem
+        on = {t for t in terms if arm[f"problem.interface.{t}"] > 0}
+        assert {name.split("@")[0] for name in problem.conditions if "@" in name} == on
+        for key, value in context.items():
+            assert problem.params[key.split(".")[-1]] == value
