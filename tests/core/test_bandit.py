@@ -276,3 +276,41 @@ def test_a_metalic_study_writes_its_policy_file(tmp_path, monkeypatch):
     assert "## What the model learned" in text
     effect = learned.term_effects([{"problem.params.freq": float(e.context["problem.params.freq"])} for e in eps])
     assert f"| train.stages.0.lr | {effect['train.stages.0.lr']:+.3f} |" in text
+
+
+def test_a_metalic_study_killed_mid_play_resumes_to_the_same_result(tmp_path, monkeypatch):
+    """Ctrl-C inside episode 3 (after the warm-up, so its arm came from the GP): the resumed study
+    finishes with the same table and the same learned policy as one played without a stop."""
+    import os
+    import signal
+
+    from test_study import assert_same_table
+
+    import sciml.plots
+    from sciml.output import RunDir
+    from sciml.study import Study, StudyInterrupted, read_results, run_study
+
+    monkeypatch.setattr(sciml.plots, "plot_losses", lambda records, path: Path(path))
+    policy = {"type": "metalic", "warmup": 2, "seed": 3}
+
+    def case(sub):
+        return load_case(write_case(tmp_path / sub, policy=policy, trials=4), [f"output.dir={tmp_path / sub / 'runs'}"])
+
+    whole = run_study(case("a"))
+    real_log, fired = RunDir.log_metrics, []
+
+    def log_then_interrupt(self, record):
+        real_log(self, record)
+        if "/episodes/003/" in str(self.path) and record.get("step") == 3 and not fired:
+            fired.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(RunDir, "log_metrics", log_then_interrupt)
+    with pytest.raises(StudyInterrupted) as stop:
+        run_study(case("b"))
+    assert fired and Study.open(stop.value.path).episodes()[-1].status == "interrupted"
+    resumed = run_study(resume=stop.value.path)
+    assert_same_table(read_results(whole.path), read_results(resumed.path))
+    a, b = load_policy(whole.path / "policy.json"), load_policy(resumed.path / "policy.json")
+    assert a.x_arm.tolist() == b.x_arm.tolist() and a.x_context.tolist() == b.x_context.tolist()
+    np.testing.assert_allclose(b.rewards, a.rewards, rtol=1e-6)  # float32 training in another process order
