@@ -21,9 +21,14 @@ per study and a figure (arms chosen over the contexts, regret curves) in ``--out
 
 Run from the repository root::
 
-    python benchmarks/interface_selection.py --families reaction --plays 40 --test 20 --adam 300 --lbfgs 100
+    OMP_NUM_THREADS=1 python benchmarks/interface_selection.py --families reaction --plays 40 --test 20 --adam 200 --lbfgs 300
 
 Every study resumes: run the same command again after an interruption.
+
+The default budget per episode, 200 Adam steps (lr 1e-3) then 300 L-BFGS iterations on 1000
+interior points, takes about 10–15 s on one core. On the reaction family at ρ = 5 it gives rel L2
+0.085, where 400 Adam + 100 L-BFGS gives 0.76 and the case's 500 + 500 gives 0.026: L-BFGS does
+most of the work, so a budget light on it leaves every arm equally bad and the bandit blind.
 """
 
 from __future__ import annotations
@@ -238,8 +243,8 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--plays", type=int, default=40)
     ap.add_argument("--test", type=int, default=20)
-    ap.add_argument("--adam", type=int, default=300)
-    ap.add_argument("--lbfgs", type=int, default=100)
+    ap.add_argument("--adam", type=int, default=200)
+    ap.add_argument("--lbfgs", type=int, default=300)
     ap.add_argument("--n-interior", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
