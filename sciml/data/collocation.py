@@ -42,6 +42,9 @@ class CollocationData(Data):
     observation_noise : Gaussian noise, standard deviation relative to the pool's RMS value
     n_observations_active : observations trained on at the start (a selector may change them);
         None = all of the pool
+    interior_per_subdomain : on a cut domain, ``n_interior`` points in each subdomain (a thin
+        piece, such as Burgers' strip |x| < 0.1, gets as many as the others, as METALIC draws
+        them) instead of ``n_interior`` over the whole domain
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class CollocationData(Data):
         observation_noise: float = 0.0,
         n_observations_active: int | None = None,
         boundary_sampler: str = "pseudo",
+        interior_per_subdomain: bool = False,
     ):
         check_collocation(
             problem=problem,
@@ -69,8 +73,10 @@ class CollocationData(Data):
             observation_noise=observation_noise,
             n_observations_active=n_observations_active,
             boundary_sampler=boundary_sampler,
+            interior_per_subdomain=interior_per_subdomain,
         )
         self.problem, self.domain = problem, problem.domain
+        self.per_subdomain = bool(interior_per_subdomain)
         self.sizes = {"interior": n_interior, "boundary": n_boundary, "initial": n_initial}
         self.sampler, self.resample_every = sampler, resample_every
         self.rng = np.random.default_rng(seed)
@@ -118,6 +124,9 @@ class CollocationData(Data):
     def sample(self, name: str, n: int, method: str = "pseudo") -> np.ndarray:
         """``n`` fresh points for point set ``name`` (``"interior"`` or a condition), from the data's generator."""
         if name == "interior":
+            if self.per_subdomain:
+                pieces = self.domain.subdomains
+                return np.concatenate([self.domain.sample_subdomain(n, s, method, self.rng) for s in pieces])
             return self.domain.sample_interior(n, method, self.rng)
         if name == "observations":
             if self.observation_pool is None:
@@ -208,6 +217,7 @@ def check_collocation(
     observation_noise,
     n_observations_active,
     boundary_sampler="pseudo",
+    interior_per_subdomain=False,
     **_,
 ) -> None:
     """The ``collocation`` options, checked by CollocationData before any point is drawn (and by
@@ -234,6 +244,15 @@ def check_collocation(
                     f"got {v!r}",
                 )
             raise OptionError(k, f"collocation {k} must be an integer >= {lo}, got {v!r}")
+    if not isinstance(interior_per_subdomain, bool):
+        raise OptionError(
+            "interior_per_subdomain", f"interior_per_subdomain must be true or false, got {interior_per_subdomain!r}"
+        )
+    if interior_per_subdomain and not getattr(problem.domain, "subdomains", None):
+        raise OptionError(
+            "interior_per_subdomain",
+            f"interior_per_subdomain draws points in each subdomain of a cut domain; {problem.name!r} has no cuts",
+        )
     if sampler not in SAMPLERS:
         raise OptionError("sampler", f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if boundary_sampler not in SAMPLERS:
@@ -275,6 +294,7 @@ def collocation(
     observation_noise: float = 0.0,
     n_observations_active: int | None = None,
     boundary_sampler: str = "pseudo",
+    interior_per_subdomain: bool = False,
 ) -> CollocationData:
     """Collocation points in the problem's domain (interior, each boundary condition, initial, observations)."""
     return CollocationData(
@@ -289,6 +309,7 @@ def collocation(
         observation_noise,
         n_observations_active,
         boundary_sampler,
+        interior_per_subdomain,
     )  # checked there first
 
 

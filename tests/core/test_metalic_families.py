@@ -474,3 +474,22 @@ def test_the_metalic_case_is_a_study_of_the_nine_terms(family, tmp_path):
         assert {name.split("@")[0] for name in problem.conditions if "@" in name} == on
         for key, value in context.items():
             assert problem.params[key.split(".")[-1]] == value
+
+
+def test_interior_points_per_subdomain():
+    """``interior_per_subdomain``: n_interior points in each piece (Burgers' thin strip gets as many as
+    the outer pieces); refused on an uncut problem and for a non-boolean."""
+    from sciml.data.collocation import CollocationData
+
+    pb = PROBLEMS.build("burgers1d", {"cuts": {"x": [-0.1, 0.1]}, "interface": {"u": 5.0}})
+    data = CollocationData(pb, n_interior=90, n_boundary=10, n_initial=10, interior_per_subdomain=True)
+    x = data.points["interior"]
+    owners = np.stack([np.asarray(s(x)) for s in pb.domain.subdomains.values()])
+    assert x.shape == (270, 2) and owners.sum(axis=1).tolist() == [90, 90, 90]
+    assert data.sample("interior", 5).shape == (15, 2)  # resampling keeps the split
+    whole = CollocationData(pb, n_interior=90, n_boundary=10, n_initial=10).points["interior"]
+    assert int(np.asarray(pb.domain.subdomains["x1"](whole)).sum()) < 30  # the strip is a tenth of the domain
+    with pytest.raises(OptionError, match="interior_per_subdomain draws points in each subdomain of a cut domain"):
+        CollocationData(PROBLEMS.build("burgers1d", {}), 90, 10, interior_per_subdomain=True)
+    with pytest.raises(OptionError, match="interior_per_subdomain must be true or false, got 'yes'"):
+        CollocationData(pb, 90, 10, interior_per_subdomain="yes")
