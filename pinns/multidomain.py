@@ -37,14 +37,20 @@ class BoxScaled(nn.Module):
         return self.net((x - self.box_center) / self.box_half)
 
 
-def point_network(models, problem) -> nn.Module:
+def point_network(models, problem, scale_inputs: bool = False) -> nn.Module:
     """The point-wise network of a PINN-type method: ``models()`` for a problem without
     subdomains, else a SubdomainNet with one network per subdomain (built in the subdomains' order,
     each from the section of that name if the case names its networks, else from the one section).
     The pieces of a cut domain (:class:`sciml.geometry.Subdomain`, which know their box) get networks
-    whose inputs are scaled to [-1, 1] over that box (:class:`BoxScaled`)."""
+    whose inputs are scaled to [-1, 1] over that box (:class:`BoxScaled`); ``scale_inputs`` does the
+    same for the one network of a problem without subdomains, over the domain's box."""
     if not problem.subdomains:
-        return models()
+        net = models()
+        if scale_inputs:
+            if getattr(problem.domain, "bounds", None) is None:
+                raise ValueError(f"method.scale_inputs: problem {problem.name!r} has no domain box to scale to")
+            return BoxScaled(net, np.asarray(problem.domain.bounds, dtype=np.float64))
+        return net
     nets = {}
     for name, piece in problem.subdomains.items():
         net = models(name if models.named else None)

@@ -384,10 +384,15 @@ def pinn(
     selection: dict | None = None,
     trainable_params: dict | None = None,
     grid_update: dict | None = None,
+    scale_inputs: bool = False,
 ) -> PINN:
-    """Physics-informed neural network, strong form (named loss terms with weights)."""
+    """Physics-informed neural network, strong form (named loss terms with weights). ``scale_inputs``:
+    the network sees its inputs mapped to [-1, 1] over the domain's box (always so for the
+    subdomain networks of a cut domain)."""
+    if not isinstance(scale_inputs, bool):
+        raise ValueError(f"method.scale_inputs must be true or false, got {scale_inputs!r}")
     if model is None:  # from the case: one network, or one per subdomain (pinns.multidomain)
-        model = point_network(models, problem)
+        model = point_network(models, problem, scale_inputs)
     selector = None
     if selection:
         import pinns.pinnacle  # noqa: F401  (registers the selectors, with pinns.selection)

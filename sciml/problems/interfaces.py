@@ -20,9 +20,14 @@ The terms, on an interface between sides :math:`a` and :math:`b` with unit norma
 - ``u_<coords>``: continuity of a derivative, e.g. ``u_x`` (:math:`\partial_x u_a - \partial_x u_b`),
   ``u_xx``, ``u_tt`` (coordinates by name; ``u_x0,x0`` where names are longer than a letter).
 
-Where a term has one residual per side (``uavg``, ``res``, ``gres``) its loss is the sum of the
-two sides' mean squares, as in the METALIC reference implementation. :func:`metalic_terms` lists
-METALIC's nine terms for a problem's coordinates.
+Every term's loss is the sum, over its residual's components, of their mean squares over the
+interface points: over both sides for ``uavg``, ``res`` and ``gres`` (as METALIC's reference
+implementation adds one mean per side, and per derivative for ``gres``), over the outputs for a
+problem with several, over the equations for ``res`` and ``res_continuity``. (The residual is
+returned as ``(n, m)`` columns scaled by √m, so the PINN's mean of its square is that sum.)
+``gres`` differentiates the whole residual, source terms included (the gPINN residual; METALIC's
+code holds the source fixed). :func:`metalic_terms` lists METALIC's nine terms for a problem's
+coordinates.
 
 Reference: Li, Penwarden, Xu, Tillinghast, Narayan, Kirby, Zhe, *Meta learning of interface
 conditions for multi-domain physics-informed neural networks*, ICML 2023.
@@ -40,7 +45,6 @@ import torch
 from .base import Condition, Problem
 
 PLAIN = ("u", "uavg", "res", "res_continuity", "flux", "gres")
-_SQRT2 = math.sqrt(2.0)
 
 
 def metalic_terms(inputs: tuple[str, ...]) -> tuple[str, ...]:
@@ -61,9 +65,20 @@ def derivative_coords(term: str, inputs: tuple[str, ...]) -> tuple[str, ...] | N
     return coords if all(c in inputs for c in coords) else None
 
 
+def _summed(r: torch.Tensor) -> torch.Tensor:
+    """``r`` as (n, m) columns scaled by √m: the mean of its square is the sum of the columns' mean squares."""
+    r = r.reshape(len(r), -1)
+    return r * math.sqrt(r.shape[1])
+
+
 def _sides(ra: torch.Tensor, rb: torch.Tensor) -> torch.Tensor:
-    """Both sides' residuals, stacked so that mean(r²) is the sum of the two sides' mean squares."""
-    return _SQRT2 * torch.cat([ra.reshape(len(ra), -1), rb.reshape(len(rb), -1)], dim=1)
+    """Both sides' residuals, so that mean(r²) is the sum of every column's mean square on both sides."""
+    return _summed(torch.cat([ra.reshape(len(ra), -1), rb.reshape(len(rb), -1)], dim=1))
+
+
+def _outputs(du, *coords: str) -> torch.Tensor:
+    """(n, c): a derivative (or the value, with no ``coords``) of every output."""
+    return torch.stack([du(*coords, out=o) for o in range(len(du.outputs))], dim=1)
 
 
 def _equations(problem: Problem, du, p) -> torch.Tensor:
@@ -79,11 +94,11 @@ def _grad(r: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def interface_residual(problem: Problem, term: str) -> Callable[..., Any]:
     """``residual(du_a, du_b, params)`` of one interface term (see the module's list)."""
     if term == "u":
-        return lambda a, b, p: a() - b()
+        return lambda a, b, p: _summed(_outputs(a) - _outputs(b))
     if term == "uavg":
 
         def uavg(a, b, p):
-            ua, ub = a(), b()
+            ua, ub = _outputs(a), _outputs(b)
             avg = (ua + ub) / 2
             return _sides(ua - avg, ub - avg)
 
@@ -93,24 +108,25 @@ def interface_residual(problem: Problem, term: str) -> Callable[..., Any]:
     if term == "res":
         return lambda a, b, p: _sides(_equations(problem, a, p), _equations(problem, b, p))
     if term == "res_continuity":
-        return lambda a, b, p: _equations(problem, a, p) - _equations(problem, b, p)
+        return lambda a, b, p: _summed(_equations(problem, a, p) - _equations(problem, b, p))
     if term == "gres":
         return lambda a, b, p: _sides(_grad(_equations(problem, a, p), a.x), _grad(_equations(problem, b, p), b.x))
     if term == "flux":
         form = problem.forms.get("flux")
         if form is None:  # the diffusive flux: the normal derivative, as the METALIC reference does
-            return lambda a, b, p: a.dn() - b.dn()
+            outs = range(len(problem.outputs))
+            return lambda a, b, p: _summed(torch.stack([a.dn(o) - b.dn(o) for o in outs], dim=1))
 
         def flux(a, b, p):
             fa, fb = form.flux(a, p), form.flux(b, p)  # (n, ndim) or (n, c, ndim)
             n = a.normals if fa.ndim == 2 else a.normals[:, None, :]
-            return ((fa - fb) * n).sum(-1)
+            return _summed(((fa - fb) * n).sum(-1))
 
         return flux
     coords = derivative_coords(term, problem.inputs)
     if coords is None:
         raise ValueError(unknown_term(problem, term))
-    return lambda a, b, p: a(*coords) - b(*coords)
+    return lambda a, b, p: _summed(_outputs(a, *coords) - _outputs(b, *coords))
 
 
 def unknown_term(problem: Problem, term: str) -> str:

@@ -76,7 +76,8 @@ def test_each_term_vanishes_on_the_exact_solution_and_not_on_a_perturbed_one(flu
 
 
 def test_two_sided_terms_sum_the_sides_mean_squares():
-    """``res`` and ``uavg``: mean(r²) is the sum of both sides' mean squares (the METALIC loss)."""
+    """``res``, ``uavg``, ``gres``: mean(r²) is the sum of both sides' mean squares, per derivative for
+    ``gres`` (the METALIC loss: one mean per side and component)."""
     pb = poisson()
     _, (a, b) = sides(attach_interfaces(pb, {"u": 1}), "u@y0|y1", perturbed, exact)
     res = interface_residual(pb, "res")(a, b, {})
@@ -86,6 +87,33 @@ def test_two_sided_terms_sum_the_sides_mean_squares():
     ua, ub = a(), b()
     m = (ua + ub) / 2
     torch.testing.assert_close(avg.square().mean(), (ua - m).square().mean() + (ub - m).square().mean())
+    gres = interface_residual(pb, "gres")(a, b, {})
+    want = 0.0
+    for d in (a, b):
+        r = pb.equations["pde"](d, {})
+        g = torch.autograd.grad(r.sum(), d.x, create_graph=True)[0]
+        want = want + g[:, 0].square().mean() + g[:, 1].square().mean()
+    torch.testing.assert_close(gres.square().mean(), want)
+
+
+def test_every_output_is_joined():
+    """On a problem with two outputs, ``u``/``uavg``/``u_<coords>``/``flux`` join both: a jump in the
+    second output alone shows in each term."""
+    domain = Domain(dde().geometry.Rectangle([0, 0], [1, 1]), cuts={"y": 0.5})
+    pb = Problem("two", ("x", "y"), ("u", "v"), {}, domain=domain, equations={"pde": lambda du, p: du("x", "x")})
+    pb = attach_interfaces(pb, {"u": 1, "uavg": 1, "u_y": 1, "flux": 1})
+    x = torch.as_tensor(pb.domain.sample_boundary(16, "y0|y1", rng=0))
+    normals = torch.as_tensor(pb.conditions["flux@y0|y1"].normals_at(pb.domain, x.numpy()))
+
+    def side(v_shift):
+        z = x.clone().requires_grad_(True)
+        u = torch.stack([torch.sin(z[:, 0]), torch.cos(z[:, 1]) + v_shift * z[:, 1] ** 2], 1)
+        return Derivatives(u, z, pb.inputs, pb.outputs, normals=normals)
+
+    for name in ("u@y0|y1", "uavg@y0|y1", "u_y@y0|y1", "flux@y0|y1"):
+        cond = pb.conditions[name]
+        assert cond.residual(side(0.0), side(0.0), {}).abs().max() < 1e-12, name
+        assert cond.residual(side(0.0), side(0.3), {}).abs().max() > 1e-2, name  # only v jumps
 
 
 def test_choices_and_errors():
@@ -187,3 +215,20 @@ def test_a_learned_policy_chooses_the_terms_for_the_problems_parameters(tmp_path
         attach_interfaces(base, {"policy": str(path), "u": 1})
     with pytest.raises(ValueError, match=r"no such policy file"):
         attach_interfaces(base, {"policy": str(tmp_path / "missing.json")})
+
+
+def test_scale_inputs_for_one_network():
+    """``method.scale_inputs``: the single-domain network sees [-1, 1] over the domain's box, as each
+    subdomain network does over its own (the fair single-domain baseline); off by default."""
+    from sciml.registry import METHODS
+    from sciml.run import Models
+
+    pb = poisson(cuts={})
+    assert not pb.subdomains
+    scaled = METHODS.build("pinn", {"scale_inputs": True}, problem=pb, models=Models({"type": "mlp"}, pb))
+    assert isinstance(scaled.model, BoxScaled)
+    torch.testing.assert_close(scaled.model.box_center, torch.tensor([0.5, 0.5]))
+    plain = METHODS.build("pinn", {}, problem=pb, models=Models({"type": "mlp"}, pb))
+    assert not isinstance(plain.model, BoxScaled)
+    with pytest.raises(ValueError, match="method.scale_inputs must be true or false, got 'yes'"):
+        METHODS.build("pinn", {"scale_inputs": "yes"}, problem=pb, models=Models({"type": "mlp"}, pb))
