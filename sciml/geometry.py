@@ -589,6 +589,13 @@ class Domain:
         subdomain_names: list[str] | dict[str, str] | None = None,
         interface_names: dict[str, str] | None = None,
     ):
+        # what :meth:`cut` rebuilds the domain from (the boundaries as given, before named edges join them)
+        self._given: dict[str, Any] = {
+            "boundaries": dict(boundaries or {}),
+            "time": time,
+            "names": names,
+            "segments": segments,
+        }
         self.geometry = geometry
         self.boundaries = dict(boundaries or {})
         self.segments = _check_segments(segments, geometry.dim)
@@ -618,6 +625,20 @@ class Domain:
             raise ValueError("subdomain_names and interface_names name the pieces of cuts: give cuts too")
 
     # --- cuts ---
+    def cut(
+        self,
+        cuts: dict[str, float | list[float]],
+        subdomain_names: list[str] | dict[str, str] | None = None,
+        interface_names: dict[str, str] | None = None,
+    ) -> Domain:
+        """The same domain (geometry, boundaries, time, names, segments) split by ``cuts``: a new
+        :class:`Domain`; this one must not be cut already."""
+        if self.cuts:
+            raise ValueError(f"cuts: the domain is cut already (at {self.cuts}); give all cuts at once")
+        return Domain(
+            self.geometry, **self._given, cuts=cuts, subdomain_names=subdomain_names, interface_names=interface_names
+        )
+
     def _cut(self, cuts, subdomain_names, interface_names) -> None:
         """Build :attr:`subdomains` and :attr:`interfaces` from the cut planes."""
         cols = _check_cuts(cuts, self.names, self.bounds)

@@ -93,7 +93,30 @@ class Registry:
         return para[: m.end()] if m else para
 
 
-PROBLEMS = Registry("problem")
+class ProblemRegistry(Registry):
+    """The problems' registry: every problem also takes ``cuts`` and ``interface`` (its domain split
+    into subdomains joined by interface terms, :func:`sciml.problems.interfaces.split_problem`), unless
+    its builder takes them itself."""
+
+    SPLIT = ("cuts", "interface")
+
+    def options(self, name: str) -> dict[str, Any]:
+        own = super().options(name)
+        return {**own, **{k: None for k in self.SPLIT if k not in own}}
+
+    def build(self, name: str, options: dict[str, Any] | None = None, **context: Any) -> Any:
+        own = super().options(name)
+        opts = dict(options or {})
+        split = {k: opts.pop(k) for k in self.SPLIT if k in opts and k not in own}
+        problem = super().build(name, opts, **context)
+        if not split:
+            return problem
+        from .problems.interfaces import split_problem
+
+        return split_problem(problem, **split)
+
+
+PROBLEMS = ProblemRegistry("problem")
 MODELS = Registry("model")
 METHODS = Registry("method")
 DATA = Registry("data")

@@ -9,7 +9,7 @@ form ``forms["flux"]`` writes the equation as ∇·F = 0 in (x, t) with F = (u²
 ``flux`` interface term of multi-domain PINNs.
 
 Multi-domain PINNs (XPINN, cPINN, METALIC) split the domain with ``cuts`` and tie the pieces with
-``interface`` terms (:func:`sciml.problems.interfaces.attach_interfaces`). METALIC's Burgers family
+``interface`` terms (the ``cuts`` and ``interface`` options every problem takes: :func:`sciml.problems.interfaces.split_problem`). METALIC's Burgers family
 is ν ∈ [0.001, 0.05] with ``cuts={"x": [-0.1, 0.1]}``: METALIC has two subdomains, the strip
 |x| < 0.1 and the rest (one network for both outer pieces); these cuts give three, the outer two
 with networks of their own, joined to the strip on the interfaces ``x0|x1`` (x = −0.1) and
@@ -28,7 +28,6 @@ from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import burgers_cole_hopf
 from .base import CharacteristicForm, Condition, FluxForm, Param, Problem, check_int, check_number, resolve_params
-from .interfaces import attach_interfaces
 
 PARAMS = {"nu": Param(0.01 / np.pi, 1e-5, 10.0, "viscosity")}
 
@@ -45,15 +44,7 @@ def burgers_flux(du, p):
 
 
 @PROBLEMS.register("burgers1d")
-def burgers1d(
-    *,
-    params: dict | None = None,
-    t_end: float = 0.99,
-    n_x: int = 256,
-    n_t: int = 100,
-    cuts: dict | None = None,
-    interface: dict | None = None,
-) -> Problem:
+def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256, n_t: int = 100) -> Problem:
     """1D viscous Burgers with the sine initial condition (Raissi et al.; DeepXDE's example).
 
     Parameters
@@ -61,10 +52,6 @@ def burgers1d(
     params : {nu: ν in [1e-5, 10]} (default 0.01/π; METALIC's range is [0.001, 0.05])
     t_end : the final time
     n_x, n_t : the Cole–Hopf reference grid: nodes on [−1, 1] and times on [0, t_end]
-    cuts : coordinate -> cut position(s), e.g. {x: [-0.1, 0.1]} (METALIC's split): the domain's
-        pieces become the problem's subdomains, one network each
-    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
-        <term>@<interface> between the subdomains (needs cuts)
     """
     p = resolve_params("burgers1d", PARAMS, params)
     t_end = check_number("burgers1d", "t_end", t_end, 0.0, strict=True)
@@ -75,7 +62,6 @@ def burgers1d(
         {"left": lambda x: np.isclose(x[:, 0], -1.0), "right": lambda x: np.isclose(x[:, 0], 1.0)},
         time=(0.0, t_end),
         names=("x", "t"),
-        cuts=cuts,
     )
 
     def reference() -> Field:
@@ -100,6 +86,5 @@ def burgers1d(
         exact=lambda x: burgers_cole_hopf(x[:, 0], x[:, 1], p["nu"]),
         periodic={"x": 2.0},
         forms={"characteristic": CharacteristicForm(speed=lambda u, p: u, nu="nu"), "flux": FluxForm(burgers_flux)},
-        subdomains=dict(domain.subdomains),
     )
-    return attach_interfaces(problem, interface)
+    return problem

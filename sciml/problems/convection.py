@@ -20,7 +20,7 @@ Both problems also offer their characteristic form ``forms["characteristic"]`` (
 :math:`a(u)` and diffusivity ν) for :mod:`pinns.lpinn`.
 
 Multi-domain PINNs split the domain with ``cuts`` and tie the pieces with ``interface`` terms
-(:func:`sciml.problems.interfaces.attach_interfaces`). METALIC's advection family is
+(the ``cuts`` and ``interface`` options every problem takes: :func:`sciml.problems.interfaces.split_problem`). METALIC's advection family is
 ``convection1d`` with β ∈ [1, 30] and ``cuts={"t": 0.5}`` (subdomains ``t0``, ``t1``, interface
 ``t0|t1``); METALIC imposes the exact solution on x = 0, 2π (and t = 1) where these problems keep
 the periodic condition.
@@ -37,7 +37,6 @@ from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers.spectral import convection_diffusion_fft
 from .base import CharacteristicForm, Condition, Param, Problem, check_int, check_number, resolve_params
-from .interfaces import attach_interfaces
 
 TWO_PI = 2.0 * np.pi
 BETA = Param(30.0, 0.0, 1000.0, "convection speed")
@@ -108,9 +107,7 @@ def constant_speed(u, p):
     return p["beta"]
 
 
-def _build(
-    name: str, p: dict, residual, t_end: float, n_x: int, n_t: int, cuts: dict | None, interface: dict | None
-) -> Problem:
+def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Problem:
     t_end = check_number(name, "t_end", t_end, 0.0, strict=True)
     n_x, n_t = check_int(name, "n_x", n_x, 2), check_int(name, "n_t", n_t, 1)  # reference grid
     nu = p.get("nu", 0.0)
@@ -120,7 +117,7 @@ def _build(
         "periodic": lambda x: np.isclose(x[:, 0], 0.0) | np.isclose(x[:, 0], TWO_PI),
     }
     domain = PairedPeriodicDomain(
-        Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, t_end), names=("x", "t"), cuts=cuts)
+        Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, t_end), names=("x", "t"))
     )
 
     def exact(x: np.ndarray) -> np.ndarray:
@@ -150,21 +147,12 @@ def _build(
         exact=exact,
         periodic={"x": TWO_PI},
         forms={"characteristic": CharacteristicForm(constant_speed, nu="nu" if "nu" in p else 0.0)},
-        subdomains=dict(domain.subdomains),
     )
-    return attach_interfaces(problem, interface)
+    return problem
 
 
 @PROBLEMS.register("convection1d")
-def convection1d(
-    *,
-    params: dict | None = None,
-    t_end: float = 1.0,
-    n_x: int = 256,
-    n_t: int = 100,
-    cuts: dict | None = None,
-    interface: dict | None = None,
-) -> Problem:
+def convection1d(*, params: dict | None = None, t_end: float = 1.0, n_x: int = 256, n_t: int = 100) -> Problem:
     """1D periodic convection u_t + β u_x = 0, u0 = sin x (Krishnapriyan et al. failure mode).
 
     Parameters
@@ -172,26 +160,15 @@ def convection1d(
     params : {beta: β in [0, 1000]} (default 30; METALIC's range is [1, 30])
     t_end : the final time
     n_x, n_t : the reference grid: nodes on [0, 2π) and times on [0, t_end]
-    cuts : coordinate -> cut position(s), e.g. {t: 0.5} (METALIC's split): the domain's pieces
-        become the problem's subdomains, one network each
-    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
-        <term>@<interface> between the subdomains (needs cuts)
     """
     p = resolve_params("convection1d", {"beta": BETA}, params)
-    return _build("convection1d", p, convection_residual, t_end, n_x, n_t, cuts, interface)
+    return _build("convection1d", p, convection_residual, t_end, n_x, n_t)
 
 
 @PROBLEMS.register("convection_diffusion1d")
 def convection_diffusion1d(
-    *,
-    params: dict | None = None,
-    t_end: float = 1.0,
-    n_x: int = 256,
-    n_t: int = 100,
-    cuts: dict | None = None,
-    interface: dict | None = None,
+    *, params: dict | None = None, t_end: float = 1.0, n_x: int = 256, n_t: int = 100
 ) -> Problem:
-    """1D periodic convection–diffusion u_t + β u_x = ν u_xx, u0 = sin x (LPINN benchmark); FFT reference.
-    ``cuts`` and ``interface`` as in :func:`convection1d`."""
+    """1D periodic convection–diffusion u_t + β u_x = ν u_xx, u0 = sin x (LPINN benchmark); FFT reference."""
     p = resolve_params("convection_diffusion1d", {"beta": BETA, "nu": NU}, params)
-    return _build("convection_diffusion1d", p, convection_diffusion_residual, t_end, n_x, n_t, cuts, interface)
+    return _build("convection_diffusion1d", p, convection_diffusion_residual, t_end, n_x, n_t)

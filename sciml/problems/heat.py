@@ -15,7 +15,7 @@ reference is the exact solution on a grid.
 
 Multi-domain PINNs split the domain with ``cuts`` (METALIC: ``{"t": 0.5}``, subdomains ``t0``,
 ``t1`` and interface ``t0|t1``) and tie the pieces with ``interface`` terms
-(:func:`sciml.problems.interfaces.attach_interfaces`).
+(the ``cuts`` and ``interface`` options every problem takes: :func:`sciml.problems.interfaces.split_problem`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from .base import Condition, Param, Problem, check_int, resolve_params
-from .interfaces import attach_interfaces
 
 PARAMS = {
     "a": Param(1.0, -2.0, 2.0, "amplitude of e^{−π²t} cos πx"),
@@ -56,29 +55,18 @@ def heat_residual(du, p):
 
 
 @PROBLEMS.register("heat1d")
-def heat1d(
-    *,
-    params: dict | None = None,
-    n_x: int = 201,
-    n_t: int = 101,
-    cuts: dict | None = None,
-    interface: dict | None = None,
-) -> Problem:
+def heat1d(*, params: dict | None = None, n_x: int = 201, n_t: int = 101) -> Problem:
     """1D heat u_t = u_xx on [−1, 1] × [0, 1] with a four-term exact solution (METALIC's heat).
 
     Parameters
     ----------
     params : {a, b, c, d}, each in [−2, 2] (defaults 1, 0.5, 0.1, 0.2)
     n_x, n_t : the reference grid: nodes on [−1, 1] and times on [0, 1]
-    cuts : coordinate -> cut position(s), e.g. {t: 0.5} (METALIC's split): the domain's pieces
-        become the problem's subdomains, one network each
-    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
-        <term>@<interface> between the subdomains (needs cuts)
     """
     p = resolve_params("heat1d", PARAMS, params)
     n_x, n_t = check_int("heat1d", "n_x", n_x, 2), check_int("heat1d", "n_t", n_t, 2)
     ends = {"left": lambda x: np.isclose(x[:, 0], -1.0), "right": lambda x: np.isclose(x[:, 0], 1.0)}
-    domain = Domain(dde().geometry.Interval(-1.0, 1.0), ends, time=(0.0, 1.0), names=("x", "t"), cuts=cuts)
+    domain = Domain(dde().geometry.Interval(-1.0, 1.0), ends, time=(0.0, 1.0), names=("x", "t"))
 
     def reference() -> Field:
         grid = Grid((n_x,), ((-1.0, 1.0),))
@@ -99,6 +87,5 @@ def heat1d(
         },
         reference=reference,
         exact=lambda x: exact(x[:, 0], x[:, 1], p),
-        subdomains=dict(domain.subdomains),
     )
-    return attach_interfaces(problem, interface)
+    return problem

@@ -139,6 +139,36 @@ def unknown_term(problem: Problem, term: str) -> str:
 PARAM_KEY, TERM_KEY = "problem.params.", "problem.interface."
 
 
+def split_problem(problem: Problem, cuts: dict | None = None, interface: dict[str, Any] | None = None) -> Problem:
+    """``problem`` on its domain split by ``cuts`` (one network per piece: its ``subdomains``), joined
+    by the ``interface`` terms (:func:`attach_interfaces`). What the ``cuts`` and ``interface``
+    options of any problem do; the problem's own builder knows nothing of them.
+
+    The domain is a :class:`~sciml.geometry.Domain` (or a wrapper of one, such as convection's paired
+    periodic domain, rewrapped around the cut domain); a problem that already has subdomains of its
+    own (a crack's faces) or a mesh domain cannot be cut (one line)."""
+    if cuts is not None and cuts != {}:
+        from ..geometry import Domain
+
+        dom = problem.domain
+        inner = getattr(dom, "domain", None) if not isinstance(dom, Domain) else None
+        base = dom if isinstance(dom, Domain) else inner if isinstance(inner, Domain) else None
+        if base is None:
+            what = "no domain" if dom is None else f"a {type(dom).__name__}, which cuts cannot split"
+            raise ValueError(f"cuts: problem {problem.name!r} has {what}; cuts split a Domain (a deepxde geometry)")
+        if problem.subdomains:
+            raise ValueError(
+                f"cuts: problem {problem.name!r} has subdomains of its own ({', '.join(problem.subdomains)})"
+            )
+        try:
+            new = base.cut(cuts)
+        except ValueError as exc:  # named after the option, so a case's error points at problem.cuts
+            raise ValueError(str(exc) if str(exc).startswith("cuts") else f"cuts: {exc}") from None
+        domain = new if base is dom else type(dom)(new)
+        problem = replace(problem, domain=domain, subdomains=dict(new.subdomains))
+    return attach_interfaces(problem, interface)
+
+
 def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, Any]:
     """The terms (term -> weight) that the METALIC policy file ``interface["policy"]`` chooses for
     ``problem``: the arm of highest posterior mean reward at the problem's parameters. The policy's
@@ -152,7 +182,10 @@ def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, A
     path = interface["policy"]
     if not isinstance(path, str) or not path:
         raise ValueError(f"interface.policy must be the path of a policy file (policy.json), got {path!r}")
-    policy = load_policy(path)
+    try:
+        policy = load_policy(path)
+    except ValueError as exc:
+        raise ValueError(f"interface.policy: {exc}") from None
     context = {}
     for scale in policy.contexts:
         name = scale.key[len(PARAM_KEY) :] if scale.key.startswith(PARAM_KEY) else None

@@ -20,7 +20,7 @@ is the clean one, u = 0 on the boundary (condition ``boundary``), with a referen
 
 Multi-domain PINNs split the square with ``cuts`` (METALIC: ``{"y": 0.5}``, subdomains ``y0``,
 ``y1`` and interface ``y0|y1``) and tie the pieces with ``interface`` terms
-(:func:`sciml.problems.interfaces.attach_interfaces`).
+(the ``cuts`` and ``interface`` options every problem takes: :func:`sciml.problems.interfaces.split_problem`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import solve_poisson_dirichlet
 from .base import Condition, Param, Problem, check_int, resolve_params
-from .interfaces import attach_interfaces
 
 PARAMS = {"sharpness": Param(10.0, 1.0, 50.0, "sharpness s of the source's edges (width ~1/s)")}
 
@@ -60,23 +59,17 @@ def poisson_residual(du, p):
 
 
 @PROBLEMS.register("poisson2d_bump")
-def poisson2d_bump(
-    *, params: dict | None = None, n_grid: int = 129, cuts: dict | None = None, interface: dict | None = None
-) -> Problem:
+def poisson2d_bump(*, params: dict | None = None, n_grid: int = 129) -> Problem:
     """Δu = f on the unit square, u = 0 on its boundary, f a smoothed box of sharpness s (METALIC's Poisson).
 
     Parameters
     ----------
     params : {sharpness: s in [1, 50]} (default 10)
     n_grid : nodes per side of the finite-difference reference (second order)
-    cuts : coordinate -> cut position(s), e.g. {y: 0.5} (METALIC's split): the domain's pieces
-        become the problem's subdomains, one network each
-    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
-        <term>@<interface> between the subdomains (needs cuts)
     """
     p = resolve_params("poisson2d_bump", PARAMS, params)
     n_grid = check_int("poisson2d_bump", "n_grid", n_grid, 3)
-    domain = Domain(dde().geometry.Rectangle([0.0, 0.0], [1.0, 1.0]), cuts=cuts)
+    domain = Domain(dde().geometry.Rectangle([0.0, 0.0], [1.0, 1.0]))
 
     def reference() -> Field:
         grid = Grid((n_grid, n_grid), ((0.0, 1.0), (0.0, 1.0)))
@@ -92,6 +85,5 @@ def poisson2d_bump(
         equations={"pde": poisson_residual},
         conditions={"boundary": Condition("boundary", lambda du, q: du())},
         reference=reference,
-        subdomains=dict(domain.subdomains),
     )
-    return attach_interfaces(problem, interface)
+    return problem

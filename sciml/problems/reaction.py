@@ -19,7 +19,7 @@ solution on a grid.
 
 Multi-domain PINNs split the domain with ``cuts`` (METALIC: ``{"t": 0.5}``, subdomains ``t0``,
 ``t1`` and interface ``t0|t1``) and tie the pieces with ``interface`` terms
-(:func:`sciml.problems.interfaces.attach_interfaces`).
+(the ``cuts`` and ``interface`` options every problem takes: :func:`sciml.problems.interfaces.split_problem`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from .base import Condition, Param, Problem, check_int, resolve_params
-from .interfaces import attach_interfaces
 
 TWO_PI = 2.0 * np.pi
 PARAMS = {"rho": Param(5.0, 1.0, 15.0, "reaction rate ρ")}
@@ -60,29 +59,18 @@ def reaction_residual(du, p):
 
 
 @PROBLEMS.register("reaction1d")
-def reaction1d(
-    *,
-    params: dict | None = None,
-    n_x: int = 256,
-    n_t: int = 101,
-    cuts: dict | None = None,
-    interface: dict | None = None,
-) -> Problem:
+def reaction1d(*, params: dict | None = None, n_x: int = 256, n_t: int = 101) -> Problem:
     """1D logistic reaction u_t = ρ u (1 − u), u0 a Gaussian bump, exact solution (METALIC's reaction).
 
     Parameters
     ----------
     params : {rho: ρ in [1, 15]} (default 5)
     n_x, n_t : the reference grid: nodes on [0, 2π] and times on [0, 1]
-    cuts : coordinate -> cut position(s), e.g. {t: 0.5} (METALIC's split): the domain's pieces
-        become the problem's subdomains, one network each
-    interface : interface term -> weight, e.g. {uavg: 5, res_continuity: 5}: the conditions
-        <term>@<interface> between the subdomains (needs cuts)
     """
     p = resolve_params("reaction1d", PARAMS, params)
     n_x, n_t = check_int("reaction1d", "n_x", n_x, 2), check_int("reaction1d", "n_t", n_t, 2)
     ends = {"left": lambda x: np.isclose(x[:, 0], 0.0), "right": lambda x: np.isclose(x[:, 0], TWO_PI)}
-    domain = Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, 1.0), names=("x", "t"), cuts=cuts)
+    domain = Domain(dde().geometry.Interval(0.0, TWO_PI), ends, time=(0.0, 1.0), names=("x", "t"))
 
     def reference() -> Field:
         grid = Grid((n_x,), ((0.0, TWO_PI),))
@@ -103,6 +91,5 @@ def reaction1d(
         },
         reference=reference,
         exact=lambda x: exact(x[:, 0], x[:, 1], p["rho"]),
-        subdomains=dict(domain.subdomains),
     )
-    return attach_interfaces(problem, interface)
+    return problem

@@ -281,7 +281,7 @@ def test_parameters_out_of_range_are_refused_in_one_line(family, params, message
     "options, message",
     [
         ({"interface": {"u": 1.0}}, r"^interface terms join the subdomains of a cut domain; 'reaction1d' has no cuts"),
-        ({"cuts": {"t": 1.5}}, r"^cut t = 1.5 is outside the domain"),
+        ({"cuts": {"t": 1.5}}, r"^cuts: cut t = 1.5 is outside the domain"),
         ({"cuts": {"t": 0.5}, "interface": {"ux": 1.0}}, r"^interface: unknown term 'ux'"),
         ({"n_t": 1}, r"n_t must be an integer >= 2"),
     ],
@@ -300,7 +300,7 @@ def test_bad_options_one_line(options, message):
             r"metalic_reaction.yaml:\d+: problem.params: problem 'reaction1d': parameter 'rho'=20",
         ),
         ("problem.interface={ux: 1}", r"metalic_reaction.yaml:\d+: problem.interface: interface: unknown term 'ux'"),
-        ("problem.cuts={t: 1.5}", r"metalic_reaction.yaml:\d+: problem: cut t = 1.5 is outside the domain"),
+        ("problem.cuts={t: 1.5}", r"metalic_reaction.yaml:\d+: problem.cuts: cuts: cut t = 1.5 is outside the domain"),
     ],
 )
 def test_a_case_with_bad_problem_options_is_refused_in_one_line(override, message):

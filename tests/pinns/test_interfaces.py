@@ -232,3 +232,32 @@ def test_scale_inputs_for_one_network():
     assert not isinstance(plain.model, BoxScaled)
     with pytest.raises(ValueError, match="method.scale_inputs must be true or false, got 'yes'"):
         METHODS.build("pinn", {"scale_inputs": "yes"}, problem=pb, models=Models({"type": "mlp"}, pb))
+
+
+def test_any_problem_with_a_domain_can_be_cut():
+    """``cuts`` and ``interface`` are options of every problem (the registry applies them): a problem
+    written with no thought of subdomains splits; a wrapped domain stays wrapped; what cannot be cut
+    is refused in one line."""
+    from sciml.geometry import Domain as D
+    from sciml.registry import PROBLEMS
+
+    assert {"cuts", "interface"} <= set(PROBLEMS.options("poisson1d_multiscale"))
+    pb = PROBLEMS.build("poisson1d_multiscale", {"cuts": {"x": 0.5}, "interface": {"u": 5, "u_x": 5}})
+    assert list(pb.subdomains) == ["x0", "x1"] and sorted(k for k in pb.conditions if "@" in k) == [
+        "u@x0|x1",
+        "u_x@x0|x1",
+    ]
+    plain = PROBLEMS.build("poisson1d_multiscale", {})
+    assert plain.subdomains == {} and isinstance(plain.domain, D) and not plain.domain.cuts
+    adv = PROBLEMS.build("convection1d", {"cuts": {"t": 0.5}})
+    assert type(adv.domain).__name__ == "PairedPeriodicDomain" and list(adv.domain.interfaces) == ["t0|t1"]
+    x = adv.domain.sample_boundary(8, "periodic", rng=0)  # still paired: (0, t_i) then (2π, t_i)
+    np.testing.assert_array_equal(x[:4, 1], x[4:, 1])
+    for name, message in (
+        ("darcy2d", r"^cuts: problem 'darcy2d' has no domain; cuts split a Domain"),
+        ("crack_mode3", r"^cuts: problem 'crack_mode3' has subdomains of its own \(upper, lower\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PROBLEMS.build(name, {"cuts": {"x": 0.5}})
+    with pytest.raises(ValueError, match=r"^cuts: the domain is cut already"):
+        pb.domain.cut({"x": 0.25})
