@@ -79,9 +79,10 @@ class Derivatives:
     ``(out, axes)`` asked for, so a method can learn what to precompute.
 
     On the points of a boundary condition that declares ``normals=True``, ``du.normals`` is the
-    outward unit normal ``(n, d_space)`` at each point and ``du.dn(out=0)`` (alias
-    ``du.normal_derivative``) the normal derivative ∂u/∂n = Σ_j n_j ∂u/∂x_j over the spatial
-    coordinates (the first ``d_space`` inputs), for Neumann and Robin conditions.
+    outward unit normal ``(n, d)`` at each point and ``du.dn(out=0)`` (alias
+    ``du.normal_derivative``) the normal derivative ∂u/∂n = Σ_j n_j ∂u/∂x_j over the first ``d``
+    inputs, for Neumann and Robin conditions: ``d`` is the spatial dimension on a boundary, and
+    the space-time dimension on an interface of a cut domain (on a cut in time, ∂u/∂n = u_t).
     """
 
     def __init__(

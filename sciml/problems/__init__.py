@@ -14,6 +14,30 @@ from . import (  # noqa: F401  (registration)
     poisson_bump,
     reaction,
 )
-from .base import Condition, DatasetSpec, EnergyForm, HardConstraint, IOSpec, Param, Problem, resolve_params
+from .base import (
+    FORMS,
+    CharacteristicForm,
+    Condition,
+    DatasetSpec,
+    EnergyForm,
+    FluxForm,
+    HardConstraint,
+    IOSpec,
+    Param,
+    Problem,
+    resolve_params,
+)
 
-__all__ = ["Condition", "DatasetSpec", "EnergyForm", "HardConstraint", "IOSpec", "Param", "Problem", "resolve_params"]
+__all__ = [
+    "FORMS",
+    "CharacteristicForm",
+    "Condition",
+    "DatasetSpec",
+    "EnergyForm",
+    "FluxForm",
+    "HardConstraint",
+    "IOSpec",
+    "Param",
+    "Problem",
+    "resolve_params",
+]

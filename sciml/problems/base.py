@@ -240,6 +240,11 @@ class Problem:
     eval_times: Any = None  # its time levels: a count (default 21, evenly over the interval) or the times
 
     def __post_init__(self):
+        if not isinstance(self.forms, dict):
+            raise ValueError(
+                f"problem {self.name!r}: forms must map kinds to forms, e.g. {{'energy': EnergyForm(...)}}, "
+                f"got {type(self.forms).__name__}"
+            )
         for kind, form in self.forms.items():
             if kind not in FORMS:
                 raise ValueError(
@@ -258,6 +263,8 @@ class Problem:
 
     def form(self, kind: str, method: str | None = None) -> Any:
         """The problem's form of ``kind``, or a ValueError naming what it offers (and who asked)."""
+        if kind == "strong":
+            raise ValueError(f"the strong form of {self.name!r} is its equations and conditions, not a forms entry")
         if kind not in self.forms:
             a = "an" if kind[0] in "aeiou" else "a"
             offers = ", ".join(self.offers) or "(none)"
