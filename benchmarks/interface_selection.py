@@ -216,6 +216,10 @@ def table(results: dict) -> str:
                 f"| {fam} | {label} | {reg['cumulative'][-1]:.2f} | {reg['slope_last_half']:.3f} | "
                 f"{reg['mean_error_last_half']:.3e} |"
             )
+    lines += ["", "| family | term | posterior effect on the reward (UCB model, held-out contexts) |", "|---|---|---|"]
+    for fam, res in results.items():
+        for term, effect in sorted(res["effects"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"| {fam} | {term.split('.')[-1]} | {effect:+.3f} |")
     lines += ["", "| family | study | wall time (s) |", "|---|---|---|"]
     for fam, res in results.items():
         for label, wall in res["walls"].items():
@@ -240,13 +244,13 @@ def figure(results: dict, path: Path) -> None:
         ax.legend()
         ax = axes[1, j]
         terms = res["terms"]
-        for label, marker in (("metalic-ucb", "o"), ("metalic-ts", "x")):
+        for label, marker, color in (("metalic-ucb", "o", "C0"), ("metalic-ts", "x", "C1")):
             for ctx, on in res["chosen"][label]:
                 c = float(next(iter(ctx.values())))
                 ys = [terms.index(t) for t in on]
-                ax.scatter(
-                    [c] * len(ys), ys, marker=marker, s=14, alpha=0.6, label=label if not ax.collections else None
-                )
+                ax.scatter([c] * len(ys), ys, marker=marker, s=14, alpha=0.6, color=color)
+            ax.scatter([], [], marker=marker, color=color, label=label)
+        ax.legend(loc="upper right", fontsize=7)
         ax.set(title=f"{fam}: terms on, per context", xlabel=next(iter(FAMILIES[fam][1])).split(".")[-1])
         ax.set_yticks(range(len(terms)), terms)
     fig.tight_layout()
@@ -264,8 +268,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/out/interface_selection")
+    ap.add_argument(
+        "--report", action="store_true", help="print the table and redraw the figure of --out's results.json"
+    )
     args = ap.parse_args()
     out = Path(args.out)
+    if args.report:
+        results = json.loads((out / "results.json").read_text())
+        figure(results, out / "interface_selection.png")
+        print(table(results))
+        return
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in args.families.split(","):
