@@ -318,6 +318,14 @@ class Problem:
         return IOSpec(self.inputs, self.outputs, len(self.inputs), bounds)
 
 
+def array_module(x: Any) -> Any:
+    """``torch`` for a tensor, ``numpy`` otherwise: one formula serves exact solutions (numpy) and
+    residuals (torch)."""
+    import torch
+
+    return torch if isinstance(x, torch.Tensor) else np
+
+
 def _call_with_params(fn: Callable[..., Any], args: tuple, params: dict) -> Any:
     """``fn(*args, params)`` when ``fn`` takes one more positional argument than ``args``, else ``fn(*args)``."""
     import inspect

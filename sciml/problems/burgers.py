@@ -72,7 +72,7 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         u = burgers_cole_hopf(X, T, p["nu"])
         return Field(u[..., None], grid, ("u",), times)
 
-    problem = Problem(
+    return Problem(
         name="burgers1d",
         inputs=("x", "t"),
         outputs=("u",),
@@ -88,4 +88,3 @@ def burgers1d(*, params: dict | None = None, t_end: float = 0.99, n_x: int = 256
         periodic={"x": 2.0},
         forms={"characteristic": CharacteristicForm(speed=lambda u, p: u, nu="nu"), "flux": FluxForm(burgers_flux)},
     )
-    return problem

@@ -130,7 +130,7 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
         u = convection_diffusion_fft(np.sin(x), x, times, p["beta"], nu)  # (n_t, n_x)
         return Field(u[..., None], grid, ("u",), times)
 
-    problem = Problem(
+    return Problem(
         name=name,
         inputs=("x", "t"),
         outputs=("u",),
@@ -148,7 +148,6 @@ def _build(name: str, p: dict, residual, t_end: float, n_x: int, n_t: int) -> Pr
         periodic={"x": TWO_PI},
         forms={"characteristic": CharacteristicForm(constant_speed, nu="nu" if "nu" in p else 0.0)},
     )
-    return problem
 
 
 @PROBLEMS.register("convection1d")

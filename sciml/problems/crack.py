@@ -31,16 +31,12 @@ from ..fields import Field
 from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
-from .base import Condition, EnergyForm, HardConstraint, Problem
-
-
-def _lib(x):
-    return torch if isinstance(x, torch.Tensor) else np
+from .base import Condition, EnergyForm, HardConstraint, Problem, array_module
 
 
 def exact(x, y):
     """u = √r sin(θ/2), θ = atan2(y, x) ∈ (−π, π] (numpy or torch); on y = 0, x < 0 the upper face."""
-    m = _lib(x)
+    m = array_module(x)
     r = m.sqrt(x**2 + y**2)
     return m.sqrt(r) * m.sin(0.5 * m.arctan2(y, x))
 

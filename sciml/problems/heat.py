@@ -21,13 +21,12 @@ Multi-domain PINNs split the domain with ``cuts`` (METALIC: ``{"t": 0.5}``, subd
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..fields import Field
 from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
-from .base import Condition, Param, Problem, check_int, resolve_params
+from .base import Condition, Param, Problem, array_module, check_int, resolve_params
 
 PARAMS = {
     "a": Param(1.0, -2.0, 2.0, "amplitude of e^{−π²t} cos πx"),
@@ -39,7 +38,7 @@ PARAMS = {
 
 def exact(x, t, p: dict):
     """u(x, t) for parameters ``p`` = {a, b, c, d} (numpy or torch, broadcastable shapes)."""
-    m = torch if isinstance(x, torch.Tensor) else np
+    m = array_module(x)
     pi2 = np.pi**2
     return (
         p["a"] * m.exp(-pi2 * t) * m.cos(np.pi * x)
@@ -74,7 +73,7 @@ def heat1d(*, params: dict | None = None, n_x: int = 201, n_t: int = 101) -> Pro
         u = exact(grid.axes()[0][None, :], times[:, None], p)  # (n_t, n_x)
         return Field(u[..., None], grid, ("u",), times)
 
-    problem = Problem(
+    return Problem(
         name="heat1d",
         inputs=("x", "t"),
         outputs=("u",),
@@ -88,4 +87,3 @@ def heat1d(*, params: dict | None = None, n_x: int = 201, n_t: int = 101) -> Pro
         reference=reference,
         exact=lambda x: exact(x[:, 0], x[:, 1], p),
     )
-    return problem

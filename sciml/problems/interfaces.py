@@ -72,8 +72,8 @@ def _summed(r: torch.Tensor) -> torch.Tensor:
 
 
 def _sides(ra: torch.Tensor, rb: torch.Tensor) -> torch.Tensor:
-    """Both sides' residuals, so that mean(r²) is the sum of every column's mean square on both sides."""
-    return _summed(torch.cat([ra.reshape(len(ra), -1), rb.reshape(len(rb), -1)], dim=1))
+    """Both sides' (n, k) residuals, so that mean(r²) is the sum of every column's mean square on both sides."""
+    return _summed(torch.cat([ra, rb], dim=1))
 
 
 def _outputs(du, *coords: str) -> torch.Tensor:

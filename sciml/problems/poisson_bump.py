@@ -76,7 +76,7 @@ def poisson2d_bump(*, params: dict | None = None, n_grid: int = 129) -> Problem:
         u = solve_poisson_dirichlet(lambda x, y: source(x, y, p["sharpness"]), n_grid)
         return Field(u[..., None], grid, ("u",))
 
-    problem = Problem(
+    return Problem(
         name="poisson2d_bump",
         inputs=("x", "y"),
         outputs=("u",),
@@ -86,4 +86,3 @@ def poisson2d_bump(*, params: dict | None = None, n_grid: int = 129) -> Problem:
         conditions={"boundary": Condition("boundary", lambda du, q: du())},
         reference=reference,
     )
-    return problem

@@ -25,31 +25,26 @@ Multi-domain PINNs split the domain with ``cuts`` (METALIC: ``{"t": 0.5}``, subd
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..fields import Field
 from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
-from .base import Condition, Param, Problem, check_int, resolve_params
+from .base import Condition, Param, Problem, array_module, check_int, resolve_params
 
 TWO_PI = 2.0 * np.pi
 PARAMS = {"rho": Param(5.0, 1.0, 15.0, "reaction rate ρ")}
 
 
-def _lib(x):
-    return torch if isinstance(x, torch.Tensor) else np
-
-
 def initial_profile(x):
     """h(x) = exp(−(x − π)² / (2 (π/4)²)) (numpy or torch, any shape)."""
-    return _lib(x).exp(-((x - np.pi) ** 2) / (2 * (np.pi / 4) ** 2))
+    return array_module(x).exp(-((x - np.pi) ** 2) / (2 * (np.pi / 4) ** 2))
 
 
 def exact(x, t, rho: float):
     """u(x, t) = h / (h + (1 − h) e^{−ρt}) (numpy or torch, broadcastable shapes)."""
     h = initial_profile(x)
-    return h / (h + (1 - h) * _lib(t).exp(-rho * t))
+    return h / (h + (1 - h) * array_module(t).exp(-rho * t))
 
 
 def reaction_residual(du, p):
@@ -78,7 +73,7 @@ def reaction1d(*, params: dict | None = None, n_x: int = 256, n_t: int = 101) ->
         u = exact(grid.axes()[0][None, :], times[:, None], p["rho"])  # (n_t, n_x)
         return Field(u[..., None], grid, ("u",), times)
 
-    problem = Problem(
+    return Problem(
         name="reaction1d",
         inputs=("x", "t"),
         outputs=("u",),
@@ -92,4 +87,3 @@ def reaction1d(*, params: dict | None = None, n_x: int = 256, n_t: int = 101) ->
         reference=reference,
         exact=lambda x: exact(x[:, 0], x[:, 1], p["rho"]),
     )
-    return problem
