@@ -85,6 +85,10 @@ class PINN(AbstractMethod):
         self.use_jet = has_jet and derivatives != "autograd"
         defaults = {k: c.weight for k, c in conditions.items() if c.weight != 1.0}  # a condition's own weight
         self.weights = {**defaults, **{k: float(v) for k, v in weights.items()}}
+        # conditions weighted per phase (method.weights overrides them in every phase); the terms that
+        # weigh 0 in the current stage's phase are not computed
+        self.phased = sorted(k for k, c in conditions.items() if c.phases is not None and k not in weights)
+        self.off: set[str] = set()
         # point set -> residuals evaluated on it: equations on the interior, each condition on its own
         self.groups: dict[str, dict] = {}
         if problem.equations:
@@ -121,8 +125,17 @@ class PINN(AbstractMethod):
         return self.net()(x)
 
     def check_phases(self, phases: list[str]) -> None:
-        """``selection.phases`` and ``grid_update.phases`` must name phases the case's stages have."""
+        """``selection.phases``, ``grid_update.phases`` and the phases of conditions weighted per phase
+        (interface terms) must name phases the case's stages have."""
         super().check_phases(phases)
+        for name in self.phased:
+            missing = [p for p in self.problem.conditions[name].phases or {} if p not in phases]
+            if missing:
+                term = name.split("@", 1)[0]
+                raise ValueError(
+                    f"problem.interface.{term}: no stage has phase {missing[0]!r}; "
+                    f"the stages' phases: {', '.join(dict.fromkeys(phases))} (name them in train.stages.N.phase)"
+                )
         for option, part in (("selection", self.selection), ("grid_update", self.grid_update)):
             missing = [p for p in (getattr(part, "phases", None) or []) if p not in phases]
             if missing:
@@ -137,6 +150,13 @@ class PINN(AbstractMethod):
         for part in (self.selection, self.grid_update):
             if part is not None:
                 part.in_phase = part.phases is None or phase in part.phases
+        self.off = set()
+        for name in self.phased:  # read afresh: a policy may have set the phase's weights (set_interface_weights)
+            cond = self.problem.conditions[name]
+            self.sided[name] = cond
+            self.weights[name] = float((cond.phases or {}).get(phase, 0.0))
+            if self.weights[name] == 0.0:
+                self.off.add(name)
 
     def after_step(self, state, data) -> None:
         if self.grid_update is not None:
@@ -197,6 +217,8 @@ class PINN(AbstractMethod):
             for name, residual in self.groups[group].items():
                 terms[name] = residual(du, p).square().mean()
         for name, cond in self.sided.items():
+            if name in self.off:  # weighs 0 in this stage's phase
+                continue
             terms[name] = (
                 sided_residual(self.problem, cond, self.net, batch[name], p, self.normals(name, batch[name], batch))
                 .square()

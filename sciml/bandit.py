@@ -349,6 +349,10 @@ class LearnedPolicy:
         self.x_arm = np.asarray(x_arm, dtype=np.int64).reshape(n, len(self.arm_keys))
         self.episodes = list(episodes)
         self.info = dict(info or {})
+        #: a two-stage policy: the phases of its two stages, and the model of the second stage's arm
+        #: (its first context is the reward after the first stage, :func:`stage_reward_key`)
+        self.stages: list[str] | None = None
+        self.next: LearnedPolicy | None = None
         if not n:
             raise ValueError("a learned policy needs at least one episode")
         _, _, torch = _torch_gp()
@@ -437,7 +441,9 @@ class LearnedPolicy:
             return mvn.mean.reshape(-1).numpy().copy(), mvn.covariance_matrix.numpy().copy()
 
     def choose(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        """The arm of highest posterior mean reward at ``context`` (the first one on a tie)."""
+        """The arm of highest posterior mean reward at ``context`` (the first one on a tie). For a
+        two-stage policy, the first stage's arm (the second's: ``self.next.choose`` at the context and
+        the reward after the first stage)."""
         _, mean, _ = self.posterior(context)
         return self.arm(int(np.argmax(mean)))
 
@@ -481,6 +487,8 @@ class LearnedPolicy:
                 "hyperparameters": self.hyperparameters,
                 "params": self.params,
                 "info": self.info,
+                **({"stages": self.stages} if self.stages else {}),
+                **({"next": self.next.to_json()} if self.next is not None else {}),
             }
         )
 
@@ -508,24 +516,41 @@ def load_policy(path: str | os.PathLike) -> LearnedPolicy:
     if doc.get("version") != VERSION:
         raise ValueError(f"{path}: policy file version {doc.get('version')!r}; this sciml reads version {VERSION}")
     try:
-        data = doc["data"]
-        return LearnedPolicy(
-            [ContextScale(c["key"], float(c["mean"]), float(c["std"]), bool(c["log"])) for c in doc["contexts"]],
-            [a["key"] for a in doc["arms"]],
-            [a["values"] for a in doc["arms"]],
-            np.array(doc["candidates"], dtype=np.int64),
-            np.array(data["contexts"], dtype=np.float64),
-            np.array(data["arms"], dtype=np.int64),
-            np.array(data["rewards"], dtype=np.float64),
-            params=doc["params"],
-            episodes=data.get("episodes", []),
-            info=doc.get("info", {}),
-        )
+        learned = _from_json(doc)
+        stages = doc.get("stages")
+        if stages is not None:
+            if not (isinstance(stages, list) and len(stages) == 2 and all(isinstance(p, str) for p in stages)):
+                raise ValueError(f"stages must be two phase names, got {stages!r}")
+            learned.stages = list(stages)
+            learned.next = _from_json(doc["next"]) if "next" in doc else None
+        return learned
     except KeyError as exc:
         raise ValueError(f"{path}: damaged METALIC policy file (no {exc})") from None
     except (TypeError, ValueError, IndexError, RuntimeError) as exc:
         msg = " ".join(str(exc).split())
         raise ValueError(f"{path}: damaged METALIC policy file ({type(exc).__name__}: {msg})") from None
+
+
+def _from_json(doc: dict) -> LearnedPolicy:
+    data = doc["data"]
+    return LearnedPolicy(
+        [ContextScale(c["key"], float(c["mean"]), float(c["std"]), bool(c["log"])) for c in doc["contexts"]],
+        [a["key"] for a in doc["arms"]],
+        [a["values"] for a in doc["arms"]],
+        np.array(doc["candidates"], dtype=np.int64),
+        np.array(data["contexts"], dtype=np.float64),
+        np.array(data["arms"], dtype=np.int64),
+        np.array(data["rewards"], dtype=np.float64),
+        params=doc["params"],
+        episodes=data.get("episodes", []),
+        info=doc.get("info", {}),
+    )
+
+
+def stage_reward_key(phase: str) -> str:
+    """The context key of the reward after the first stage (phase ``phase``) in a two-stage
+    policy's second model."""
+    return f"reward@{phase}"
 
 
 # ---------------------------------------------------------------- the policy
@@ -535,12 +560,25 @@ class MetalicPolicy:
 
     Each episode's context is drawn from the contexts (seeded by ``seed`` and the episode's index,
     as ``random``); its arm is random until the history holds ``warmup`` finished episodes (and at
-    least two), then the maximizer over every arm of the acquisition (``ucb``: posterior mean + ``c`` · std; ``ts``: one joint posterior
-    draw) of the GP fitted to the finished episodes. See :mod:`sciml.bandit`.
+    least two), then the maximizer over every arm of the acquisition (``ucb``: posterior mean + ``c``
+    · std; ``ts``: one joint posterior draw) of the GP fitted to the finished episodes. See
+    :mod:`sciml.bandit`.
+
+    **Two stages** (``stages: [PHASE0, PHASE1]``, the phases of the case's two training stages,
+    e.g. Adam then L-BFGS): each arm key takes one value per phase (``{PHASE0: v0, PHASE1: v1}``,
+    e.g. an interface term's weight per phase). The first stage's arm comes from a GP over
+    (context, arm) whose target is the mean of r₀ and γ·r₁ (rewards after each stage, ``gamma``
+    0.9, as the reference code); before the second stage starts, the study measures the objective
+    (r₀) and asks :meth:`choose_stage` for the second arm, from a GP over (r₀, context, arm) of the
+    final reward r₁. The study records r₀ as the metric ``<objective>@PHASE0``.
+
+    **Playing a learned policy** (``learned: PATH``, a study's ``policy.json``): no learning and no
+    exploration; each episode's arm is the arm of highest posterior mean (each stage's, for a
+    two-stage file), contexts taken in order when listed (held-out contexts), else drawn.
     """
 
     adaptive = True
-    size = None
+    size: int | None = None
 
     def __init__(
         self,
@@ -551,6 +589,9 @@ class MetalicPolicy:
         warmup: int = 5,
         seed: int = 0,
         direction: str = "minimize",
+        stages: list[str] | None = None,
+        gamma: float = 0.9,
+        learned: str | None = None,
     ):
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
@@ -561,19 +602,61 @@ class MetalicPolicy:
                 raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
         if direction not in ("minimize", "maximize"):
             raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
+        if stages is not None and not (
+            isinstance(stages, list)
+            and len(stages) == 2
+            and all(isinstance(p, str) and p for p in stages)
+            and stages[0] != stages[1]
+        ):
+            raise ValueError(
+                f"stages must name the phases of the case's two training stages, e.g. [fit, refine], got {stages!r}"
+            )
+        if not (_is_number(gamma) and 0 <= gamma <= 1):
+            raise ValueError(f"gamma (the discount of the second stage's reward) must be in [0, 1], got {gamma!r}")
         self.contexts, self.arms_space = contexts, arms
         self.acquisition, self.c, self.direction = acquisition, float(c), direction
-        self.warmup, self.seed = warmup, seed
+        self.warmup, self.seed, self.gamma = warmup, seed, float(gamma)
+        self.stages = list(stages) if stages else None
         self.scales = context_scales(contexts)
         self.arm_keys, self.arm_values, self.candidates, self.index = arm_values(arms)
         self._tags = [{_tag(v): i for i, v in enumerate(vals)} for vals in self.arm_values]
         self._cache: tuple[Any, LearnedPolicy] | None = None
+        self.fixed: LearnedPolicy | None = None
+        if learned is not None:
+            self._play_learned(learned)
+
+    def _play_learned(self, path: Any) -> None:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"learned must be the path of a policy file (policy.json), got {path!r}")
+        fixed = load_policy(path)
+        if self.stages is not None and self.stages != fixed.stages:
+            raise ValueError(f"stages: {path} has stages {fixed.stages}, not {self.stages} (leave stages out)")
+        if fixed.arm_keys != self.arm_keys or [[_tag(v) for v in vals] for vals in fixed.arm_values] != [
+            [_tag(v) for v in vals] for vals in self.arm_values
+        ]:
+            raise ValueError(f"learned: the arms of {path} ({', '.join(fixed.arm_keys)}) are not the study's arms")
+        if sorted(s.key for s in fixed.contexts) != sorted(s.key for s in self.scales):
+            raise ValueError(
+                f"learned: the contexts of {path} ({', '.join(s.key for s in fixed.contexts)}) are not the "
+                f"study's ({', '.join(s.key for s in self.scales)})"
+            )
+        if fixed.stages is not None and fixed.next is None:
+            raise ValueError(f"learned: {path} is a two-stage policy without its second stage's model")
+        self.fixed, self.stages, self.adaptive = fixed, fixed.stages, False
+        self.size = len(self.contexts.grid()) if self.contexts.finite else None
 
     # ---- the data
-    def data(self, history: Sequence[Any]) -> tuple[list[int | None], np.ndarray, np.ndarray, np.ndarray]:
-        """``(episodes, contexts, arm indices, rewards)`` of the finished episodes of ``history``
-        (status ``done`` or ``failed``; one whose context or arm is not of this study is left out)."""
-        ks, xs, arms, rs = [], [], [], []
+    def _split(self, arm: Mapping[str, Any], j: int, key: str) -> tuple[int, int | None]:
+        """The value indices of arm key ``key`` (the ``j``-th): one, or one per stage."""
+        v = arm[key]
+        if self.stages is None:
+            return self._tags[j][_tag(v)], None
+        return self._tags[j][_tag(v[self.stages[0]])], self._tags[j][_tag(v[self.stages[1]])]
+
+    def _rows(self, history: Sequence[Any]) -> list[tuple]:
+        """``(k, context, first arm, second arm or None, first-stage reward or None, reward)`` of
+        the finished episodes (one whose context or arm is not of this study is left out)."""
+        rows = []
         for e in history:
             if getattr(e, "status", None) not in ("done", "failed"):
                 continue
@@ -581,30 +664,55 @@ class MetalicPolicy:
                 for s in self.scales:
                     s.z(e.context[s.key])  # a number (> 0 on a log scale), or left out
                 ctx = [float(e.context[s.key]) for s in self.scales]
-                idx = [self._tags[j][_tag(e.arm[key])] for j, key in enumerate(self.arm_keys)]
+                idx = [self._split(e.arm, j, key) for j, key in enumerate(self.arm_keys)]
             except (KeyError, TypeError, ValueError):
                 continue
-            ks.append(getattr(e, "k", None))
-            xs.append(ctx)
-            arms.append(idx)
-            rs.append(reward(e.objective, e.status, self.direction))
+            r0 = None
+            if self.stages is not None:
+                tag = f"@{self.stages[0]}"
+                v = next((v for k, v in (getattr(e, "metrics", None) or {}).items() if k.endswith(tag)), None)
+                ok = v is not None and math.isfinite(v)
+                r0 = reward(v if ok else None, "done" if ok else "failed", self.direction)
+            rows.append(
+                (
+                    getattr(e, "k", None),
+                    ctx,
+                    [i for i, _ in idx],
+                    [i for _, i in idx] if self.stages else None,
+                    r0,
+                    reward(e.objective, e.status, self.direction),
+                )
+            )
         if self.direction == "maximize":  # a failed episode: the worst reward seen (none seen: left out)
-            seen = [r for r in rs if r is not None]
-            keep = [i for i, r in enumerate(rs) if r is not None or seen]
-            rs = [min(seen) if rs[i] is None else rs[i] for i in keep]
-            ks, xs, arms = [ks[i] for i in keep], [xs[i] for i in keep], [arms[i] for i in keep]
-        n = len(rs)
+            seen = [r[5] for r in rows if r[5] is not None]
+            rows = [(*r[:5], min(seen) if r[5] is None else r[5]) for r in rows if r[5] is not None or seen]
+            seen0 = [r[4] for r in rows if r[4] is not None]
+            rows = [(*r[:4], (min(seen0) if seen0 else r[5]) if r[4] is None else r[4], r[5]) for r in rows]
+        return rows
+
+    def data(self, history: Sequence[Any]) -> tuple[list[int | None], np.ndarray, np.ndarray, np.ndarray]:
+        """``(episodes, contexts, arm indices, rewards)`` of the finished episodes of ``history``
+        (status ``done`` or ``failed``; one whose context or arm is not of this study is left out).
+        Two stages: the first stage's arms, and the target of its model, mean(r₀, γ·r₁)."""
+        rows = self._rows(history)
+        n = len(rows)
+        if self.stages is None:
+            rs = [r[5] for r in rows]
+        else:
+            rs = [(r[4] + self.gamma * r[5]) / 2 for r in rows]
         return (
-            ks,
-            np.array(xs, dtype=np.float64).reshape(n, len(self.scales)),
-            np.array(arms, dtype=np.int64).reshape(n, len(self.arm_keys)),
+            [r[0] for r in rows],
+            np.array([r[1] for r in rows], dtype=np.float64).reshape(n, len(self.scales)),
+            np.array([r[2] for r in rows], dtype=np.int64).reshape(n, len(self.arm_keys)),
             np.array(rs, dtype=np.float64),
         )
 
     def learn(self, history: Sequence[Any]) -> LearnedPolicy | None:
-        """The GP fitted to the finished episodes of ``history`` (None with fewer than two). The same
-        history gives the same model (the last one is kept, so the study's hook and the next
-        proposal fit once)."""
+        """The GP fitted to the finished episodes of ``history`` (None with fewer than two); for two
+        stages, the first stage's, with the second stage's as its ``next``. The same history gives
+        the same model (the last one is kept, so the study's hook and the next proposal fit once)."""
+        if self.fixed is not None:
+            return self.fixed
         ks, x, a, r = self.data(history)
         if len(r) < 2:
             return None
@@ -613,35 +721,87 @@ class MetalicPolicy:
             return self._cache[1]
         info = {"acquisition": self.acquisition, "c": self.c, "warmup": self.warmup, "seed": self.seed}
         info.update(direction=self.direction, reward=_REWARD[self.direction])
+        if self.stages is not None:
+            info.update(gamma=self.gamma, target="mean(r0, gamma*r1) for the first stage's model, r1 for the second's")
         learned = LearnedPolicy(
             self.scales, self.arm_keys, self.arm_values, self.index, x, a, r, episodes=ks, info=info
         )
+        if self.stages is not None:
+            rows = self._rows(history)
+            r0 = np.array([row[4] for row in rows], dtype=np.float64)
+            sd = float(np.std(r0))
+            scale = ContextScale(stage_reward_key(self.stages[0]), float(np.mean(r0)), sd if sd > 1e-6 else 1.0)
+            learned.stages = list(self.stages)
+            learned.next = LearnedPolicy(
+                [scale, *self.scales],
+                self.arm_keys,
+                self.arm_values,
+                self.index,
+                np.array([[row[4], *row[1]] for row in rows], dtype=np.float64),
+                np.array([row[3] for row in rows], dtype=np.int64),
+                np.array([row[5] for row in rows], dtype=np.float64),
+                episodes=ks,
+                info={**info, "stage": self.stages[1]},
+            )
         self._cache = (key, learned)
         return learned
 
+    def _pick(self, model: LearnedPolicy | None, context: dict, rng: np.random.Generator, n_data: int) -> int:
+        """The index of the candidate arm the acquisition picks (random in the warm-up)."""
+        if model is None or n_data < max(self.warmup, 2):
+            return int(rng.integers(len(self.candidates)))
+        if self.fixed is not None:
+            return int(np.argmax(model.posterior(context)[1]))
+        if self.acquisition == "ucb":
+            _, mean, std = model.posterior(context)
+            return int(np.argmax(mean + self.c * std))
+        mean, cov = model.joint(context)
+        return int(np.argmax(mean + _cholesky(cov) @ rng.standard_normal(len(mean))))
+
     # ---- the study's calls
     def propose(self, k: int, history: Sequence[Any]) -> Proposal | None:
-        """Episode ``k``'s (context, arm): a function of ``k``, ``history`` and ``seed`` alone."""
+        """Episode ``k``'s (context, arm): a function of ``k``, ``history`` and ``seed`` alone. Two
+        stages: the first stage's arm, also given to the second until :meth:`choose_stage`."""
         rng = np.random.default_rng([self.seed, k])
-        context = self.contexts.draw(rng)
-        n_data = len(self.data(history)[3])
-        if n_data < max(self.warmup, 2):
-            return context, dict(self.candidates[int(rng.integers(len(self.candidates)))])
-        learned = self.learn(history)
-        assert learned is not None
-        if self.acquisition == "ucb":
-            _, mean, std = learned.posterior(context)
-            score = mean + self.c * std
+        if self.fixed is not None and self.size is not None:
+            if k >= self.size:
+                return None
+            context = self.contexts.grid()[k]
         else:
-            mean, cov = learned.joint(context)
-            score = mean + _cholesky(cov) @ rng.standard_normal(len(mean))
-        return context, dict(self.candidates[int(np.argmax(score))])
+            context = self.contexts.draw(rng)
+        n_data = len(self.fixed.rewards) if self.fixed is not None else len(self.data(history)[3])
+        learned = self.learn(history) if n_data >= max(self.warmup, 2) else None
+        arm = self.candidates[self._pick(learned, context, rng, n_data)]
+        if self.stages is None:
+            return context, dict(arm)
+        return context, {key: dict.fromkeys(self.stages, v) for key, v in arm.items()}
+
+    def choose_stage(
+        self, k: int, phase: str, context: dict, arm: dict, value: float | None, history: Sequence[Any]
+    ) -> dict:
+        """The arm of episode ``k`` with its second stage's values chosen, given the objective
+        ``value`` after the first stage (None: failed) and the finished episodes before ``k``."""
+        if self.stages is None or phase != self.stages[1]:
+            raise ValueError(f"metalic chooses an arm before the stage of phase {self.stages and self.stages[1]!r}")
+        ok = value is not None and math.isfinite(value)
+        r0 = reward(value if ok else None, "done" if ok else "failed", self.direction)
+        if r0 is None:  # maximized and failed: the worst first-stage reward seen
+            seen = [row[4] for row in self._rows(history) if row[4] is not None]
+            r0 = min(seen) if seen else 0.0
+        rng = np.random.default_rng([self.seed, k, 1])
+        n_data = len(self.fixed.rewards) if self.fixed is not None else len(self._rows(history))
+        learned = self.learn(history) if n_data >= max(self.warmup, 2) else None
+        model = learned.next if learned is not None else None
+        where = {stage_reward_key(self.stages[0]): r0, **context}
+        second = self.candidates[self._pick(model, where, rng, n_data)]
+        first = self.stages[0]
+        return {key: {first: arm[key][first], phase: second[key]} for key in self.arm_keys}
 
     def report_lines(self, history: Sequence[Any]) -> list[str]:
         """The study report's section on what the model learned: each arm key's posterior effect on
         the reward (:meth:`LearnedPolicy.term_effects` over the played contexts), largest first."""
         learned = self.learn(history)
-        if learned is None:
+        if learned is None or self.fixed is not None:
             return []
         contexts = [dict(zip([s.key for s in self.scales], row)) for row in learned.x_context]
         effects = sorted(learned.term_effects(contexts).items(), key=lambda kv: -kv[1])
@@ -652,16 +812,28 @@ class MetalicPolicy:
             "the mean over the played contexts and over all arms of μ(key at its largest value) − μ(key at its "
             "smallest value). Positive: the larger value helps. The model is in `policy.json`.",
             "",
-            "| arm key | effect |",
-            "|---|---|",
         ]
-        return lines + [f"| {k} | {v:+.3f} |" for k, v in effects]
+        if learned.next is None:
+            return [*lines, "| arm key | effect |", "|---|---|", *(f"| {k} | {v:+.3f} |" for k, v in effects)]
+        later = dict(
+            learned.next.term_effects(
+                [dict(zip([s.key for s in learned.next.contexts], row)) for row in learned.next.x_context]
+            )
+        )
+        assert self.stages is not None
+        return [
+            *lines,
+            f"| arm key | effect in {self.stages[0]} (on mean(r0, γ·r1)) | effect in {self.stages[1]} (on r1) |",
+            "|---|---|---|",
+            *(f"| {k} | {v:+.3f} | {later[k]:+.3f} |" for k, v in effects),
+        ]
 
     def after_episode(self, study_path: str | os.PathLike, history: Sequence[Any]) -> Path | None:
         """Write the model fitted to ``history`` to ``<study_path>/policy.json`` (nothing with fewer
-        than two finished episodes; a failed write is a warning, the study goes on)."""
+        than two finished episodes, or when playing a learned policy; a failed write is a warning,
+        the study goes on)."""
         learned = self.learn(history)
-        if learned is None:
+        if learned is None or self.fixed is not None:
             return None
         try:
             return learned.save(Path(study_path) / POLICY_FILE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -313,7 +314,10 @@ def _remove_unstarted(run_dir: RunDir) -> None:
 
 
 def run_case(
-    case: Case, resume: str | Path | None = None, progress: bool | None = None
+    case: Case,
+    resume: str | Path | None = None,
+    progress: bool | None = None,
+    on_stage: Callable[[int, str, Any, Any], bool] | None = None,
 ) -> tuple[RunDir | None, dict[str, float]]:
     """Run a case end to end (or resume the run in ``resume``); return its RunDir and final metrics.
 
@@ -329,6 +333,10 @@ def run_case(
     directory behind.
     Under ``torchrun`` every rank trains on its shard; only rank 0 creates the run directory and
     writes (other ranks get ``None``).
+
+    ``on_stage(index, phase, method, data)`` runs before each stage starts (:meth:`Trainer.fit`);
+    when it returns True it has changed ``case.raw`` to say what it changed in the method, and the
+    run directory's case is saved again (so that a resumed run rebuilds what this one trains).
     """
     from .train import read_checkpoint
 
@@ -366,7 +374,14 @@ def run_case(
     trainer: Trainer | None = None
     try:
         trainer = Trainer(case.train, run_dir, case.seed, case.dtype, case.device)
-        metrics = trainer.fit(built.method, built.data, resume=ckpt, on_start=save_case)
+        staged = None
+        if on_stage is not None:
+
+            def staged(si, phase, method, data):
+                if on_stage(si, phase, method, data) and save_case is not None:
+                    save_case()
+
+        metrics = trainer.fit(built.method, built.data, resume=ckpt, on_start=save_case, on_stage=staged)
     except Exception:
         if resume is None and run_dir is not None and (trainer is None or trainer.state.step == 0):
             _remove_unstarted(run_dir)

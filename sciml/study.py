@@ -145,7 +145,12 @@ class Policy(Protocol):
     Optional: a builder that takes ``direction`` is given the objective's (``minimize`` or
     ``maximize``); a policy with a method ``after_episode(study_path, history)`` has it called after
     each played episode with the study directory and the finished episodes (a bandit writes its
-    fitted model there).
+    fitted model there). A **staged** policy has ``stages`` (phase names of the case's training
+    stages, in order) and ``choose_stage(k, phase, context, arm, value, history)``: before each
+    stage of a later phase starts, the study measures the objective (``value``, None if not finite)
+    and replaces the episode's arm with the one returned (values per phase of interface terms,
+    the only values a built method takes again: :func:`apply_stage_arm`); the objective after
+    each stage is recorded as the metric ``<objective>@<phase>``.
     """
 
     size: int | None
@@ -441,6 +446,23 @@ def _short(v) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, separators=(",", ":"))
     return str(v)
+
+
+def apply_stage_arm(method, arm: dict) -> None:
+    """Set a staged policy's arm in a built method between stages. The values a built method
+    takes again are the interface terms' weights per phase (``problem.interface.<term>``,
+    :func:`sciml.problems.interfaces.set_interface_weights`); any other key is one line."""
+    from .problems.interfaces import TERM_KEY, set_interface_weights
+
+    other = [key for key in arm if not key.startswith(TERM_KEY)]
+    if other:
+        raise StudyError(
+            f"a staged policy may change only interface weights ({TERM_KEY}<term>) between stages, not {other[0]!r}"
+        )
+    problem = getattr(method, "problem", None)
+    if problem is None:
+        raise StudyError(f"a staged policy sets interface weights; method {type(method).__name__} has no problem")
+    set_interface_weights(problem, {key[len(TERM_KEY) :]: v for key, v in arm.items()})
 
 
 # ---------------------------------------------------------------- episodes
@@ -760,8 +782,10 @@ class Study:
         before = float(trial.user_attrs.get("seconds", 0.0)) if hasattr(trial, "user_attrs") else 0.0
         t0 = time.perf_counter()
         status, error, metrics = "done", "", dict[str, float]()
+        staged = getattr(self.plan.policy, "stages", None)
+        on_stage = self._stage_hook(trial, k, context, case) if staged else None
         try:
-            run_dir, metrics = run_case(case, resume=earlier, progress=self.progress)
+            run_dir, metrics = run_case(case, resume=earlier, progress=self.progress, on_stage=on_stage)
         except (Interrupted, KeyboardInterrupt) as exc:
             trial.set_user_attr("seconds", before + time.perf_counter() - t0)
             trial.set_user_attr("released", True)  # the next `--resume` takes it over
@@ -776,6 +800,9 @@ class Study:
         if found is not None and not metrics:
             metrics = RunDir(found).load_summary().get("metrics", {}) if (found / RunDir.SUMMARY).exists() else {}
         metrics = {k_: (float("nan") if v is None else float(v)) for k_, v in metrics.items()}
+        if metrics and staged:  # the objective after each earlier stage (what the policy saw)
+            for phase, v in trial.user_attrs.get("stage_metrics", {}).items():
+                metrics[f"{self.plan.metric}@{phase}"] = float("nan") if v is None else float(v)
         if status == "done" and self.plan.metric not in metrics:
             status, error = "failed", f"no final metric {self.plan.metric!r}"
         objective = metrics.get(self.plan.metric)
@@ -800,6 +827,39 @@ class Study:
                 f"{', '.join(metrics)} (set study.objective to one of them)"
             )
         return next(e for e in table if e.k == k)
+
+    def _stage_hook(self, trial, k: int, context: dict, case: Case):
+        """The ``on_stage`` hook of a staged policy's episode (policy ``stages``: its phases, in
+        order): before each later stage of those phases, the objective now (the error after the
+        stages so far) and the history go to ``policy.choose_stage``, which returns the episode's arm
+        with that phase's values set; they are recorded with the trial (``arm``, ``stage_metrics``)
+        before the stage starts, set in the episode's case and in the built method. An episode
+        resumed at or after that point replays the recorded choice."""
+        from .train import evaluation
+
+        policy = self.plan.policy
+        phases = list(policy.stages)
+
+        def hook(si: int, phase: str, method, data) -> bool:
+            if si == 0 or phase not in phases[1:]:
+                return False
+            done = dict(trial.user_attrs.get("stage_metrics", {}))
+            prev = phases[phases.index(phase) - 1]
+            if prev in done:  # chosen before this process took the episode over
+                arm = trial.user_attrs["arm"]
+            else:
+                value = evaluation(method, data).get(self.plan.metric)
+                value = None if value is None or not math.isfinite(value) else float(value)
+                history = [e for e in self.episodes() if e.k < k and e.status in ("done", "failed")]
+                arm = to_plain(policy.choose_stage(k, phase, context, trial.user_attrs["arm"], value, history))
+                trial.set_user_attr("arm", arm)
+                trial.set_user_attr("stage_metrics", {**done, prev: value})
+            apply_stage_arm(method, arm)
+            for key, value in arm.items():
+                _set(case.raw, key, value)
+            return True
+
+        return hook
 
     # ---- results
     def write_results(self, plot: bool = True) -> list[Episode]:

@@ -277,6 +277,16 @@ def make_scheduler(stage: Stage, opt, n_steps: int, time_progress=None, step_pro
     raise ValueError(f"unknown scheduler {kind!r}")
 
 
+def evaluation(method: AbstractMethod, data: Data) -> dict[str, float]:
+    """The method's evaluation metrics now, named as the Trainer logs them (``eval/<name>``)."""
+    method.eval()
+    try:
+        res = method.evaluate(data)
+    finally:
+        method.train()
+    return {f"eval/{k}": float(v) for k, v in res.items()}
+
+
 def stage_phase(stage: Stage) -> str:
     """The phase a stage names, or :data:`~sciml.method.DEFAULT_PHASE`."""
     return getattr(stage, "phase", "") or DEFAULT_PHASE
@@ -479,11 +489,15 @@ class Trainer:
         data: Data,
         resume: str | Path | None = None,
         on_start: Callable[[], object] | None = None,
+        on_stage: Callable[[int, str, AbstractMethod, Data], object] | None = None,
     ) -> dict[str, float]:
         """Train ``method`` on ``data`` through every stage; return the final metrics.
 
         ``on_start()`` runs once the checkpoint (if any) has loaded, before the first step: a
-        resumed run's case is saved only when the resume is known to work."""
+        resumed run's case is saved only when the resume is known to work. ``on_stage(index,
+        phase, method, data)`` runs before each stage starts afresh (not when a run resumes inside
+        it), before the method's stage hook: an outer loop may look at the method and change what
+        the next phase does (a two-stage METALIC study sets the phase's interface weights)."""
         seed_everything(self.seed)
         method.to(device=self.device, dtype=self.dtype)
         data.to(device=self.device, dtype=self.dtype)
@@ -537,6 +551,8 @@ class Trainer:
                         f"the case's stage {si} is phase {phase!r}"
                     )
                 self.state.phase = phase
+                if on_stage is not None and self.state.step_in_stage == 0:
+                    on_stage(si, phase, method, data)
                 method.start_stage(phase, self.state, data)
                 opt = make_optimizer(stage, method.param_groups(phase))
                 sched = make_scheduler(
@@ -661,12 +677,7 @@ class Trainer:
             )
 
     def _evaluate(self, method, data) -> dict[str, float]:
-        method.eval()
-        try:
-            res = method.evaluate(data)
-        finally:
-            method.train()
-        return {f"eval/{k}": float(v) for k, v in res.items()}
+        return evaluation(method, data)
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.history.append(rec)

@@ -56,6 +56,9 @@ class Condition:
     collocation data then keep the normals with the condition's points. ``weight`` is the loss
     term's default weight (a method's ``weights`` option overrides it), e.g. the weight of an
     interface term chosen for a multi-domain problem (:mod:`sciml.problems.interfaces`).
+    ``phases`` (phase name -> weight) makes the weight depend on the training stage's phase: a
+    phase not listed weighs 0, and a PINN does not compute the term in a stage where it weighs 0
+    (METALIC's two-stage variant: one interface set for the Adam phase, another for L-BFGS).
     """
 
     where: str
@@ -64,6 +67,7 @@ class Condition:
     pointwise: bool = True
     normals: bool = False
     weight: float = 1.0
+    phases: dict[str, float] | None = None
 
     def __post_init__(self):
         if self.normals and not self.where.startswith("boundary"):

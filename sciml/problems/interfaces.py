@@ -186,6 +186,12 @@ def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, A
         policy = load_policy(path)
     except ValueError as exc:
         raise ValueError(f"interface.policy: {exc}") from None
+    if policy.stages is not None:
+        raise ValueError(
+            f"interface.policy {path}: a two-stage policy chooses its second arm from the error after the "
+            f"first stage, which only a study measures; play it with sciml study (policy: {{type: metalic, "
+            f"learned: {path}}}) or give a one-stage policy"
+        )
     context = {}
     for scale in policy.contexts:
         name = scale.key[len(PARAM_KEY) :] if scale.key.startswith(PARAM_KEY) else None
@@ -201,9 +207,35 @@ def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, A
     return {k[len(TERM_KEY) :]: v for k, v in policy.choose(context).items()}
 
 
+def _weight(term: str, value: Any) -> tuple[float, dict[str, float] | None]:
+    """An interface term's weight: a number (every phase), or a mapping phase -> number (phases not
+    listed weigh 0): ``(weight, phases)``; bad values are one ValueError line naming the term."""
+
+    def number(v, where):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"interface.{where}: the weight must be a finite number >= 0, got {v!r}")
+        return float(v)
+
+    if isinstance(value, dict):
+        if not value or not all(isinstance(k, str) and k for k in value):
+            raise ValueError(
+                f"interface.{term}: a weight per phase maps the stages' phase names to weights, "
+                f"e.g. {{fit: 5, refine: 0}}, got {value!r}"
+            )
+        phases = {k: number(v, f"{term}.{k}") for k, v in value.items()}
+        return max(phases.values()), phases
+    return number(value, term), None
+
+
 def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Problem:
     """``problem`` with one condition ``<term>@<interface>`` per interface of its cut domain and per
     term of ``interface`` (term -> weight; 0 leaves a term out, so only active terms are computed).
+
+    A weight may also be given per phase of the training stages (``{fit: 5, refine: 0}``; phases not
+    listed weigh 0): the term is then attached (its interface points sampled) whatever the weights,
+    and computed only in the stages whose phase weighs it above 0. So a policy may change the
+    weights of a phase before its stage starts (:func:`set_interface_weights`) with the data
+    unchanged (METALIC's two-stage variant).
 
     The conditions join the interface's two subdomains (``subdomain=(a, b)``) at points sampled on the
     interface, carry their weight as the loss term's default weight, and ``flux`` gets the interface's
@@ -225,18 +257,33 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
     if "policy" in interface:
         interface = chosen_interface(problem, interface)
     conditions = dict(problem.conditions)
-    for term, weight in interface.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"interface.{term}: the weight must be a finite number >= 0, got {weight!r}")
+    for term, value in interface.items():
+        weight, phases = _weight(str(term), value)
         residual = interface_residual(problem, str(term))  # checks the term even when its weight is 0
-        if weight == 0:
+        if weight == 0 and phases is None:
             continue
         for name, face in faces.items():
             key = f"{term}@{name}"
             if key in conditions:
                 raise ValueError(f"interface: problem {problem.name!r} already has a condition {key!r}")
             conditions[key] = Condition(
-                f"boundary:{name}", residual, tuple(face.sides), normals=term == "flux", weight=float(weight)
+                f"boundary:{name}", residual, tuple(face.sides), normals=term == "flux", weight=weight, phases=phases
             )
     subdomains = problem.subdomains or dict(problem.domain.subdomains)
     return replace(problem, conditions=conditions, subdomains=subdomains)
+
+
+def set_interface_weights(problem: Problem, interface: dict[str, Any]) -> None:
+    """Set, in place, the per-phase weights of interface terms that ``problem`` already has with
+    weights per phase (``interface``: term -> ``{phase: weight}``), on every interface. What a
+    two-stage METALIC study does between stages; the points (the data) stay as they are."""
+    for term, value in interface.items():
+        weight, phases = _weight(str(term), value)
+        keys = [k for k, c in problem.conditions.items() if k.split("@", 1)[0] == term and c.is_interface]
+        if phases is None or not keys or any(problem.conditions[k].phases is None for k in keys):
+            raise ValueError(
+                f"interface.{term}: only the weights per phase of a term attached with weights per phase "
+                f"can change after the problem is built"
+            )
+        for k in keys:
+            problem.conditions[k] = replace(problem.conditions[k], weight=weight, phases=phases)
