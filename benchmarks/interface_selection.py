@@ -5,12 +5,16 @@ training budget per episode:
 
 1. **online**: three studies of ``--plays`` episodes each over the family's parameter range, the
    arm (which of METALIC's nine interface terms are on, weight 5) chosen by ``metalic`` with UCB,
-   ``metalic`` with Thompson sampling, and ``random``; every study is an ordinary ``sciml study``
-   (its own directory, results table, resumable);
+   ``metalic`` with Thompson sampling, and ``random``; with ``--two-stage`` two more, METALIC's
+   two-stage variant with UCB and TS (an arm for the Adam stage, then one for the L-BFGS stage
+   chosen from the error after Adam); every study is an ordinary ``sciml study`` (its own
+   directory, results table, resumable);
 2. **held out**: ``--test`` parameter values drawn with another seed, each solved with the arm of
    highest posterior mean of each learned policy (``policy.json``), a random arm, XPINN's default
    (average solution + residual continuity), cPINN's default (average solution + flux) and the
-   single-domain PINN (no cuts); one study with the list of (context, arm) pairs.
+   single-domain PINN (no cuts); one study with the list of (context, arm) pairs; each two-stage
+   policy is played on the same contexts by a study of ``metalic`` with ``learned: policy.json``
+   (each stage's posterior-mean arm, no learning).
 
 It prints, per family, the mean and worst held-out relative L2 of each method, the online
 cumulative regret of each policy and its slope over the last half of the plays, and the wall time
@@ -60,10 +64,13 @@ FAMILIES = {  # family -> (case, context key -> (low, high))
 WEIGHT = 5.0  # an active interface term's weight (METALIC's interface weight)
 
 
+PHASES = ["adam", "lbfgs"]  # the phases of the two training stages (the two-stage variant's stages)
+
+
 def budget(args) -> list[str]:
-    stages = [{"optimizer": "adam", "lr": 1.0e-3, "steps": args.adam}]
+    stages = [{"optimizer": "adam", "lr": 1.0e-3, "steps": args.adam, "phase": PHASES[0]}]
     if args.lbfgs:
-        stages.append({"optimizer": "lbfgs", "lr": 1.0, "steps": args.lbfgs})
+        stages.append({"optimizer": "lbfgs", "lr": 1.0, "steps": args.lbfgs, "phase": PHASES[1]})
     return [
         f"train.stages={json.dumps(stages)}",
         "train.progress=false",
@@ -129,6 +136,9 @@ def family(name: str, args, out: Path) -> dict:
         "metalic-ts": {"type": "metalic", "acquisition": "ts", "seed": args.seed, "warmup": args.warmup},
         "random": {"type": "random", "seed": args.seed},
     }
+    if args.two_stage:
+        for acq in ("ucb", "ts"):
+            policies[f"metalic-{acq}-2stage"] = {**policies[f"metalic-{acq}"], "stages": PHASES}
     online, walls = {}, {}
     for label, pol in policies.items():
         section = {"contexts": contexts, "arms": arms, "policy": pol, "trials": args.plays}
@@ -164,6 +174,17 @@ def family(name: str, args, out: Path) -> dict:
     errors: dict[str, list[float]] = {}
     for ep in sorted(eps, key=lambda e: e.k):
         errors.setdefault(methods[ep.k], []).append(rel_l2(ep))
+    # the two-stage policies: each stage's posterior-mean arm, the second chosen from the error after
+    # the first (a study that plays the learned policy file, no learning)
+    for label in [lb for lb in policies if lb.endswith("-2stage")]:
+        section = {
+            "contexts": tests,
+            "arms": arms,
+            "policy": {"type": "metalic", "learned": str(online[label][1] / "policy.json")},
+        }
+        eps, _, wall = study(case_path, fam, f"held-out-{label}", section, args)
+        walls[f"held-out-{label}"] = wall
+        errors[label] = [rel_l2(ep) for ep in sorted(eps, key=lambda e: e.k)]
     # regret against the best posterior mean of a GP over every online play (the same spaces)
     from sciml.study import Study
 
@@ -271,6 +292,11 @@ def main() -> None:
     ap.add_argument("--n-interior", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--two-stage",
+        action="store_true",
+        help="also METALIC's two-stage variant (one arm for the Adam stage, one for L-BFGS), UCB and TS",
+    )
     ap.add_argument("--out", default="benchmarks/out/interface_selection")
     ap.add_argument(
         "--report", action="store_true", help="print the table and redraw the figure of --out's results.json"
