@@ -15,6 +15,7 @@ from torch import nn
 from .config import Case, dump_case
 from .method import AbstractMethod
 from .output import RunDir, check_output_root, remove_stale_temps_under
+from .problems.interfaces import interface_summary
 from .registry import DATA, METHODS, MODELS, PROBLEMS
 from .train import Trainer, init_distributed, resolve_device, seed_everything
 
@@ -162,11 +163,16 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     rel = [Path(p).relative_to(run_dir.path) for p in written]
     # per-step files of a series (fields/<stem>/<stem>_NNNN.vtu) are reached through their .pvd
     summary = {"case": case.name, "metrics": metrics, "files": [str(r) for r in rel if len(r.parts) <= 2]}
+    terms = interface_summary(built.problem)
+    if terms:  # the interface terms of a multi-domain problem (chosen by a policy, or given)
+        summary["interface"] = terms
     run_dir.save_summary(summary)
     lines = [f"# {case.name}", "", case.description or "", "", "| metric | value |", "|---|---|"]
     lines += [
         f"| {k} | {'not finite' if v is None or not math.isfinite(v) else f'{v:.4g}'} |" for k, v in metrics.items()
     ]
+    if terms:
+        lines += ["", "Interface terms (weights): " + ", ".join(f"{t} {_short(w)}" for t, w in terms.items())]
     lines += [
         "",
         "Files:",
@@ -183,6 +189,10 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
 
 
 PATH_OPTIONS = ("path", "mesh")  # problem/data options that name a file (also *_path, *_file)
+
+
+def _short(w) -> str:
+    return f"{w:g}" if isinstance(w, float) else ", ".join(f"{k}: {v:g}" for k, v in w.items()).join("{}")
 
 
 def resolve_paths(case: Case) -> None:
@@ -203,6 +213,16 @@ def resolve_paths(case: Case) -> None:
                 resolved = str(p.resolve())
                 opts[key] = resolved
                 getattr(case, section)[key] = resolved
+    problem = case.raw.get("problem")
+    iface = problem.get("interface") if isinstance(problem, dict) else None
+    policy = iface.get("policy") if isinstance(iface, dict) else None
+    if isinstance(iface, dict) and isinstance(policy, str) and policy:  # a METALIC policy file
+        p = Path(policy).expanduser()
+        if not p.is_absolute() and p.exists():
+            iface["policy"] = str(p.resolve())
+            built_iface = case.problem.get("interface")
+            if isinstance(built_iface, dict):
+                built_iface["policy"] = iface["policy"]
 
 
 # what a resumed run may change: nothing its checkpoint holds (problem, data, model, method, seed,

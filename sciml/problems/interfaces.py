@@ -36,6 +36,7 @@ conditions for multi-domain physics-informed neural networks*, ICML 2023.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -201,6 +202,14 @@ def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, A
                 f"({', '.join(PARAM_KEY + k for k in problem.params) or 'none'})"
             )
         context[scale.key] = problem.params[name]
+        seen = policy.x_context[:, policy.contexts.index(scale)]
+        value = float(problem.params[name])
+        if not seen.min() <= value <= seen.max():
+            warnings.warn(
+                f"interface.policy {path}: {name} = {value:g} is outside the values the policy learned from "
+                f"[{seen.min():g}, {seen.max():g}]; its choice there is an extrapolation",
+                stacklevel=2,
+            )
     bad = [k for k in policy.arm_keys if not k.startswith(TERM_KEY)]
     if bad:
         raise ValueError(f"interface.policy {path}: its arm {bad[0]!r} is not an interface term ({TERM_KEY}<term>)")
@@ -287,3 +296,13 @@ def set_interface_weights(problem: Problem, interface: dict[str, Any]) -> None:
             )
         for k in keys:
             problem.conditions[k] = replace(problem.conditions[k], weight=weight, phases=phases)
+
+
+def interface_summary(problem: Problem) -> dict[str, Any]:
+    """The interface terms ``problem`` is solved with: term -> weight, or -> {phase: weight} for a
+    term weighted per phase (what a run records in its summary, e.g. the terms a policy chose)."""
+    out: dict[str, Any] = {}
+    for key, cond in problem.conditions.items():
+        if cond.is_interface and "@" in key:
+            out.setdefault(key.split("@", 1)[0], dict(cond.phases) if cond.phases is not None else cond.weight)
+    return out

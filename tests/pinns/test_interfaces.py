@@ -261,3 +261,52 @@ def test_any_problem_with_a_domain_can_be_cut():
             PROBLEMS.build(name, {"cuts": {"x": 0.5}})
     with pytest.raises(ValueError, match=r"^cuts: the domain is cut already"):
         pb.domain.cut({"x": 0.25})
+
+
+def test_a_run_with_a_policy_file_records_the_chosen_terms_and_warns_outside_its_data(tmp_path, monkeypatch):
+    """``interface: {policy: PATH}`` in a case: a relative PATH is resolved from the working directory
+    and saved absolute (so ``sciml eval`` and ``--resume`` find it from anywhere), the summary and
+    the report name the terms the policy chose, and a parameter outside the values the policy learned
+    from is warned about (an extrapolation)."""
+    import itertools
+    import json
+    import warnings
+    from pathlib import Path
+
+    from sciml.bandit import ContextScale, LearnedPolicy
+    from sciml.config import load_case
+    from sciml.output import RunDir
+    from sciml.run import run_case
+
+    keys = ["problem.interface.uavg", "problem.interface.flux"]
+    candidates = np.array(list(itertools.product([0, 1], repeat=2)))
+    rhos = np.linspace(2.0, 10.0, 5)
+    x_ctx = np.repeat(rhos, 4)[:, None]
+    x_arm = np.tile(candidates, (len(rhos), 1))
+    rewards = (x_arm[:, 0] - 0.5 * x_arm[:, 1]).astype(float)  # uavg on, flux off: everywhere
+    scale = ContextScale("problem.params.rho", 6.0, 2.5)
+    LearnedPolicy([scale], keys, [[0, 5], [0, 5]], candidates, x_ctx, x_arm, rewards).save(tmp_path / "p.json")
+    case_file = Path("cases/metalic_reaction.yaml").resolve()
+    monkeypatch.chdir(tmp_path)
+
+    def run(rho):
+        over = [
+            "problem.interface={policy: p.json}",
+            f"problem.params.rho={rho}",
+            "train.stages=[{optimizer: adam, lr: 1.0e-3, steps: 2}]",
+            "train.progress=false",
+            "output.formats=[]",
+            "data.n_interior=32",
+            f"output.dir={tmp_path / 'runs'}",
+        ]
+        return run_case(load_case(str(case_file), over))[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside the learned values: no warning
+        run_dir = run(5.0)
+    summary = json.loads((run_dir.path / RunDir.SUMMARY).read_text())
+    assert summary["interface"] == {"uavg": 5.0}
+    assert "Interface terms (weights): uavg 5" in (run_dir.path / RunDir.REPORT).read_text()
+    assert RunDir.open(run_dir.path).load_case_dict()["problem"]["interface"] == {"policy": str(tmp_path / "p.json")}
+    with pytest.warns(UserWarning, match=r"rho = 14 is outside the values the policy learned from \[2, 10\]"):
+        run(14.0)
