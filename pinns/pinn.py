@@ -88,6 +88,7 @@ class PINN(AbstractMethod):
         # conditions weighted per phase (method.weights overrides them in every phase); the terms that
         # weigh 0 in the current stage's phase are not computed
         self.phased = sorted(k for k, c in conditions.items() if c.phases is not None and k not in weights)
+        self.phase_weights = {k: dict(conditions[k].phases or {}) for k in self.phased}
         self.off: set[str] = set()
         # point set -> residuals evaluated on it: equations on the interior, each condition on its own
         self.groups: dict[str, dict] = {}
@@ -129,7 +130,7 @@ class PINN(AbstractMethod):
         (interface terms) must name phases the case's stages have."""
         super().check_phases(phases)
         for name in self.phased:
-            missing = [p for p in self.problem.conditions[name].phases or {} if p not in phases]
+            missing = [p for p in self.phase_weights[name] if p not in phases]
             if missing:
                 term = name.split("@", 1)[0]
                 raise ValueError(
@@ -151,12 +152,27 @@ class PINN(AbstractMethod):
             if part is not None:
                 part.in_phase = part.phases is None or phase in part.phases
         self.off = set()
-        for name in self.phased:  # read afresh: a policy may have set the phase's weights (set_interface_weights)
-            cond = self.problem.conditions[name]
-            self.sided[name] = cond
-            self.weights[name] = float((cond.phases or {}).get(phase, 0.0))
+        for name in self.phased:  # a policy may have set the phase's weights since (set_phase_weights)
+            self.weights[name] = float(self.phase_weights[name].get(phase, 0.0))
             if self.weights[name] == 0.0:
                 self.off.add(name)
+
+    def set_phase_weights(self, terms: dict) -> None:
+        """Set the weights per phase of interface terms attached with weights per phase (``terms``:
+        term -> {phase: weight}, on every interface), from the next stage on: what a two-stage
+        METALIC study does between stages. Other terms are one ValueError line."""
+        from sciml.problems.interfaces import phase_weight
+
+        for term, value in terms.items():
+            _, phases = phase_weight(str(term), value)
+            names = [k for k in self.phased if k.split("@", 1)[0] == term]
+            if phases is None or not names:
+                raise ValueError(
+                    f"interface.{term}: only the weights per phase of a term attached with weights per phase "
+                    f"can change after the method is built"
+                )
+            for k in names:
+                self.phase_weights[k] = dict(phases)
 
     def after_step(self, state, data) -> None:
         if self.grid_update is not None:

@@ -592,6 +592,7 @@ class MetalicPolicy:
         stages: list[str] | None = None,
         gamma: float = 0.9,
         learned: str | None = None,
+        objective: str = "eval/rel_l2",
     ):
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
@@ -615,7 +616,7 @@ class MetalicPolicy:
             raise ValueError(f"gamma (the discount of the second stage's reward) must be in [0, 1], got {gamma!r}")
         self.contexts, self.arms_space = contexts, arms
         self.acquisition, self.c, self.direction = acquisition, float(c), direction
-        self.warmup, self.seed, self.gamma = warmup, seed, float(gamma)
+        self.warmup, self.seed, self.gamma, self.objective = warmup, seed, float(gamma), objective
         self.stages = list(stages) if stages else None
         self.scales = context_scales(contexts)
         self.arm_keys, self.arm_values, self.candidates, self.index = arm_values(arms)
@@ -640,6 +641,11 @@ class MetalicPolicy:
                 f"learned: the contexts of {path} ({', '.join(s.key for s in fixed.contexts)}) are not the "
                 f"study's ({', '.join(s.key for s in self.scales)})"
             )
+        if fixed.info.get("direction", "minimize") != self.direction:
+            raise ValueError(
+                f"learned: {path} was learned to {fixed.info.get('direction')} its objective; this study "
+                f"{'minimizes' if self.direction == 'minimize' else 'maximizes'} it"
+            )
         if fixed.stages is not None and fixed.next is None:
             raise ValueError(f"learned: {path} is a two-stage policy without its second stage's model")
         self.fixed, self.stages, self.adaptive = fixed, fixed.stages, False
@@ -655,8 +661,10 @@ class MetalicPolicy:
 
     def _rows(self, history: Sequence[Any]) -> list[tuple]:
         """``(k, context, first arm, second arm or None, first-stage reward or None, reward)`` of
-        the finished episodes (one whose context or arm is not of this study is left out)."""
+        the finished episodes (one whose context or arm is not of this study is left out). The
+        first-stage reward is None where the episode recorded none (it stopped in the first stage)."""
         rows = []
+        tag = f"{self.objective}@{self.stages[0]}" if self.stages is not None else ""
         for e in history:
             if getattr(e, "status", None) not in ("done", "failed"):
                 continue
@@ -668,11 +676,13 @@ class MetalicPolicy:
             except (KeyError, TypeError, ValueError):
                 continue
             r0 = None
-            if self.stages is not None:
-                tag = f"@{self.stages[0]}"
-                v = next((v for k, v in (getattr(e, "metrics", None) or {}).items() if k.endswith(tag)), None)
+            metrics = getattr(e, "metrics", None) or {}
+            if self.stages is not None and tag in metrics:
+                v = metrics[tag]
                 ok = v is not None and math.isfinite(v)
                 r0 = reward(v if ok else None, "done" if ok else "failed", self.direction)
+                if r0 is None:  # maximized and not finite: the worst first-stage reward (set below)
+                    r0 = math.nan
             rows.append(
                 (
                     getattr(e, "k", None),
@@ -686,8 +696,11 @@ class MetalicPolicy:
         if self.direction == "maximize":  # a failed episode: the worst reward seen (none seen: left out)
             seen = [r[5] for r in rows if r[5] is not None]
             rows = [(*r[:5], min(seen) if r[5] is None else r[5]) for r in rows if r[5] is not None or seen]
-            seen0 = [r[4] for r in rows if r[4] is not None]
-            rows = [(*r[:4], (min(seen0) if seen0 else r[5]) if r[4] is None else r[4], r[5]) for r in rows]
+            seen0 = [r[4] for r in rows if r[4] is not None and not math.isnan(r[4])]
+            rows = [
+                (*r[:4], (min(seen0) if seen0 else r[5]) if r[4] is not None and math.isnan(r[4]) else r[4], r[5])
+                for r in rows
+            ]
         return rows
 
     def data(self, history: Sequence[Any]) -> tuple[list[int | None], np.ndarray, np.ndarray, np.ndarray]:
@@ -698,8 +711,8 @@ class MetalicPolicy:
         n = len(rows)
         if self.stages is None:
             rs = [r[5] for r in rows]
-        else:
-            rs = [(r[4] + self.gamma * r[5]) / 2 for r in rows]
+        else:  # an episode stopped in its first stage: its final reward for both
+            rs = [((r[5] if r[4] is None else r[4]) + self.gamma * r[5]) / 2 for r in rows]
         return (
             [r[0] for r in rows],
             np.array([r[1] for r in rows], dtype=np.float64).reshape(n, len(self.scales)),
@@ -716,7 +729,7 @@ class MetalicPolicy:
         ks, x, a, r = self.data(history)
         if len(r) < 2:
             return None
-        key = (tuple(ks), x.tobytes(), a.tobytes(), r.tobytes())
+        key = repr(self._rows(history))  # everything either model is fitted to
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         info = {"acquisition": self.acquisition, "c": self.c, "warmup": self.warmup, "seed": self.seed}
@@ -726,12 +739,13 @@ class MetalicPolicy:
         learned = LearnedPolicy(
             self.scales, self.arm_keys, self.arm_values, self.index, x, a, r, episodes=ks, info=info
         )
+        rows = [row for row in self._rows(history) if row[4] is not None]  # the second stage started
         if self.stages is not None:
-            rows = self._rows(history)
+            learned.stages = list(self.stages)
+        if self.stages is not None and len(rows) >= 2:
             r0 = np.array([row[4] for row in rows], dtype=np.float64)
             sd = float(np.std(r0))
             scale = ContextScale(stage_reward_key(self.stages[0]), float(np.mean(r0)), sd if sd > 1e-6 else 1.0)
-            learned.stages = list(self.stages)
             learned.next = LearnedPolicy(
                 [scale, *self.scales],
                 self.arm_keys,
@@ -740,15 +754,23 @@ class MetalicPolicy:
                 np.array([[row[4], *row[1]] for row in rows], dtype=np.float64),
                 np.array([row[3] for row in rows], dtype=np.int64),
                 np.array([row[5] for row in rows], dtype=np.float64),
-                episodes=ks,
+                episodes=[row[0] for row in rows],
                 info={**info, "stage": self.stages[1]},
             )
         self._cache = (key, learned)
         return learned
 
-    def _pick(self, model: LearnedPolicy | None, context: dict, rng: np.random.Generator, n_data: int) -> int:
-        """The index of the candidate arm the acquisition picks (random in the warm-up)."""
-        if model is None or n_data < max(self.warmup, 2):
+    def _model(self, history: Sequence[Any]) -> LearnedPolicy | None:
+        """The model the next choice comes from: the played file's, or the fit to ``history`` once
+        it holds ``warmup`` finished episodes (and at least two); None: a random arm."""
+        if self.fixed is not None:
+            return self.fixed
+        return self.learn(history) if len(self._rows(history)) >= max(self.warmup, 2) else None
+
+    def _pick(self, model: LearnedPolicy | None, context: dict, rng: np.random.Generator) -> int:
+        """The index of the candidate arm the acquisition picks (random without a model; the
+        posterior mean's best when playing a learned file)."""
+        if model is None:
             return int(rng.integers(len(self.candidates)))
         if self.fixed is not None:
             return int(np.argmax(model.posterior(context)[1]))
@@ -769,9 +791,7 @@ class MetalicPolicy:
             context = self.contexts.grid()[k]
         else:
             context = self.contexts.draw(rng)
-        n_data = len(self.fixed.rewards) if self.fixed is not None else len(self.data(history)[3])
-        learned = self.learn(history) if n_data >= max(self.warmup, 2) else None
-        arm = self.candidates[self._pick(learned, context, rng, n_data)]
+        arm = self.candidates[self._pick(self._model(history), context, rng)]
         if self.stages is None:
             return context, dict(arm)
         return context, {key: dict.fromkeys(self.stages, v) for key, v in arm.items()}
@@ -788,12 +808,13 @@ class MetalicPolicy:
         if r0 is None:  # maximized and failed: the worst first-stage reward seen
             seen = [row[4] for row in self._rows(history) if row[4] is not None]
             r0 = min(seen) if seen else 0.0
+        if self.fixed is not None and self.fixed.next is None:
+            raise ValueError("the played policy file has no second stage's model")
         rng = np.random.default_rng([self.seed, k, 1])
-        n_data = len(self.fixed.rewards) if self.fixed is not None else len(self._rows(history))
-        learned = self.learn(history) if n_data >= max(self.warmup, 2) else None
-        model = learned.next if learned is not None else None
+        learned = self._model(history)
+        model = learned.next if learned is not None else None  # None: fewer than two second stages yet
         where = {stage_reward_key(self.stages[0]): r0, **context}
-        second = self.candidates[self._pick(model, where, rng, n_data)]
+        second = self.candidates[self._pick(model, where, rng)]
         first = self.stages[0]
         return {key: {first: arm[key][first], phase: second[key]} for key in self.arm_keys}
 

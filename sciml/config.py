@@ -525,7 +525,7 @@ def validate(raw: Any, source: str = "<string>", lines: dict[tuple, int] | None 
     if "study" in raw:
         from .study import check_section
 
-        check_section(c, ("study",), raw["study"])
+        check_section(c, ("study",), raw["study"], [st.phase or "" for st in train.stages])
     return Case(
         name=raw["name"],
         problem=raw["problem"],

@@ -163,7 +163,7 @@ def write_outputs(case: Case, built: Built, run_dir: RunDir, metrics: dict[str, 
     rel = [Path(p).relative_to(run_dir.path) for p in written]
     # per-step files of a series (fields/<stem>/<stem>_NNNN.vtu) are reached through their .pvd
     summary = {"case": case.name, "metrics": metrics, "files": [str(r) for r in rel if len(r.parts) <= 2]}
-    terms = interface_summary(built.problem)
+    terms = interface_summary(built.problem, getattr(built.method, "phase_weights", None))
     if terms:  # the interface terms of a multi-domain problem (chosen by a policy, or given)
         summary["interface"] = terms
     run_dir.save_summary(summary)
@@ -270,18 +270,28 @@ def _laid_over_its_steps(stage) -> bool:
     )
 
 
-def check_resume_changes(saved: dict, new: dict, stage: int, where) -> None:
+def check_resume_changes(saved: dict, new: dict, stage: int, where, step_in_stage: int = 0) -> None:
     """Refuse (one line naming the key) a resumed case that differs from the run's saved case in
-    anything its checkpoint holds; ``stage`` is the checkpoint's stage. Allowed: RESUME_SAFE, any
-    option of a stage that has not started, a new stage after the last, and ``steps``/``epochs``
-    of the current stage unless its schedule is laid over its length."""
+    anything its checkpoint holds; ``stage`` is the checkpoint's stage (``step_in_stage`` steps
+    into it). Allowed: RESUME_SAFE, any option of a stage that has not started, a new stage after
+    the last, ``steps``/``epochs`` of the current stage unless its schedule is laid over its length,
+    and an interface term's weight for a phase none of whose stages has started (the data do not
+    depend on it: :func:`sciml.problems.interfaces.attach_interfaces`)."""
     from .config import CaseError
 
     stages = new.get("train", {}).get("stages", []) if isinstance(new.get("train"), dict) else []
     n_saved = len(saved.get("train", {}).get("stages", []) or [])
+    started = stage + (1 if step_in_stage > 0 else 0)  # stages 0 .. started-1 have taken steps
+
+    def phase_not_started(phase) -> bool:
+        at = [i for i, st in enumerate(stages) if isinstance(st, dict) and st.get("phase") == phase]
+        return bool(at) and min(at) >= started
+
     for path in _differences(saved, new):
         key = ".".join(map(str, path))
         if any(key == s or key.startswith(s + ".") for s in RESUME_SAFE):
+            continue
+        if len(path) == 4 and path[:2] == ("problem", "interface") and phase_not_started(path[3]):
             continue
         if path[:2] == ("train", "stages") and len(path) >= 3:
             k = path[2]
@@ -371,8 +381,14 @@ def run_case(
         resumed = RunDir.open(resume)
         ckpt = resumed.checkpoints / "last.pt"
         if ckpt.exists():  # a damaged checkpoint, or a case it does not fit, is refused before any work
-            stage = read_checkpoint(ckpt)["state"].get("stage", 0)
-            check_resume_changes(resumed.load_case_dict(), case.to_dict(), stage, resumed.path)
+            state = read_checkpoint(ckpt)["state"]
+            check_resume_changes(
+                resumed.load_case_dict(),
+                case.to_dict(),
+                state.get("stage", 0),
+                resumed.path,
+                state.get("step_in_stage", 0),
+            )
         else:
             ckpt = None  # killed before its first checkpoint: start over in place
     built = build(case)

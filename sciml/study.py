@@ -46,7 +46,8 @@ SECTION_KEYS = ("contexts", "arms", "policy", "objective", "trials", "storage")
 RANGE_KEYS = ("low", "high", "log", "n", "integer")
 DIRECTIONS = ("minimize", "maximize")
 DEFAULT_METRIC = "eval/rel_l2"
-POLICY_ARGS = {"contexts", "arms", "direction"}  # supplied by the study (direction: if the policy takes it)
+# supplied by the study (direction and objective: if the policy's builder takes them)
+POLICY_ARGS = {"contexts", "arms", "direction", "objective"}
 
 
 # ---------------------------------------------------------------- spaces of case values
@@ -143,13 +144,14 @@ class Policy(Protocol):
     ``k`` and ``history`` alone (seeded), so that a resumed study proposes what the first one did.
 
     Optional: a builder that takes ``direction`` is given the objective's (``minimize`` or
-    ``maximize``); a policy with a method ``after_episode(study_path, history)`` has it called after
+    ``maximize``), one that takes ``objective`` the objective's metric name; a policy with a method ``after_episode(study_path, history)`` has it called after
     each played episode with the study directory and the finished episodes (a bandit writes its
     fitted model there). A **staged** policy has ``stages`` (phase names of the case's training
     stages, in order) and ``choose_stage(k, phase, context, arm, value, history)``: before each
     stage of a later phase starts, the study measures the objective (``value``, None if not finite)
     and replaces the episode's arm with the one returned (values per phase of interface terms,
-    the only values a built method takes again: :func:`apply_stage_arm`); the objective after
+    the only values a built method takes again: :func:`apply_stage_arm`; checked before any work by
+    :func:`check_staged`); the objective after
     each stage is recorded as the metric ``<objective>@<phase>``.
     """
 
@@ -275,7 +277,7 @@ def _dim(c, path: tuple, key: str, v) -> Dim:
     return Dim(key, low=low, high=high, log=log, n=n, integer=integer)
 
 
-def check_section(c, path: tuple, value) -> Plan:
+def check_section(c, path: tuple, value, phases: list[str] | None = None) -> Plan:
     """Check a ``study:`` section with the case checker ``c`` (one-line errors naming file, line
     and key); return its :class:`Plan`. Episode cases are checked by :func:`check_episodes`."""
     if not isinstance(value, dict):
@@ -321,10 +323,14 @@ def check_section(c, path: tuple, value) -> Plan:
     if direction not in DIRECTIONS:
         c.fail(opath + ("direction",), f"unknown direction {direction!r}; choose one of: {', '.join(DIRECTIONS)}")
     given = {"direction": direction} if "direction" in POLICIES.options(name) else {}  # a bandit's reward
+    if "objective" in POLICIES.options(name):
+        given["objective"] = metric
     try:
         policy = POLICIES.build(name, opts, contexts=contexts, arms=arms, **given)
     except (ValueError, TypeError) as exc:
         c.fail(ppath, f"policy {name!r}: {exc}")
+    if getattr(policy, "stages", None):
+        check_staged(c, ppath, policy.stages, phases, arms, metric)
     # trials
     trials = value.get("trials", policy.size)
     if trials is None:
@@ -337,6 +343,35 @@ def check_section(c, path: tuple, value) -> Plan:
     if not isinstance(storage, str):
         c.fail(path + ("storage",), f"expected a database URL such as sqlite:///study.db, got {storage!r}")
     return Plan(contexts, arms, policy, name, metric, direction, trials, storage)
+
+
+def check_staged(c, ppath: tuple, stages: list[str], phases: list[str] | None, arms: Space, metric: str) -> None:
+    """A staged policy's study, before any work: its phases are the phases of the case's training
+    stages, in that order; its arms are interface terms (the values a built method takes again
+    between stages); the objective is an evaluation metric (measured between the stages too)."""
+    from .problems.interfaces import TERM_KEY
+
+    if phases is not None:
+        at = [next((i for i, p in enumerate(phases) if p == ph), None) for ph in stages]
+        missing = [ph for ph, i in zip(stages, at) if i is None]
+        if missing:
+            named = ", ".join(repr(p) for p in dict.fromkeys(phases) if p) or "none"
+            c.fail(
+                ppath + ("stages",),
+                f"no training stage has phase {missing[0]!r} (the stages' phases: {named}); name them in "
+                f"train.stages.N.phase",
+            )
+        if any(a is not None and b is not None and a >= b for a, b in zip(at, at[1:])):
+            c.fail(ppath + ("stages",), f"the phases {stages} must come in the order of the training stages")
+    other = [k for k in arms.keys if not k.startswith(TERM_KEY)]
+    if other:
+        c.fail(ppath + ("stages",), f"a staged policy's arms are interface terms ({TERM_KEY}<term>), not {other[0]!r}")
+    if not metric.startswith("eval/"):
+        c.fail(
+            ppath + ("stages",),
+            f"a staged policy measures the objective between the stages: it must be an evaluation metric "
+            f"(eval/...), got {metric!r}",
+        )
 
 
 def _unknown_policy(name) -> str:
@@ -450,19 +485,19 @@ def _short(v) -> str:
 
 def apply_stage_arm(method, arm: dict) -> None:
     """Set a staged policy's arm in a built method between stages. The values a built method
-    takes again are the interface terms' weights per phase (``problem.interface.<term>``,
-    :func:`sciml.problems.interfaces.set_interface_weights`); any other key is one line."""
-    from .problems.interfaces import TERM_KEY, set_interface_weights
+    takes again are the interface terms' weights per phase (``problem.interface.<term>``, the
+    method's ``set_phase_weights``, e.g. the PINN's); any other key is one line."""
+    from .problems.interfaces import TERM_KEY
 
     other = [key for key in arm if not key.startswith(TERM_KEY)]
     if other:
         raise StudyError(
             f"a staged policy may change only interface weights ({TERM_KEY}<term>) between stages, not {other[0]!r}"
         )
-    problem = getattr(method, "problem", None)
-    if problem is None:
-        raise StudyError(f"a staged policy sets interface weights; method {type(method).__name__} has no problem")
-    set_interface_weights(problem, {key[len(TERM_KEY) :]: v for key, v in arm.items()})
+    setter = getattr(method, "set_phase_weights", None)
+    if setter is None:
+        raise StudyError(f"a staged policy sets interface weights per phase; method {type(method).__name__} takes none")
+    setter({key[len(TERM_KEY) :]: v for key, v in arm.items()})
 
 
 # ---------------------------------------------------------------- episodes
@@ -800,7 +835,8 @@ class Study:
         if found is not None and not metrics:
             metrics = RunDir(found).load_summary().get("metrics", {}) if (found / RunDir.SUMMARY).exists() else {}
         metrics = {k_: (float("nan") if v is None else float(v)) for k_, v in metrics.items()}
-        if metrics and staged:  # the objective after each earlier stage (what the policy saw)
+        final = dict(metrics)
+        if staged:  # the objective after each earlier stage (what the policy saw), even if a later one failed
             for phase, v in trial.user_attrs.get("stage_metrics", {}).items():
                 metrics[f"{self.plan.metric}@{phase}"] = float("nan") if v is None else float(v)
         if status == "done" and self.plan.metric not in metrics:
@@ -821,7 +857,7 @@ class Study:
         after = getattr(self.plan.policy, "after_episode", None)
         if after is not None:  # e.g. a bandit writes its fitted model into the study directory
             after(self.path, [e for e in table if e.status in ("done", "failed")])
-        if status == "failed" and self.plan.metric not in metrics and metrics:
+        if status == "failed" and self.plan.metric not in final and final:
             raise StudyError(
                 f"objective {self.plan.metric!r} is not a final metric of episode {k}; its metrics: "
                 f"{', '.join(metrics)} (set study.objective to one of them)"
@@ -841,7 +877,7 @@ class Study:
         phases = list(policy.stages)
 
         def hook(si: int, phase: str, method, data) -> bool:
-            if si == 0 or phase not in phases[1:]:
+            if phase not in phases[1:]:
                 return False
             done = dict(trial.user_attrs.get("stage_metrics", {}))
             prev = phases[phases.index(phase) - 1]
@@ -881,7 +917,7 @@ def plan_of(case: Case) -> Plan:
     c = _Checker(case.source, _lines_of(case))
     if not case.study:
         c.fail(("study",), "the case has no study section; add one (docs/study.md), e.g. study: {arms: {KEY: [..]}}")
-    return check_section(c, ("study",), case.study)
+    return check_section(c, ("study",), case.study, [st.phase or "" for st in case.train.stages])
 
 
 # ---------------------------------------------------------------- results

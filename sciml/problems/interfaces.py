@@ -216,7 +216,7 @@ def chosen_interface(problem: Problem, interface: dict[str, Any]) -> dict[str, A
     return {k[len(TERM_KEY) :]: v for k, v in policy.choose(context).items()}
 
 
-def _weight(term: str, value: Any) -> tuple[float, dict[str, float] | None]:
+def phase_weight(term: str, value: Any) -> tuple[float, dict[str, float] | None]:
     """An interface term's weight: a number (every phase), or a mapping phase -> number (phases not
     listed weigh 0): ``(weight, phases)``; bad values are one ValueError line naming the term."""
 
@@ -243,7 +243,7 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
     A weight may also be given per phase of the training stages (``{fit: 5, refine: 0}``; phases not
     listed weigh 0): the term is then attached (its interface points sampled) whatever the weights,
     and computed only in the stages whose phase weighs it above 0. So a policy may change the
-    weights of a phase before its stage starts (:func:`set_interface_weights`) with the data
+    weights of a phase before its stage starts (the PINN's ``set_phase_weights``) with the data
     unchanged (METALIC's two-stage variant).
 
     The conditions join the interface's two subdomains (``subdomain=(a, b)``) at points sampled on the
@@ -267,7 +267,7 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
         interface = chosen_interface(problem, interface)
     conditions = dict(problem.conditions)
     for term, value in interface.items():
-        weight, phases = _weight(str(term), value)
+        weight, phases = phase_weight(str(term), value)
         residual = interface_residual(problem, str(term))  # checks the term even when its weight is 0
         if weight == 0 and phases is None:
             continue
@@ -282,27 +282,14 @@ def attach_interfaces(problem: Problem, interface: dict[str, Any] | None) -> Pro
     return replace(problem, conditions=conditions, subdomains=subdomains)
 
 
-def set_interface_weights(problem: Problem, interface: dict[str, Any]) -> None:
-    """Set, in place, the per-phase weights of interface terms that ``problem`` already has with
-    weights per phase (``interface``: term -> ``{phase: weight}``), on every interface. What a
-    two-stage METALIC study does between stages; the points (the data) stay as they are."""
-    for term, value in interface.items():
-        weight, phases = _weight(str(term), value)
-        keys = [k for k, c in problem.conditions.items() if k.split("@", 1)[0] == term and c.is_interface]
-        if phases is None or not keys or any(problem.conditions[k].phases is None for k in keys):
-            raise ValueError(
-                f"interface.{term}: only the weights per phase of a term attached with weights per phase "
-                f"can change after the problem is built"
-            )
-        for k in keys:
-            problem.conditions[k] = replace(problem.conditions[k], weight=weight, phases=phases)
-
-
-def interface_summary(problem: Problem) -> dict[str, Any]:
+def interface_summary(problem: Problem, phase_weights: dict[str, dict] | None = None) -> dict[str, Any]:
     """The interface terms ``problem`` is solved with: term -> weight, or -> {phase: weight} for a
-    term weighted per phase (what a run records in its summary, e.g. the terms a policy chose)."""
+    term weighted per phase (what a run records in its summary, e.g. the terms a policy chose);
+    ``phase_weights`` (condition -> {phase: weight}): the weights a method trained with, if a policy
+    set them between stages (the PINN's ``phase_weights``)."""
     out: dict[str, Any] = {}
     for key, cond in problem.conditions.items():
         if cond.is_interface and "@" in key:
-            out.setdefault(key.split("@", 1)[0], dict(cond.phases) if cond.phases is not None else cond.weight)
+            phases = (phase_weights or {}).get(key, cond.phases)
+            out.setdefault(key.split("@", 1)[0], dict(phases) if phases is not None else cond.weight)
     return out

@@ -20,7 +20,7 @@ import pytest
 from test_study import assert_same_table  # tests/core/test_study.py
 
 from sciml.bandit import load_policy, stage_reward_key
-from sciml.config import load_case
+from sciml.config import CaseError, load_case
 from sciml.study import POLICIES, Dim, Episode, Space
 
 CONTEXTS = Space((Dim("x", low=0.0, high=1.0),))
@@ -70,6 +70,7 @@ def test_two_stage_bandit_learns_each_stages_arm_and_resumes_the_same(acquisitio
     assert (early["a1"], early["a2"]) == (1, 1), early
     late = learned.next.choose({stage_reward_key("fit"): r0, "x": 0.9})
     assert (late["a1"], late["a2"]) == (0, 1)
+    assert any(e.arm[k]["fit"] != e.arm[k]["refine"] for e in history for k in e.arm)  # the stages differ
     # the plays after the warm-up were mostly good in both stages
     seconds = [(e.context["x"] < 0.5) == bool(e.arm["a1"]["refine"]) for e in history[-10:]]
     assert np.mean(seconds) >= 0.7, seconds
@@ -97,6 +98,53 @@ def test_two_stage_bandit_learns_each_stages_arm_and_resumes_the_same(acquisitio
     assert player.propose(2, []) is None
 
 
+def test_rows_of_episodes_that_stopped_in_either_stage():
+    """The first-stage error is kept when the second stage failed (the first model learns from it,
+    the second learns the failure); an episode that stopped in its first stage recorded none and is
+    left out of the second model."""
+    policy = POLICIES.build("metalic", {"stages": STAGES, "warmup": 2}, contexts=CONTEXTS, arms=ARMS)
+    arm = {f"a{i}": {"fit": 1, "refine": 0} for i in range(3)}
+    ok = Episode(0, "done", {"x": 0.1}, arm, 0.01, {"eval/rel_l2@fit": 0.1, "eval/rel_l2": 0.01})
+    late = Episode(1, "failed", {"x": 0.4}, arm, None, {"eval/rel_l2@fit": 0.1})
+    early = Episode(2, "failed", {"x": 0.7}, arm, None, {})
+    other = Episode(3, "done", {"x": 0.9}, arm, 0.1, {"eval/rel_l2@fit": 1.0, "eval/rel_l2": 0.1})
+    _, _, _, r = policy.data([ok, late, early, other])
+    np.testing.assert_allclose(r, [(1 + 0.9 * 2) / 2, (1 - 0.9 * 2) / 2, (-2 - 0.9 * 2) / 2, (0 + 0.9 * 1) / 2])
+    learned = policy.learn([ok, late, early, other])
+    assert learned.next.episodes == [0, 1, 3] and learned.next.rewards.tolist() == [2.0, -2.0, 1.0]
+    assert learned.next.x_context[:, 0].tolist() == [1.0, 1.0, 0.0]  # the reward after the first stage
+
+
+def test_a_small_learned_file_plays_its_posterior_mean_not_random_arms(tmp_path):
+    policy = POLICIES.build("metalic", {"stages": STAGES}, contexts=CONTEXTS, arms=ARMS)
+    back = load_policy(policy.learn(play(policy, 3)).save(tmp_path / "policy.json"))  # 3 episodes < warmup 5
+    held = Space(points=tuple({"x": x} for x in np.linspace(0.05, 0.95, 6)))
+    player = POLICIES.build("metalic", {"learned": str(tmp_path / "policy.json")}, contexts=held, arms=ARMS)
+    for k in range(6):
+        context, arm = player.propose(k, [])
+        assert {a: v["fit"] for a, v in arm.items()} == back.choose(context)
+        second = player.choose_stage(k, "refine", context, arm, 0.2, [])
+        assert {a: v["refine"] for a, v in second.items()} == back.next.choose(
+            {"reward@fit": -math.log10(0.2), **context}
+        )
+
+
+def test_a_resumed_run_may_change_the_weights_of_a_phase_not_started():
+    from sciml.config import CaseError
+    from sciml.run import check_resume_changes
+
+    stages = [{"optimizer": "adam", "steps": 6, "phase": "fit"}, {"optimizer": "lbfgs", "steps": 4, "phase": "refine"}]
+    saved = {"problem": {"interface": {"u": {"fit": 5.0, "refine": 5.0}}}, "train": {"stages": stages}}
+    new = {"problem": {"interface": {"u": {"fit": 5.0, "refine": 0.0}}}, "train": {"stages": stages}}
+    check_resume_changes(saved, new, 1, "run", step_in_stage=0)  # at the boundary: refine has not started
+    check_resume_changes(saved, new, 0, "run", step_in_stage=3)
+    with pytest.raises(CaseError, match=r"^problem.interface.u.refine: cannot change on --resume"):
+        check_resume_changes(saved, new, 1, "run", step_in_stage=2)
+    fit = {"problem": {"interface": {"u": {"fit": 0.0, "refine": 5.0}}}, "train": {"stages": stages}}
+    with pytest.raises(CaseError, match=r"^problem.interface.u.fit: cannot change on --resume"):
+        check_resume_changes(saved, fit, 0, "run", step_in_stage=1)
+
+
 def test_two_stage_options_and_files_are_checked_in_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"^stages must name the phases of the case's two training stages"):
         POLICIES.build("metalic", {"stages": ["fit"]}, contexts=CONTEXTS, arms=ARMS)
@@ -114,9 +162,26 @@ def test_two_stage_options_and_files_are_checked_in_one_line(tmp_path):
 
     with pytest.raises(ValueError, match=r"^interface.policy .*: a two-stage policy chooses its second arm"):
         PROBLEMS.build("reaction1d", {"cuts": {"t": 0.5}, "interface": {"policy": str(path)}})
+    # the study section, before any work: phases the stages have, in their order; interface arms;
+    # an evaluation objective
+    for change, message in (
+        ('study.policy={"type": "metalic", "stages": ["fit", "polish"]}', r"no training stage has phase 'polish'"),
+        (
+            'study.policy={"type": "metalic", "stages": ["refine", "fit"]}',
+            r"the phases .* must come in the order of the training",
+        ),
+        ("study.objective=loss/total", r"it must be an evaluation metric \(eval/...\), got 'loss/total'"),
+        ("study.arms={train.seed_dummy: [1, 2]}", r"arms are interface terms .*, not 'train.seed_dummy'"),
+    ):
+        with pytest.raises(CaseError, match=r"^[^\n]*metalic_reaction.yaml.*study.policy.stages: .*" + message):
+            tiny_study(tmp_path / "c", [change])
+    from sciml.study import StudyError, apply_stage_arm
+
+    with pytest.raises(StudyError, match=r"^a staged policy may change only interface weights .*, not 'train.x'"):
+        apply_stage_arm(None, {"train.x": 1})
 
 
-def tiny_study(root: Path):
+def tiny_study(root: Path, more: list[str] = ()):
     stages = [
         {"optimizer": "adam", "lr": 1e-3, "steps": 6, "phase": "fit"},
         {"optimizer": "lbfgs", "lr": 1.0, "steps": 4, "phase": "refine"},
@@ -135,11 +200,13 @@ def tiny_study(root: Path):
         f"output.dir={root}",
         f"study.policy={json.dumps(policy)}",
         "study.trials=3",
+        *more,
     ]
     return load_case("cases/metalic_reaction.yaml", over)
 
 
-def test_a_two_stage_study_records_each_stage_and_resumes_inside_the_second(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop_at", [6, 8])  # the last Adam step (the stage boundary), inside L-BFGS
+def test_a_two_stage_study_records_each_stage_and_resumes_inside_the_second(stop_at, tmp_path, monkeypatch):
     import sciml.plots
     from sciml.output import RunDir
     from sciml.study import Study, StudyInterrupted, read_results, run_study
@@ -174,7 +241,7 @@ def test_a_two_stage_study_records_each_stage_and_resumes_inside_the_second(tmp_
 
     def log_then_interrupt(self, record):
         real_log(self, record)
-        if "/episodes/002/" in str(self.path) and record.get("step") == 8 and not fired:
+        if "/episodes/002/" in str(self.path) and record.get("step") == stop_at and not fired:
             fired.append(1)
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -186,3 +253,6 @@ def test_a_two_stage_study_records_each_stage_and_resumes_inside_the_second(tmp_
     assert_same_table(read_results(whole.path), read_results(resumed.path))
     a, b = load_policy(whole.path / "policy.json"), load_policy(resumed.path / "policy.json")
     assert a.next.x_arm.tolist() == b.next.x_arm.tolist()
+    # float32 training in another process order: the rewards (and r0, the second model's first input)
+    np.testing.assert_allclose(b.next.x_context, a.next.x_context, rtol=1e-6)
+    np.testing.assert_allclose(b.next.rewards, a.next.rewards, rtol=1e-6)

@@ -10,7 +10,7 @@ from test_interfaces import poisson  # the cut Poisson problem of tests/pinns/te
 
 import pinns.pinn  # noqa: F401  (registers pinn)
 from sciml.data.collocation import CollocationData
-from sciml.problems.interfaces import attach_interfaces, set_interface_weights
+from sciml.problems.interfaces import attach_interfaces
 from sciml.registry import METHODS
 from sciml.run import Models
 
@@ -47,9 +47,10 @@ def test_the_data_do_not_depend_on_the_phase_weights_and_a_policy_may_change_the
     pinn = pinn_of(a)
     pinn.start_stage("refine", None, None)
     assert {k for k in pinn.loss(da) if "@" in k} == set()  # both terms weigh 0 in refine
-    set_interface_weights(pinn.problem, {"flux": {"fit": 0.0, "refine": 4.0}})  # between the stages
+    pinn.set_phase_weights({"flux": {"fit": 0.0, "refine": 4.0}})  # between the stages
     pinn.start_stage("refine", None, None)
     assert {k for k in pinn.loss(da) if "@" in k} == {"flux@y0|y1"} and pinn.weights["flux@y0|y1"] == 4.0
+    assert a.conditions["flux@y0|y1"].phases == {"fit": 0.0, "refine": 0.0}  # the method's state, not the problem's
 
 
 def test_phase_weights_bad_input_is_one_line():
@@ -60,9 +61,9 @@ def test_phase_weights_bad_input_is_one_line():
     pinn = pinn_of(attach_interfaces(poisson(), {"u": {"fit": 5.0, "polish": 1.0}}))
     with pytest.raises(ValueError, match=r"^problem.interface.u: no stage has phase 'polish'; the stages' phases: fit"):
         pinn.check_phases(["fit", "fit"])
-    fixed = attach_interfaces(poisson(), {"u": 5.0})
+    fixed = pinn_of(attach_interfaces(poisson(), {"u": 5.0}))
     with pytest.raises(ValueError, match=r"^interface.u: only the weights per phase of a term attached with"):
-        set_interface_weights(fixed, {"u": {"fit": 1.0}})
+        fixed.set_phase_weights({"u": {"fit": 1.0}})
     # method.weights overrides a phased term in every phase (and then it is always computed)
     pb = attach_interfaces(poisson(), {"u": {"fit": 5.0}})
     over = METHODS.build("pinn", {"weights": {"u@y0|y1": 2.0}}, problem=pb, models=Models({"type": "mlp"}, pb))
