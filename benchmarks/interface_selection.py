@@ -93,23 +93,29 @@ def terms_of(case_path: str) -> list[str]:
 
 
 def study(case_path: str, out: Path, name: str, section: dict, args) -> tuple[list, Path, float]:
-    """Play (or resume) one study; return its episodes, directory and wall time."""
+    """Play (or resume) one study; return its episodes, directory and wall time: the sum of its
+    episodes' wall times (each one's across interruptions) and the time of the calls outside them
+    (the policy's fits) in this process, so that a resumed study reports its whole time (less the
+    policy's time in the processes before)."""
     from sciml.config import load_case
-    from sciml.study import run_study
+    from sciml.study import Study, run_study
 
     marker = out / f"{name}.path"
     t0 = time.perf_counter()
     if marker.exists():
-        st = run_study(resume=marker.read_text().strip())
+        path = marker.read_text().strip()
+        done_before = sum(e.seconds for e in Study.open(path).episodes())
+        st = run_study(resume=path)
     else:
         over = [*budget(args), f"output.dir={out / 'runs'}", f"study={json.dumps(section)}"]
-        case = load_case(case_path, over)
-        from sciml.study import Study
-
-        st = Study.create(case)
+        st = Study.create(load_case(case_path, over))
         marker.write_text(str(st.path))
+        done_before = 0.0
         st = run_study(resume=st.path)
-    return st.episodes(), Path(st.path), time.perf_counter() - t0
+    eps = st.episodes()
+    played = sum(e.seconds for e in eps)
+    outside = max(time.perf_counter() - t0 - (played - done_before), 0.0)
+    return eps, Path(st.path), played + outside
 
 
 def draw_contexts(ranges: dict, n: int, seed: int) -> list[dict]:
