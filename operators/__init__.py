@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .autoregressive import AutoregressiveOperator
+from .coral import Coral, ModulatedSiren, NeuralField
 from .fno import FNO, fno_param_count
 from .layers import SpectralConv
 from .losses import relative_h1
@@ -12,6 +13,9 @@ from .supervised import SupervisedOperator, relative_l2
 
 __all__ = [
     "AutoregressiveOperator",
+    "Coral",
+    "ModulatedSiren",
+    "NeuralField",
     "FNO",
     "GridStepper",
     "MPPDE",

@@ -25,8 +25,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
+
+from sciml.fields import Field
+from sciml.method import AbstractMethod
+from sciml.problems.base import IOSpec
+from sciml.registry import METHODS, MODELS
 
 
 class ModulatedSiren(nn.Module):
@@ -197,3 +203,207 @@ class CodeResNet(nn.Module):
         for block in self.blocks:
             h = h + block(h)
         return self.out(h)
+
+
+# ---------------------------------------------------------------- the method
+class Coral(AbstractMethod):
+    """CORAL for static problems: input functions to output functions on each sample's own points.
+
+    Two phases, declared as the phases of the case's training stages:
+
+    - ``fields``: the two neural fields learn to represent the inputs (``field_in``) and the outputs
+      (``field_out``) of the training samples, each from its own code fitted by the inner steps
+      (meta-learning through them; the loss terms ``fit_in`` and ``fit_out``, masked MSE);
+    - ``processor``: the fields frozen, every training sample's two codes are computed once when the
+      stage starts (again when a run resumes inside it: the same codes from the same fields), each
+      code dimension standardized over the training samples, and the processor learns the map
+      from input codes to output codes (``codes``, MSE of the standardized codes).
+
+    A prediction encodes a sample's inputs at its own points (any number, any geometry), maps the
+    code and decodes the output at any points. Evaluation: ``rel_l2`` of the prediction on the test
+    samples (mean over samples, each on its own points), and ``fit_rel_l2``, the output field's
+    error on its own codes (what the fields can represent at best).
+    """
+
+    phases = ("fields", "processor")
+
+    def __init__(
+        self, problem, field_in: NeuralField, field_out: NeuralField, processor: nn.Module, data, eval_batch: int = 16
+    ):
+        super().__init__()
+        if not hasattr(data, "train_index") or not getattr(data.dataset, "per_sample", False):
+            raise ValueError("coral needs samples on supports of their own (data: {type: samples, ...})")
+        self.problem, self.field_in, self.field_out, self.processor = problem, field_in, field_out, processor
+        self.inputs, self.outputs = list(data.dataset.inputs), list(data.dataset.outputs)
+        if not self.inputs or not self.outputs:
+            raise ValueError(
+                f"coral maps inputs to outputs; {data.dataset.path} has inputs {self.inputs}, outputs {self.outputs}"
+            )
+        self.eval_batch, self.weights, self.phase = eval_batch, {}, "fields"
+        for name in ("in", "out"):
+            dim = (field_in if name == "in" else field_out).latent_dim
+            self.register_buffer(f"mean_{name}", torch.zeros(dim))
+            self.register_buffer(f"std_{name}", torch.ones(dim))
+        self._codes: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # ---- batches
+    def _split(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """points, mask, inputs (channels of every input field), outputs."""
+        a = torch.cat([batch[n] for n in self.inputs], -1)
+        u = torch.cat([batch[n] for n in self.outputs], -1)
+        return batch["points"], batch["mask"], a, u
+
+    # ---- phases
+    def param_groups(self, phase: str) -> list[dict]:
+        if phase == "processor":
+            return [{"params": list(self.processor.parameters())}]
+        return [{"params": list(self.field_in.parameters()) + list(self.field_out.parameters())}]
+
+    def start_stage(self, phase: str, state, data) -> None:
+        self.phase = phase
+        if phase == "processor":
+            self._cache_codes(data)
+
+    @torch.no_grad()
+    def _cache_codes(self, data) -> None:
+        """Every training sample's input and output codes from the frozen fields, and their
+        per-dimension mean and std over the training samples."""
+        self._codes = {}
+        index = data.train_index
+        for start in range(0, len(index), self.eval_batch):
+            batch = data.batch_of(index[start : start + self.eval_batch])
+            x, mask, a, u = self._split(batch)
+            za, zu = self.field_in.encode(x, a, mask), self.field_out.encode(x, u, mask)
+            for k, i in enumerate(batch["index"].tolist()):
+                self._codes[i] = (za[k], zu[k])
+        za = torch.stack([c[0] for c in self._codes.values()])
+        zu = torch.stack([c[1] for c in self._codes.values()])
+        (
+            self.mean_in.copy_(za.mean(0)),
+            self.std_in.copy_(za.std(0).clamp_min(1e-6) if len(za) > 1 else torch.ones_like(za[0])),
+        )
+        (
+            self.mean_out.copy_(zu.mean(0)),
+            self.std_out.copy_(zu.std(0).clamp_min(1e-6) if len(zu) > 1 else torch.ones_like(zu[0])),
+        )
+
+    def map_codes(self, za: torch.Tensor) -> torch.Tensor:
+        """The output codes the processor gives for input codes ``za`` (physical code units)."""
+        return self.processor((za - self.mean_in) / self.std_in) * self.std_out + self.mean_out
+
+    # ---- training
+    def loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        if self.phase == "processor":
+            if not self._codes:
+                raise RuntimeError("coral: the processor phase started without codes (start_stage was not called)")
+            rows = [self._codes[int(i)] for i in batch["index"].tolist()]
+            za = torch.stack([r[0] for r in rows])
+            zu = torch.stack([r[1] for r in rows])
+            pred = self.processor((za - self.mean_in) / self.std_in)
+            return {"codes": (pred - (zu - self.mean_out) / self.std_out).square().mean()}
+        x, mask, a, u = self._split(batch)
+        return {
+            "fit_in": self.field_in.reconstruction_loss(x, a, mask),
+            "fit_out": self.field_out.reconstruction_loss(x, u, mask),
+        }
+
+    # ---- predictions
+    def predict_points(
+        self, x: torch.Tensor, a: torch.Tensor, mask: torch.Tensor | None = None, query: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The outputs at ``query`` (B, m, d) (default: the input points) of the samples whose inputs
+        are ``a`` (B, n, C_in) at points ``x`` (B, n, d) (``mask``: their real points)."""
+        za = self.field_in.encode(x, a, mask)
+        with torch.no_grad():
+            return self.field_out(x if query is None else query, self.map_codes(za))
+
+    def _test(self, data):
+        """Per test sample: (file index, points, inputs, prediction, reference, own-code fit), numpy."""
+        out = []
+        for batch in data.test_batches(self.eval_batch):
+            x, mask, a, u = self._split(batch)
+            pred = self.predict_points(x, a, mask)
+            with torch.no_grad():
+                fit = self.field_out(x, self.field_out.encode(x, u, mask))
+            for k, i in enumerate(batch["index"].tolist()):
+                n = int(mask[k].sum())
+                out.append((i, *(t[k, :n].detach().cpu().double().numpy() for t in (x, a, pred, u, fit))))
+        return out
+
+    def evaluate(self, data) -> dict[str, float]:
+        rows = self._test(data)
+        rel = [np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, p, r, _ in rows]
+        fit = [np.linalg.norm(f - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, _, r, f in rows]
+        return {"rel_l2": float(np.mean(rel)), "fit_rel_l2": float(np.mean(fit))}
+
+    def predict(self, data, n_samples: int = 4) -> list[tuple[str, Field]]:
+        """Test samples chosen by their error (median first, then the worst...; as the supervised
+        operator's), each on its own mesh or points: the input channels, the prediction, the
+        reference and the error."""
+        from .supervised import pick_samples
+
+        rows = self._test(data)
+        errors = [np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, p, r, _ in rows]
+        channels = data.dataset.channels
+        names_in = tuple(c for n in self.inputs for c in channels[n])
+        names_out = tuple(c for n in self.outputs for c in channels[n])
+        names = names_in + names_out + tuple(f"{c}_ref" for c in names_out) + tuple(f"{c}_error" for c in names_out)
+        self.sample_labels, out = {}, []
+        for j, role, label in pick_samples(errors, n_samples):
+            i, _, a, p, r, _ = rows[j]
+            stem = f"{role}_sample{i:03d}"
+            self.sample_labels[stem] = label.replace(f"#{j}", f"#{i}")
+            out.append((stem, Field(np.concatenate([a, p, r, p - r], -1), data.dataset.support[i], names)))
+        return out
+
+
+@MODELS.register("siren")
+def build_siren(
+    *,
+    io,
+    width: int = 128,
+    depth: int = 4,
+    latent_dim: int = 64,
+    w0: float = 30.0,
+    hyper_depth: int = 1,
+    hyper_width: int = 128,
+    steps: int = 3,
+    lr_code: float = 0.01,
+) -> NeuralField:
+    """A neural field (CORAL): a SIREN with shift modulations from a ``latent_dim`` code, encoded by
+    ``steps`` meta-learned gradient steps of size ``lr_code`` (learned)."""
+    siren = ModulatedSiren(io.ndim, io.n_out, width, depth, latent_dim, w0, hyper_depth, hyper_width)
+    return NeuralField(siren, steps, lr_code)
+
+
+@MODELS.register("code_resnet")
+def build_code_resnet(*, io, width: int = 128, depth: int = 3) -> CodeResNet:
+    """CORAL's processor of static problems: a ResNet from input codes to output codes."""
+    return CodeResNet(io.n_in, io.n_out, width, depth)
+
+
+@METHODS.register("coral")
+def coral(*, problem, models, data, eval_batch: int = 16) -> Coral:
+    """CORAL (Serrano et al. 2023), static: neural fields for the inputs and the outputs on each
+    sample's own points, a processor between their codes; networks ``field_in``, ``field_out``
+    (type ``siren``) and ``processor`` (type ``code_resnet``), stages of phases ``fields`` then
+    ``processor``."""
+    if isinstance(eval_batch, bool) or not isinstance(eval_batch, int) or eval_batch < 1:
+        raise ValueError(f"method.eval_batch must be an integer >= 1, got {eval_batch!r}")
+    ds = getattr(data, "dataset", None)
+    if ds is None or not getattr(ds, "per_sample", False):
+        raise ValueError("coral needs samples on supports of their own (data: {type: samples, ...})")
+    d = int(data.support.points(0).shape[1])
+    coords = ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))
+    chan = ds.channels
+    c_in = tuple(c for n in ds.inputs for c in chan[n])
+    c_out = tuple(c for n in ds.outputs for c in chan[n])
+    field_in = models("field_in", IOSpec(coords, c_in, d))
+    field_out = models("field_out", IOSpec(coords, c_out, d))
+    for name, f in (("field_in", field_in), ("field_out", field_out)):
+        if not isinstance(f, NeuralField):
+            raise ValueError(f"model.{name} must be a neural field (type: siren), got {type(f).__name__}")
+    z_in = tuple(f"z{i}" for i in range(field_in.latent_dim))
+    z_out = tuple(f"z{i}" for i in range(field_out.latent_dim))
+    processor = models("processor", IOSpec(z_in, z_out, 0))
+    return Coral(problem, field_in, field_out, processor, data, eval_batch)

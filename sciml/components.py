@@ -5,7 +5,7 @@ packages ``pinns`` and ``operators`` are entry points of their own, so the core 
 package."""
 
 from . import bandit, nn, output, problems  # noqa: F401
-from .data import collocation, composite, operator, quadrature, trajectory  # noqa: F401
+from .data import collocation, composite, operator, quadrature, samples, trajectory  # noqa: F401
 from .plugins import load_plugins as _load_plugins
 
 _load_plugins()  # old code imports this module to fill every registry: it still does

@@ -361,7 +361,7 @@ def from_data(*, path: str = "") -> Problem:
     channels = {f: list(ds.channels[f]) for f in ds.fields}
     ins = tuple(c for f in ds.inputs for c in channels[f])
     outs = tuple(c for f in ds.outputs for c in channels[f])
-    settings = {"shape": _space_shape(ds.support), "path": str(p)}
+    settings = {"shape": None if ds.per_sample else _space_shape(ds.support), "path": str(p)}  # v2: sizes free
     return Problem(
         name="from_data",
         inputs=ins,
