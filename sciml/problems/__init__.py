@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registration)
     periodic_operators,
     poisson,
     poisson_bump,
+    poisson_hole,
     reaction,
 )
 from .base import (
