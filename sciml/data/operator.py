@@ -361,7 +361,9 @@ def from_data(*, path: str = "") -> Problem:
     channels = {f: list(ds.channels[f]) for f in ds.fields}
     ins = tuple(c for f in ds.inputs for c in channels[f])
     outs = tuple(c for f in ds.outputs for c in channels[f])
-    settings = {"shape": None if ds.per_sample else _space_shape(ds.support), "path": str(p)}  # v2: sizes free
+    settings: dict = {"shape": None if ds.per_sample else _space_shape(ds.support), "path": str(p)}
+    if ds.per_sample:  # v2: sizes free; the dimension of the points
+        settings["ndim"] = int(ds.support.points(0).shape[1])
     return Problem(
         name="from_data",
         inputs=ins,

@@ -314,7 +314,8 @@ class Problem:
         if self.dataset is not None:
             ins = tuple(c for f, r in self.dataset.roles.items() if r == "input" for c in self.dataset.channels[f])
             outs = tuple(c for f, r in self.dataset.roles.items() if r == "output" for c in self.dataset.channels[f])
-            ndim = len(self.dataset.settings.get("shape", ())) or 0
+            shape = self.dataset.settings.get("shape")  # None: samples on supports of their own (format v2)
+            ndim = int(self.dataset.settings.get("ndim", len(shape) if shape else 0))
             return IOSpec(ins, outs, ndim)
         bounds = None
         if self.domain is not None and len(self.domain.bounds) == len(self.inputs):

@@ -291,7 +291,8 @@ def poisson_hole(
         return {"a": a, "u": u}, meshes, {"params": par}
 
     settings = {
-        # no "shape": every sample has its own mesh (format version 2)
+        # no "shape": every sample has its own mesh (format version 2); its points are 2D
+        "ndim": 2,
         "h": h,
         "r0_range": r0_range,
         "modes": modes,

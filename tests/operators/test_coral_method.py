@@ -13,66 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_train import train  # (built, trainer, metrics) with SIGINT at a step; tests/core/test_train.py
 
+from benchmarks.coral_disks import F, P, case_of, disks  # the toy dataset and its case
 from benchmarks.soak_resume import differences  # the soak's bitwise comparison
-from sciml import load_case
-from sciml.data import write_dataset
 from sciml.output import RunDir
 from sciml.train import Interrupted
-
-F, P = 6, 5  # steps of the fields stage and of the processor stage
-
-
-def disks(path: Path, n: int = 12, seed: int = 0) -> Path:
-    """Samples on disks of random radius R, each with its own random points (40 to 80): input
-    channels f = c (a constant per sample) and the distance to the rim R - |x|; output
-    u = c (R² - |x|²) / 4, the solution of -Δu = c with u = 0 on the rim."""
-    rng = np.random.default_rng(seed)
-    pts, a, u = [], [], []
-    for _ in range(n):
-        m, radius, c = int(rng.integers(40, 81)), rng.uniform(0.6, 1.0), rng.uniform(0.5, 2.0)
-        r = radius * np.sqrt(rng.uniform(size=m))
-        t = rng.uniform(0, 2 * np.pi, size=m)
-        x = np.stack([r * np.cos(t), r * np.sin(t)], 1)
-        pts.append(x)
-        a.append(np.stack([np.full(m, c), radius - r], 1).astype(np.float32))
-        u.append((c * (radius**2 - r**2) / 4)[:, None].astype(np.float32))
-    channels = {"a": ["f", "dist"], "u": ["u"]}
-    return write_dataset(path, {"a": a, "u": u}, {"a": "input", "u": "output"}, pts, channels=channels)
-
-
-def case_of(data: Path, tmp: Path, stages=None):
-    raw = {
-        "name": "coral_disks",
-        "seed": 0,
-        "problem": {"type": "from_data", "path": str(data)},
-        "data": {"type": "samples", "n_train": 8, "n_test": 4, "batch_size": 4},
-        "model": {
-            "field_in": {"type": "siren", "width": 16, "depth": 2, "latent_dim": 8, "w0": 10.0},
-            "field_out": {"type": "siren", "width": 16, "depth": 2, "latent_dim": 8, "w0": 10.0},
-            "processor": {"type": "code_resnet", "width": 16, "depth": 1},
-        },
-        "method": {"type": "coral"},
-        "train": {
-            "stages": stages
-            or [
-                {"optimizer": "adam", "lr": 1e-3, "steps": F, "phase": "fields"},
-                {"optimizer": "adam", "lr": 1e-3, "steps": P, "phase": "processor"},
-            ],
-            "checkpoint_every": 4,
-            "log_every": 2,
-            "eval_every": 5,
-            "progress": False,
-        },
-        "output": {"formats": ["vtu"], "n_samples": 2, "dir": str(tmp / "runs")},
-    }
-    path = tmp / "coral.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return load_case(path)
 
 
 @pytest.fixture(scope="module")
