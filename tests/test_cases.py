@@ -12,11 +12,17 @@ CASES = sorted((ROOT / "cases").glob("*.yaml"))
 
 def smoke_overrides(case, tmp_path) -> list[str]:
     over = [
-        f"train.stages={[{'optimizer': s.optimizer, 'lr': s.lr, 'steps': 2} for s in case.train.stages]}",
+        "train.stages="
+        + str(
+            [
+                {"optimizer": s.optimizer, "lr": s.lr, "steps": 2, **({"phase": s.phase} if s.phase else {})}
+                for s in case.train.stages
+            ]
+        ),
         "train.progress=false",
         f"output.dir={tmp_path / 'runs'}",
     ]
-    if case.data["type"] in ("hdf5", "trajectories"):
+    if case.data["type"] in ("hdf5", "trajectories", "samples"):
         over += [f"data.path={tmp_path / 'data.h5'}", "data.n_train=4", "data.n_test=2", "data.batch_size=2"]
         if "resolution" in case.problem:  # MgNO needs sizes divisible by 2^(levels - 1)
             over.append("problem.resolution=32" if case.model["type"] == "mgno" else "problem.resolution=17")
