@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from sciml.fields import Field
+from sciml.mesh import Mesh
 from sciml.method import AbstractMethod
 from sciml.problems.base import IOSpec
 from sciml.registry import METHODS, MODELS
@@ -354,6 +355,39 @@ class Coral(AbstractMethod):
             stem = f"{role}_sample{i:03d}"
             self.sample_labels[stem] = label.replace(f"#{j}", f"#{i}")
             out.append((stem, Field(np.concatenate([a, p, r, p - r], -1), data.dataset.support[i], names)))
+        return out
+
+    def decode_on(self, data, support, samples: list[int] | None = None, stem: str = "mesh") -> list[tuple[str, Field]]:
+        """Predictions of test samples decoded on another support (a Mesh or (m, d) points: a finer
+        mesh, a user's), one Field per sample named ``<stem>_sample<index>``: the prediction ``u``
+        (each output channel), the reference interpolated linearly from the sample's own support
+        (``u_ref``; NaN where the support is outside the sample's domain, e.g. in its hole) and the
+        error. ``samples``: file indices of test samples (default: the first test sample)."""
+        pts = support.points if isinstance(support, Mesh) else np.asarray(support, dtype=np.float64)
+        d = int(data.support.points(0).shape[1])
+        if pts.ndim != 2 or pts.shape[1] < d:
+            raise ValueError(f"the points to decode on must be (m, {d}), got {pts.shape}")
+        pts = pts[:, :d]
+        test = [int(i) for i in data.test_index.tolist()]
+        chosen = samples if samples is not None else test[:1]
+        bad = [i for i in chosen if i not in test]
+        if bad:
+            raise ValueError(
+                f"sample {bad[0]} is not a test sample (test samples: {test[:8]}{'...' if len(test) > 8 else ''})"
+            )
+        channels = data.dataset.channels
+        names = tuple(c for n in self.outputs for c in channels[n])
+        out = []
+        for i in chosen:
+            batch = data.batch_of([i])
+            x, mask, a, u = self._split(batch)
+            query = torch.as_tensor(pts, dtype=x.dtype, device=x.device)[None]
+            pred = self.predict_points(x, a, mask, query)[0].detach().cpu().double().numpy()
+            own = data.dataset.support[i]
+            ref = Field(u[0].cpu().double().numpy(), own, names).at(pts, outside="nan")
+            values = np.concatenate([pred, ref, pred - ref], -1)
+            full = names + tuple(f"{c}_ref" for c in names) + tuple(f"{c}_error" for c in names)
+            out.append((f"{stem}_sample{i:03d}", Field(values, support if isinstance(support, Mesh) else pts, full)))
         return out
 
 

@@ -225,7 +225,30 @@ def cmd_eval(args) -> int:
     from .output import RunDir
 
     summary = RunDir.open(args.run_dir).load_summary()  # a corrupt summary.json is reported before any work
+    mesh = None
+    if args.mesh:
+        from .mesh import Mesh
+
+        mesh = Mesh.read(args.mesh)  # a missing or unreadable mesh is one line, before the run is loaded
     run_dir, case, built = _load_run(args.run_dir)
+    if mesh is not None:
+        import numpy as np
+
+        decode = getattr(built.method, "decode_on", None)
+        if decode is None:
+            raise ValueError(
+                f"--mesh: method {case.method['type']!r} predicts on its data's support only; "
+                "methods that decode anywhere (coral) take --mesh"
+            )
+        stem = Path(args.mesh).stem
+        for name, field in decode(built.data, mesh, args.sample, stem=stem):
+            files = run_dir.write_fields(field, name, ["vtu"])
+            err = field.values[:, len(field.names) // 3 * 2 :]
+            ref = field.values[:, len(field.names) // 3 : len(field.names) // 3 * 2]
+            ok = np.isfinite(ref).all(axis=1)
+            rel = np.linalg.norm(err[ok]) / max(np.linalg.norm(ref[ok]), 1e-300) if ok.any() else float("nan")
+            print(f"{files[0]}: {len(mesh.points)} points, rel L2 against the reference interpolated {rel:.4g}")
+        return 0
     metrics = {f"eval/{k}": v for k, v in built.method.evaluate(built.data).items()}
     for k, v in metrics.items():
         print(f"{k:24s} {v:.6g}")
@@ -381,6 +404,14 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="re-evaluate a finished run from its checkpoint")
     e.add_argument("run_dir")
+    e.add_argument(
+        "--mesh",
+        metavar="FILE",
+        help="decode test predictions on this mesh (any meshio format) into fields/<mesh>_sample<i>.vtu (coral)",
+    )
+    e.add_argument(
+        "--sample", type=int, action="append", metavar="I", help="the test sample to decode (file index; repeatable)"
+    )
     e.set_defaults(func=cmd_eval)
 
     x = sub.add_parser("export", help="write a run's fields again in other formats")

@@ -91,3 +91,43 @@ def test_a_case_writes_predictions_on_each_samples_own_points(data, tmp_path):
             grid.point_data["u_error"], grid.point_data["u"] - grid.point_data["u_ref"], atol=1e-6
         )
     assert all(40 <= n <= 80 for n in sizes)
+
+
+def test_decoding_on_other_points_and_on_a_users_mesh(data, tmp_path, capsys):
+    """On a test sample's own points the decoded prediction is the method's prediction and the
+    interpolated reference is the reference itself; ``sciml eval RUN --mesh FILE`` writes the
+    prediction on a user's mesh (here a finer triangulation of a disk) with the reference
+    interpolated, NaN outside the sample's points."""
+    import meshio
+    import pyvista as pv
+    from scipy.spatial import Delaunay
+
+    from sciml.cli import main
+    from sciml.run import run_case
+
+    run_dir, _ = run_case(case_of(data, tmp_path))
+    from sciml.run import load_run
+
+    _, _, built = load_run(run_dir.path)
+    method, d = built.method, built.data
+    i = int(d.test_index[0])
+    own = d.dataset.support[i]
+    [(stem, field)] = method.decode_on(d, own, [i], stem="own")
+    rows = {r[0]: r for r in method._test(d)}
+    np.testing.assert_allclose(field.values[:, 0], rows[i][3][:, 0], rtol=1e-5, atol=1e-6)  # the prediction
+    np.testing.assert_allclose(field.values[:, 1], rows[i][4][:, 0], rtol=1e-6, atol=1e-7)  # the reference
+    # a user's mesh: the unit disk (every sample's disk lies inside) with 1200 points, finer than
+    # any sample's 40-80 points
+    g = np.linspace(-1.0, 1.0, 39)
+    pts = np.array([(x, y) for x in g for y in g if x * x + y * y <= 1.0])
+    mesh_file = tmp_path / "disk.vtu"
+    meshio.write(mesh_file, meshio.Mesh(np.c_[pts, np.zeros(len(pts))], [("triangle", Delaunay(pts).simplices)]))
+    assert main(["eval", str(run_dir.path), "--mesh", str(mesh_file), "--sample", str(i)]) == 0
+    out = run_dir.path / "fields" / f"disk_sample{i:03d}.vtu"
+    grid = pv.read(out)
+    assert grid.n_points == len(pts) and {"u", "u_ref", "u_error"} <= set(grid.point_data)
+    inside = np.isfinite(grid.point_data["u_ref"])
+    assert 0 < inside.sum() < len(pts)  # the sample's points cover part of the unit disk: NaN elsewhere
+    assert "rel L2 against the reference interpolated" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"^sample 9999 is not a test sample"):
+        method.decode_on(d, own, [9999])
