@@ -416,12 +416,33 @@ def build_code_resnet(*, io, width: int = 128, depth: int = 3) -> CodeResNet:
     return CodeResNet(io.n_in, io.n_out, width, depth)
 
 
+@MODELS.register("code_ode")
+def build_code_ode(*, io, width: int = 512, depth: int = 3):
+    """CORAL's processor of dynamics: the right-hand side of dz/dt = F(z), an MLP with SiLU."""
+    from .coral_dynamics import CodeODE
+
+    return CodeODE(io.n_in, width, depth)
+
+
 @METHODS.register("coral")
-def coral(*, problem, models, data, eval_batch: int = 16) -> Coral:
-    """CORAL (Serrano et al. 2023), static: neural fields for the inputs and the outputs on each
-    sample's own points, a processor between their codes; networks ``field_in``, ``field_out``
-    (type ``siren``) and ``processor`` (type ``code_resnet``), stages of phases ``fields`` then
-    ``processor``."""
+def coral(
+    *,
+    problem,
+    models,
+    data,
+    eval_batch: int = 16,
+    horizon: int | None = None,
+    substeps: int = 1,
+    tf_start: float = 0.99,
+    tf_decay: float = 0.99,
+    tf_every: int = 10,
+) -> AbstractMethod:
+    """CORAL (Serrano et al. 2023) on each sample's own points, stages of phases ``fields`` then
+    ``processor``. Static data (inputs -> outputs): neural fields ``field_in`` and ``field_out``
+    (type ``siren``) and a ``processor`` between their codes (type ``code_resnet``). Trajectories
+    (an output with times): one ``field`` (``siren``) for every state and a neural ODE ``processor``
+    (type ``code_ode``) trained on the first ``horizon`` times with scheduled teacher forcing
+    (``tf_start``, ``tf_decay``, ``tf_every``), ``substeps`` RK4 steps per stored interval."""
     if isinstance(eval_batch, bool) or not isinstance(eval_batch, int) or eval_batch < 1:
         raise ValueError(f"method.eval_batch must be an integer >= 1, got {eval_batch!r}")
     ds = getattr(data, "dataset", None)
@@ -430,6 +451,18 @@ def coral(*, problem, models, data, eval_batch: int = 16) -> Coral:
     d = int(data.support.points(0).shape[1])
     coords = ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))
     chan = ds.channels
+    if ds.times is not None:  # trajectories: one field over time, a neural ODE between codes
+        from .coral_dynamics import CoralDynamics, check_dynamics
+
+        h = check_dynamics(horizon, len(ds.times), substeps, tf_start, tf_decay, tf_every)
+        field = models("field", IOSpec(coords, tuple(c for n in ds.outputs for c in chan[n]), d))
+        if not isinstance(field, NeuralField):
+            raise ValueError(f"model.field must be a neural field (type: siren), got {type(field).__name__}")
+        z = tuple(f"z{i}" for i in range(field.latent_dim))
+        ode = models("processor", IOSpec(z, z, 0))
+        return CoralDynamics(problem, field, ode, data, h, substeps, tf_start, tf_decay, tf_every, eval_batch)
+    if horizon is not None:
+        raise ValueError("method.horizon is for trajectories; the data have no times")
     c_in = tuple(c for n in ds.inputs for c in chan[n])
     c_out = tuple(c for n in ds.outputs for c in chan[n])
     field_in = models("field_in", IOSpec(coords, c_in, d))
