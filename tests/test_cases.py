@@ -25,7 +25,7 @@ def smoke_overrides(case, tmp_path) -> list[str]:
     if case.data["type"] in ("hdf5", "trajectories", "samples"):
         over += [f"data.path={tmp_path / 'data.h5'}", "data.n_train=4", "data.n_test=2", "data.batch_size=2"]
         if "resolution" in case.problem:  # MgNO needs sizes divisible by 2^(levels - 1)
-            over.append("problem.resolution=32" if case.model["type"] == "mgno" else "problem.resolution=17")
+            over.append("problem.resolution=32" if case.model.get("type") == "mgno" else "problem.resolution=17")
     if case.data["type"] == "collocation":
         over += ["data.n_interior=64", "data.n_boundary=8", "data.n_initial=8"]
     if case.problem["type"] == "burgers1d":

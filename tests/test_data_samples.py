@@ -69,3 +69,34 @@ def test_refusals(path, tmp_path):
     )
     with pytest.raises(ValueError, match="share one support .*use data type hdf5"):
         SampleData(H5Dataset(shared), 2, 1, 1)
+
+
+def test_a_shared_grid_seen_as_subsampled_samples(tmp_path):
+    """``data: {type: samples, subsample: F}`` on a format-v1 grid file: each sample keeps round(F·n)
+    of the grid's points (the same ones for all with shared_points, else its own), with the values
+    stored at those points, and the batches are padded and masked as for per-sample files."""
+    from sciml.data.samples import SampleData, Subsampled
+    from sciml.mesh import Grid
+
+    g = Grid((8, 8), ((0.0, 1.0), (0.0, 1.0)), periodic=(True, True))
+    w = np.random.default_rng(0).standard_normal((5, 3, 8, 8, 1)).astype(np.float32)
+    path = write_dataset(tmp_path / "g.h5", {"w": w}, {"w": "output"}, g, times=np.arange(3.0))
+    ds = H5Dataset(path)
+    pts = np.asarray(g.points()).reshape(-1, 2)
+    own = Subsampled(ds, 0.25, shared=False, seed=0)
+    same = Subsampled(ds, 0.25, shared=True, seed=0)
+    assert all(len(k) == 16 for k in own.keep) and not np.array_equal(own.keep[0], own.keep[1])
+    assert all(np.array_equal(k, same.keep[0]) for k in same.keep)
+    for i in range(5):
+        item = own[i]
+        # the kept points and the values stored at them (grid point j is value j of the C-order flattening)
+        np.testing.assert_array_equal(item["points"].numpy(), pts[own.keep[i]].astype(np.float32))
+        np.testing.assert_array_equal(item["w"].numpy(), w[i].reshape(3, 64, 1)[:, own.keep[i]])
+    # point 9 of the flattening is the grid's node (1, 1), where w[i, :, 1, 1] is stored
+    np.testing.assert_allclose(pts[9], [g.axes()[0][1], g.axes()[1][1]])
+    batch = SampleData(own, 3, 2, 2).next_batch()
+    assert batch["w"].shape == (2, 3, 16, 1) and batch["mask"].all()
+    with pytest.raises(ValueError, match=r"^subsample must be a fraction in \(0, 1\]"):
+        Subsampled(ds, 0.0)
+    with pytest.raises(ValueError, match=r"share one support .*\(subsample: FRACTION\)"):
+        SampleData(ds, 3, 2, 2)

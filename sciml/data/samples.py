@@ -24,18 +24,94 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import OptionError
 from ..registry import DATA
 from .hdf5 import H5Dataset, collate_samples, split_indices
 from .operator import EpochBatches, check_dataset_file, count, open_problem_dataset, problem_file
 
 
-class SampleData(EpochBatches):
-    """Train/test minibatches of a per-sample (format version 2) dataset, padded and masked."""
+class PointSubsets:
+    """The supports of :class:`Subsampled`: sample ``i``'s kept points, ``(n_i, d)``."""
 
-    def __init__(self, dataset: H5Dataset, n_train: int, n_test: int, batch_size: int, seed: int = 0):
+    def __init__(self, points: np.ndarray, keep: list[np.ndarray]):
+        self._points, self._keep = points, keep
+
+    def __len__(self) -> int:
+        return len(self._keep)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.array([len(k) for k in self._keep])
+
+    def points(self, i: int) -> np.ndarray:
+        return self._points[self._keep[i]]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.points(i)
+
+
+class Subsampled:
+    """A dataset on one shared support (format version 1: a grid or points) seen as samples on
+    supports of their own: each sample keeps a ``fraction`` of the support's points, the same ones
+    for every sample (``shared``) or its own (drawn from ``seed`` and the sample's index). What
+    CORAL's subsampled-grid experiments train on; the file is not changed.
+
+    It reads like a per-sample :class:`H5Dataset` (``ds[i]`` with ``points`` and each field at the
+    kept points, ``([T,] n_i, C)``; ``support``, ``times``, ``inputs``, ``outputs``, ``channels``)."""
+
+    per_sample = True
+
+    def __init__(self, dataset: H5Dataset, fraction: float, shared: bool = True, seed: int = 0):
+        if dataset.per_sample:
+            raise ValueError(f"{dataset.path}: subsample keeps points of a shared grid; the samples have their own")
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise ValueError(f"subsample must be a fraction in (0, 1] of the grid's points, got {fraction!r}")
+        sup = dataset.support
+        pts = sup.points if hasattr(sup, "cells") else sup.points() if hasattr(sup, "axes") else np.asarray(sup)
+        pts = np.asarray(pts, dtype=np.float64)
+        pts = pts.reshape(len(pts), -1)
+        n = len(pts)
+        m = max(1, int(round(fraction * n)))
+        if shared:
+            one = np.sort(np.random.default_rng([seed, 7]).choice(n, m, replace=False))
+            keep = [one] * len(dataset)
+        else:
+            keep = [
+                np.sort(np.random.default_rng([seed, 7, i]).choice(n, m, replace=False)) for i in range(len(dataset))
+            ]
+        self.dataset, self.fraction, self.shared, self.path = dataset, float(fraction), bool(shared), dataset.path
+        self.grid_points, self.keep = pts, keep
+        self.support = PointSubsets(pts, keep)
+        self.times, self.inputs, self.outputs = dataset.times, dataset.inputs, dataset.outputs
+        self.channels, self.params, self.fields = dataset.channels, dataset.params, dataset.fields
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.dataset[i]
+        t = 1 if self.times is not None else 0
+        out: dict[str, torch.Tensor] = {"points": torch.from_numpy(self.support.points(i).astype(np.float32))}
+        idx = torch.from_numpy(self.keep[i])
+        for k, v in item.items():
+            if k in self.fields:  # ([T,] *space, C) -> ([T,] n_i, C)
+                out[k] = v.reshape(*v.shape[:t], -1, v.shape[-1]).index_select(t, idx)
+            else:
+                out[k] = v
+        return out
+
+
+class SampleData(EpochBatches):
+    """Train/test minibatches of a per-sample (format version 2) dataset, padded and masked (or of
+    a shared-grid dataset seen through :class:`Subsampled`)."""
+
+    def __init__(self, dataset: H5Dataset | Subsampled, n_train: int, n_test: int, batch_size: int, seed: int = 0):
         count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
         if not dataset.per_sample:
-            raise ValueError(f"{dataset.path}: all samples share one support (format version 1); use data type hdf5")
+            raise ValueError(
+                f"{dataset.path}: all samples share one support (format version 1); use data type hdf5, or "
+                "keep a fraction of its points per sample (subsample: FRACTION)"
+            )
         if n_train + n_test > len(dataset):
             raise ValueError(
                 f"{dataset.path}: n_train + n_test = {n_train + n_test} exceeds its {len(dataset)} samples"
@@ -78,10 +154,20 @@ class SampleData(EpochBatches):
             yield self.batch_of(self.test_index[start : start + bs])
 
 
-def check_samples(*, problem, seed: int, path, n_train, n_test, batch_size, generate) -> None:
+def check_samples(
+    *, problem, seed: int, path, n_train, n_test, batch_size, generate, subsample=None, shared_points=True
+) -> None:
     """The ``samples`` data options, and an existing file against the case, without generating data."""
     path = path or problem_file(problem)
     count("n_train", n_train), count("n_test", n_test), count("batch_size", batch_size)
+    if subsample is not None and (
+        isinstance(subsample, bool) or not isinstance(subsample, (int, float)) or not 0 < subsample <= 1
+    ):
+        raise OptionError(
+            "subsample", f"subsample must be a fraction in (0, 1] of the grid's points, got {subsample!r}"
+        )
+    if not isinstance(shared_points, bool):
+        raise OptionError("shared_points", f"shared_points must be true or false, got {shared_points!r}")
     check_dataset_file(problem, path, n_train + n_test, seed, generate)
 
 
@@ -95,16 +181,28 @@ def samples_data(
     n_test: int = 20,
     batch_size: int = 8,
     generate: bool = True,
+    subsample: float | None = None,
+    shared_points: bool = True,
 ) -> SampleData:
     """Samples on supports of their own (HDF5 format version 2: a mesh or point set per sample),
-    generated by the problem's solver on first use (``path`` defaults to a ``from_data`` problem's file)."""
+    generated by the problem's solver on first use (``path`` defaults to a ``from_data`` problem's
+    file); or a shared grid's samples each keeping a fraction ``subsample`` of its points, the same
+    ones for all (``shared_points``) or each its own (:class:`Subsampled`)."""
     path = path or problem_file(problem)
     check_samples(
-        problem=problem, seed=seed, path=path, n_train=n_train, n_test=n_test, batch_size=batch_size, generate=generate
+        problem=problem,
+        seed=seed,
+        path=path,
+        n_train=n_train,
+        n_test=n_test,
+        batch_size=batch_size,
+        generate=generate,
+        subsample=subsample,
+        shared_points=shared_points,
     )
-    return SampleData(
-        open_problem_dataset(problem, path, n_train + n_test, seed, generate), n_train, n_test, batch_size, seed
-    )
+    stored = open_problem_dataset(problem, path, n_train + n_test, seed, generate)
+    dataset = stored if subsample is None else Subsampled(stored, subsample, shared_points, seed)
+    return SampleData(dataset, n_train, n_test, batch_size, seed)
 
 
 samples_data.check = check_samples  # type: ignore[attr-defined]  # run by sciml.config.validate, before any work
