@@ -66,6 +66,28 @@ def train(case, run_dir=None, stop_at=None, resume=None):
     return built, tr, tr.fit(built.method, built.data, resume=resume)
 
 
+def assert_resumes_bit_for_bit(make_case, tmp_path, stop_at: int) -> tuple:
+    """Run ``make_case()`` whole, then again stopped by SIGINT at ``stop_at`` and resumed: the
+    resumed run ends at the same step with the same method state (bit for bit) and the same final
+    metrics but the wall time. Returns the uninterrupted ``(built, trainer, metrics)``."""
+    from benchmarks.soak_resume import differences  # the soak's bitwise comparison
+
+    ref, ref_tr, ref_metrics = train(make_case())
+    case = make_case()
+    run_dir = RunDir.create(tmp_path / "resumed", case.name)
+    run_dir.save_case(case.to_dict())
+    with pytest.raises(Interrupted):
+        train(case, run_dir, stop_at=stop_at)
+    built, tr, metrics = train(make_case(), run_dir, resume=run_dir.checkpoints / "last.pt")
+    assert tr.state.step == ref_tr.state.step
+    assert not differences(built.method.state_dict(), ref.method.state_dict(), "method")
+    timing = {"train_time_s"}  # wall clock: the one metric that differs
+    assert {k: v for k, v in metrics.items() if k not in timing} == {
+        k: v for k, v in ref_metrics.items() if k not in timing
+    }
+    return ref, ref_tr, ref_metrics
+
+
 def interrupt_and_resume(case_file, over, tmp_path, stop_at):
     """Run the case with overrides ``over`` until SIGINT at ``stop_at``, resume it; the resumed run."""
     run_dir = RunDir.create(tmp_path / "runs", "tiny")

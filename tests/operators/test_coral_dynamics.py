@@ -15,14 +15,11 @@ import yaml
 from scipy.linalg import expm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_train import train  # (built, trainer, metrics) with SIGINT at a step; tests/core/test_train.py
+from test_train import assert_resumes_bit_for_bit  # tests/core/test_train.py
 
-from benchmarks.soak_resume import differences
 from operators.coral_dynamics import CodeODE, rollout, teacher_forcing
 from sciml import load_case
 from sciml.data import write_dataset
-from sciml.output import RunDir
-from sciml.train import Interrupted
 
 
 def linear_ode(a: np.ndarray) -> CodeODE:
@@ -120,22 +117,11 @@ def data(tmp_path_factory):
 
 @pytest.mark.parametrize("stop_at", [F, F + 4])  # at the switch, inside the processor phase
 def test_dynamics_trains_both_phases_and_resumes_bit_for_bit(data, tmp_path, stop_at):
-    ref, ref_tr, ref_metrics = train(case_of(data, tmp_path))
-    assert {"eval/rel_l2", "eval/rel_l2_extra", "eval/fit_rel_l2"} <= set(ref_metrics)
+    ref, tr, metrics = assert_resumes_bit_for_bit(lambda: case_of(data, tmp_path), tmp_path, stop_at)
+    assert tr.state.step == F + P
+    assert {"eval/rel_l2", "eval/rel_l2_extra", "eval/fit_rel_l2"} <= set(metrics)
     assert ref.method.horizon == 4 and len(ref.method._codes) == 6
     assert ref.method.epsilon == pytest.approx(0.99 * 0.5**3)  # 6 steps, 2 per epoch, decay every epoch
-    case = case_of(data, tmp_path)
-    run_dir = RunDir.create(tmp_path / "r", case.name)
-    run_dir.save_case(case.to_dict())
-    with pytest.raises(Interrupted):
-        train(case, run_dir, stop_at=stop_at)
-    built, tr, metrics = train(case_of(data, tmp_path), run_dir, resume=run_dir.checkpoints / "last.pt")
-    assert tr.state.step == F + P
-    assert not differences(built.method.state_dict(), ref.method.state_dict(), "method")
-    timing = {"train_time_s"}
-    assert {k: v for k, v in metrics.items() if k not in timing} == {
-        k: v for k, v in ref_metrics.items() if k not in timing
-    }
 
 
 def test_dynamics_forecasts_are_written_on_each_trajectorys_points(data, tmp_path):

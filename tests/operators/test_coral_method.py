@@ -15,12 +15,10 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_train import train  # (built, trainer, metrics) with SIGINT at a step; tests/core/test_train.py
+from test_train import assert_resumes_bit_for_bit, train  # tests/core/test_train.py
 
 from benchmarks.coral_disks import F, P, case_of, disks  # the toy dataset and its case
 from benchmarks.soak_resume import differences  # the soak's bitwise comparison
-from sciml.output import RunDir
-from sciml.train import Interrupted
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +56,8 @@ def test_each_phase_trains_its_own_networks(data, tmp_path):
 
 @pytest.mark.parametrize("stop_at", [3, F, F + 3])  # inside the fields phase, at the switch, inside the processor's
 def test_a_run_stopped_in_either_phase_resumes_bit_for_bit(data, tmp_path, stop_at):
-    ref, ref_tr, ref_metrics = train(case_of(data, tmp_path))
-    case = case_of(data, tmp_path)
-    run_dir = RunDir.create(tmp_path / "r", case.name)
-    run_dir.save_case(case.to_dict())
-    with pytest.raises(Interrupted):
-        train(case, run_dir, stop_at=stop_at)
-    built, tr, metrics = train(case_of(data, tmp_path), run_dir, resume=run_dir.checkpoints / "last.pt")
-    assert tr.state.step == ref_tr.state.step == F + P
-    assert not differences(built.method.state_dict(), ref.method.state_dict(), "method")
-    timing = {"train_time_s"}  # wall clock: the one metric that differs
-    assert {k: v for k, v in metrics.items() if k not in timing} == {
-        k: v for k, v in ref_metrics.items() if k not in timing
-    }
+    _, tr, _ = assert_resumes_bit_for_bit(lambda: case_of(data, tmp_path), tmp_path, stop_at)
+    assert tr.state.step == F + P
 
 
 def test_a_case_writes_predictions_on_each_samples_own_points(data, tmp_path):
