@@ -48,7 +48,8 @@ class ModulatedSiren(nn.Module):
     hyper_depth : 1: the hypernetwork is one linear map (CORAL's default); more: an MLP of
         ``hyper_width`` with SiLU between its layers
 
-    Initialization (SIREN): first layer U(±1/fan_in), the other sine layers U(±√(6/fan_in)/ω0), so
+    Initialization (SIREN): weights and biases of the first layer U(±1/fan_in), of the other layers
+    U(±√(6/fan_in)/ω0), so
     that every hidden activation is arcsine distributed on [-1, 1] (variance 1/2) whatever the
     depth; the hypernetwork's last bias is 0, so the zero code gives the plain SIREN.
     """
@@ -91,8 +92,10 @@ class ModulatedSiren(nn.Module):
             fan_in = layer.in_features
             bound = 1.0 / fan_in if k == 0 else math.sqrt(6.0 / fan_in) / self.w0
             layer.weight.uniform_(-bound, bound)
+            layer.bias.uniform_(-bound, bound)
         bound = math.sqrt(6.0 / self.width) / self.w0
         self.last.weight.uniform_(-bound, bound)
+        self.last.bias.uniform_(-bound, bound)
         last_hyper = [m for m in self.hyper if isinstance(m, nn.Linear)][-1]
         last_hyper.bias.zero_()
 
@@ -207,6 +210,37 @@ class CodeResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- the method
+def train_indices(data) -> torch.Tensor:
+    """Every training sample's file index (under torchrun too: each process caches all the codes
+    and computes the statistics over all the training samples, so they agree)."""
+    return getattr(data, "full_train_index", data.train_index)
+
+
+@torch.no_grad()
+def channel_stats(
+    data, names: list[str], times: int | None = None, batch: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of each channel of the fields ``names`` over the real points of every training
+    sample (the first ``times`` stored times of a trajectory); std 1 where a channel is constant."""
+    total = sq = count = None
+    index = train_indices(data)
+    for start in range(0, len(index), batch):
+        b = data.batch_of(index[start : start + batch])
+        v = torch.cat([b[n] for n in names], -1).double()
+        m = b["mask"].double()
+        if v.ndim == 4:  # (B, T, n, C)
+            v = v[:, :times]
+            m = m[:, None].expand(v.shape[:3])
+        w = m[..., None]
+        dims = tuple(range(v.ndim - 1))
+        s1, s2, c = (v * w).sum(dims), (v * v * w).sum(dims), w.sum()
+        total, sq, count = (s1, s2, c) if total is None else (total + s1, sq + s2, count + c)
+    assert total is not None and sq is not None and count is not None
+    mean = total / count
+    std = (sq / count - mean**2).clamp_min(0).sqrt()
+    return mean.float(), torch.where(std > 1e-12, std, torch.ones_like(std)).float()
+
+
 class Coral(AbstractMethod):
     """CORAL for static problems: input functions to output functions on each sample's own points.
 
@@ -224,6 +258,11 @@ class Coral(AbstractMethod):
     code and decodes the output at any points. Evaluation: ``rel_l2`` of the prediction on the test
     samples (mean over samples, each on its own points), and ``fit_rel_l2``, the output field's
     error on its own codes (what the fields can represent at best).
+
+    The fields see each channel standardized by its mean and std over the training samples' points
+    (a source of size 5 and a distance of size 0.2 weigh alike in the fit); predictions are in the
+    data's units. The cached codes are buffers, so a checkpoint holds them and a run resumed inside
+    the processor phase trains on the very codes it cached.
     """
 
     phases = ("fields", "processor")
@@ -241,52 +280,56 @@ class Coral(AbstractMethod):
                 f"coral maps inputs to outputs; {data.dataset.path} has inputs {self.inputs}, outputs {self.outputs}"
             )
         self.eval_batch, self.weights, self.phase = eval_batch, {}, "fields"
+        for name, names in (("in", self.inputs), ("out", self.outputs)):
+            shift, scale = channel_stats(data, names)
+            self.register_buffer(f"shift_{name}", shift)
+            self.register_buffer(f"scale_{name}", scale)
+        index = sorted(int(i) for i in train_indices(data).tolist())
+        self.rows = {i: r for r, i in enumerate(index)}  # file index -> row of the code buffers
         for name in ("in", "out"):
             dim = (field_in if name == "in" else field_out).latent_dim
             self.register_buffer(f"mean_{name}", torch.zeros(dim))
             self.register_buffer(f"std_{name}", torch.ones(dim))
-        self._codes: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+            self.register_buffer(f"codes_{name}", torch.zeros(len(index), dim))
+        self.register_buffer("cached", torch.zeros((), dtype=torch.bool))
 
     # ---- batches
     def _split(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """points, mask, inputs (channels of every input field), outputs."""
-        a = torch.cat([batch[n] for n in self.inputs], -1)
-        u = torch.cat([batch[n] for n in self.outputs], -1)
+        """points, mask, inputs (channels of every input field), outputs; values standardized."""
+        a = (torch.cat([batch[n] for n in self.inputs], -1) - self.shift_in) / self.scale_in
+        u = (torch.cat([batch[n] for n in self.outputs], -1) - self.shift_out) / self.scale_out
         return batch["points"], batch["mask"], a, u
 
     # ---- phases
     def param_groups(self, phase: str) -> list[dict]:
         if phase == "processor":
             return [{"params": list(self.processor.parameters())}]
-        return [{"params": list(self.field_in.parameters()) + list(self.field_out.parameters())}]
+        steps = [self.field_in.alpha, self.field_out.alpha]
+        nets = [p for f in (self.field_in, self.field_out) for p in f.parameters() if p is not f.alpha]
+        return [{"params": nets}, {"params": steps, "weight_decay": 0.0}]  # the step sizes decay to nothing
 
     def start_stage(self, phase: str, state, data) -> None:
         self.phase = phase
-        if phase == "processor":
+        resumed_inside = state is not None and int(getattr(state, "step_in_stage", 0)) > 0
+        if phase == "processor" and not (resumed_inside and bool(self.cached)):
             self._cache_codes(data)
 
     @torch.no_grad()
     def _cache_codes(self, data) -> None:
         """Every training sample's input and output codes from the frozen fields, and their
         per-dimension mean and std over the training samples."""
-        self._codes = {}
-        index = data.train_index
+        index = torch.as_tensor(sorted(self.rows))
         for start in range(0, len(index), self.eval_batch):
             batch = data.batch_of(index[start : start + self.eval_batch])
             x, mask, a, u = self._split(batch)
-            za, zu = self.field_in.encode(x, a, mask), self.field_out.encode(x, u, mask)
-            for k, i in enumerate(batch["index"].tolist()):
-                self._codes[i] = (za[k], zu[k])
-        za = torch.stack([c[0] for c in self._codes.values()])
-        zu = torch.stack([c[1] for c in self._codes.values()])
-        (
-            self.mean_in.copy_(za.mean(0)),
-            self.std_in.copy_(za.std(0).clamp_min(1e-6) if len(za) > 1 else torch.ones_like(za[0])),
-        )
-        (
-            self.mean_out.copy_(zu.mean(0)),
-            self.std_out.copy_(zu.std(0).clamp_min(1e-6) if len(zu) > 1 else torch.ones_like(zu[0])),
-        )
+            rows = [self.rows[int(i)] for i in batch["index"].tolist()]
+            self.codes_in[rows] = self.field_in.encode(x, a, mask)
+            self.codes_out[rows] = self.field_out.encode(x, u, mask)
+        for name, codes in (("in", self.codes_in), ("out", self.codes_out)):
+            getattr(self, f"mean_{name}").copy_(codes.mean(0))
+            std = codes.std(0).clamp_min(1e-6) if len(codes) > 1 else torch.ones_like(codes[0])
+            getattr(self, f"std_{name}").copy_(std)
+        self.cached.fill_(True)
 
     def map_codes(self, za: torch.Tensor) -> torch.Tensor:
         """The output codes the processor gives for input codes ``za`` (physical code units)."""
@@ -295,11 +338,10 @@ class Coral(AbstractMethod):
     # ---- training
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:
         if self.phase == "processor":
-            if not self._codes:
+            if not bool(self.cached):
                 raise RuntimeError("coral: the processor phase started without codes (start_stage was not called)")
-            rows = [self._codes[int(i)] for i in batch["index"].tolist()]
-            za = torch.stack([r[0] for r in rows])
-            zu = torch.stack([r[1] for r in rows])
+            rows = [self.rows[int(i)] for i in batch["index"].tolist()]
+            za, zu = self.codes_in[rows], self.codes_out[rows]
             pred = self.processor((za - self.mean_in) / self.std_in)
             return {"codes": (pred - (zu - self.mean_out) / self.std_out).square().mean()}
         x, mask, a, u = self._split(batch)
@@ -313,10 +355,11 @@ class Coral(AbstractMethod):
         self, x: torch.Tensor, a: torch.Tensor, mask: torch.Tensor | None = None, query: torch.Tensor | None = None
     ) -> torch.Tensor:
         """The outputs at ``query`` (B, m, d) (default: the input points) of the samples whose inputs
-        are ``a`` (B, n, C_in) at points ``x`` (B, n, d) (``mask``: their real points)."""
+        are ``a`` (B, n, C_in, standardized) at points ``x`` (B, n, d) (``mask``: their real
+        points), in the data's units."""
         za = self.field_in.encode(x, a, mask)
         with torch.no_grad():
-            return self.field_out(x if query is None else query, self.map_codes(za))
+            return self.field_out(x if query is None else query, self.map_codes(za)) * self.scale_out + self.shift_out
 
     def _test(self, data):
         """Per test sample: (file index, points, inputs, prediction, reference, own-code fit), numpy."""
@@ -325,7 +368,8 @@ class Coral(AbstractMethod):
             x, mask, a, u = self._split(batch)
             pred = self.predict_points(x, a, mask)
             with torch.no_grad():
-                fit = self.field_out(x, self.field_out.encode(x, u, mask))
+                fit = self.field_out(x, self.field_out.encode(x, u, mask)) * self.scale_out + self.shift_out
+            a, u = a * self.scale_in + self.shift_in, u * self.scale_out + self.shift_out  # the data's units
             for k, i in enumerate(batch["index"].tolist()):
                 n = int(mask[k].sum())
                 out.append((i, *(t[k, :n].detach().cpu().double().numpy() for t in (x, a, pred, u, fit))))
@@ -384,7 +428,8 @@ class Coral(AbstractMethod):
             query = torch.as_tensor(pts, dtype=x.dtype, device=x.device)[None]
             pred = self.predict_points(x, a, mask, query)[0].detach().cpu().double().numpy()
             own = data.dataset.support[i]
-            ref = Field(u[0].cpu().double().numpy(), own, names).at(pts, outside="nan")
+            true = (u[0] * self.scale_out + self.shift_out).cpu().double().numpy()
+            ref = Field(true, own, names).at(pts, outside="nan")
             values = np.concatenate([pred, ref, pred - ref], -1)
             full = names + tuple(f"{c}_ref" for c in names) + tuple(f"{c}_error" for c in names)
             out.append((f"{stem}_sample{i:03d}", Field(values, support if isinstance(support, Mesh) else pts, full)))
@@ -452,7 +497,7 @@ def coral(
     coords = ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))
     chan = ds.channels
     if ds.times is not None:  # trajectories: one field over time, a neural ODE between codes
-        from .coral_dynamics import CoralDynamics, check_dynamics
+        from .coral_dynamics import CodeODE, CoralDynamics, check_dynamics
 
         h = check_dynamics(horizon, len(ds.times), substeps, tf_start, tf_decay, tf_every)
         field = models("field", IOSpec(coords, tuple(c for n in ds.outputs for c in chan[n]), d))
@@ -460,9 +505,16 @@ def coral(
             raise ValueError(f"model.field must be a neural field (type: siren), got {type(field).__name__}")
         z = tuple(f"z{i}" for i in range(field.latent_dim))
         ode = models("processor", IOSpec(z, z, 0))
+        if not isinstance(ode, CodeODE):
+            raise ValueError(
+                f"model.processor: trajectories need a code ODE (type: code_ode), got {type(ode).__name__}"
+            )
         return CoralDynamics(problem, field, ode, data, h, substeps, tf_start, tf_decay, tf_every, eval_batch)
-    if horizon is not None:
-        raise ValueError("method.horizon is for trajectories; the data have no times")
+    given = {"horizon": horizon, "substeps": substeps != 1, "tf_start": tf_start != 0.99}
+    given.update(tf_decay=tf_decay != 0.99, tf_every=tf_every != 10)
+    extra = [k for k, v in given.items() if v is not None and v is not False]
+    if extra:
+        raise ValueError(f"method.{extra[0]} is for trajectories; the data have no times")
     c_in = tuple(c for n in ds.inputs for c in chan[n])
     c_out = tuple(c for n in ds.outputs for c in chan[n])
     field_in = models("field_in", IOSpec(coords, c_in, d))
@@ -473,4 +525,6 @@ def coral(
     z_in = tuple(f"z{i}" for i in range(field_in.latent_dim))
     z_out = tuple(f"z{i}" for i in range(field_out.latent_dim))
     processor = models("processor", IOSpec(z_in, z_out, 0))
+    if type(processor).__name__ == "CodeODE":
+        raise ValueError("model.processor: a code ODE (code_ode) is for trajectories; static data take code_resnet")
     return Coral(problem, field_in, field_out, processor, data, eval_batch)

@@ -60,15 +60,23 @@ def rollout(
     from torchdiffeq import odeint
 
     n = len(times)
+    gaps = times[1:] - times[:-1]
+    even = bool(torch.allclose(gaps, gaps[0].expand_as(gaps), rtol=1e-5, atol=0.0)) if n > 1 else True
     starts = [0] + [k for k in range(1, n) if restart is not None and bool(restart[k])] + [n - 1]
     out = [z_true[:, :1]]
     for s, e in zip(starts[:-1], starts[1:]):
         if e <= s:
             continue
-        t = times[s : e + 1]
-        step = float((t[1:] - t[:-1]).min()) / substeps
-        z = odeint(func, z_true[:, s], t, method="rk4", options={"step_size": step})  # (e - s + 1, B, L)
-        out.append(z[1:].transpose(0, 1))
+        if even:  # one call: RK4 steps land on every stored time
+            t = times[s : e + 1]
+            z = odeint(func, z_true[:, s], t, method="rk4", options={"step_size": float(gaps[0]) / substeps})
+            out.append(z[1:].transpose(0, 1))
+            continue
+        z = z_true[:, s]  # uneven times: each interval in its own steps (no interpolation between them)
+        for k in range(s, e):
+            t = times[k : k + 2]
+            z = odeint(func, z, t, method="rk4", options={"step_size": float(t[1] - t[0]) / substeps})[1]
+            out.append(z[:, None])
     return torch.cat(out, 1)
 
 
@@ -101,67 +109,82 @@ class CoralDynamics(AbstractMethod):
         eval_batch: int = 8,
     ):
         super().__init__()
+        from .coral import channel_stats, train_indices
+
         times = data.dataset.times
         self.problem, self.field, self.ode, self.outputs = problem, field, ode, list(data.dataset.outputs)
         self.register_buffer("times", torch.as_tensor(np.asarray(times, dtype=np.float64), dtype=torch.float32))
         self.horizon, self.substeps, self.eval_batch = horizon, substeps, eval_batch
         self.tf = (tf_start, tf_decay, tf_every)
         self.weights, self.phase, self.seed = {}, "fields", int(getattr(data, "seed", 0))
+        shift, scale = channel_stats(data, self.outputs, times=horizon)
+        self.register_buffer("shift", shift)
+        self.register_buffer("scale", scale)
         L = field.latent_dim
+        index = sorted(int(i) for i in train_indices(data).tolist())
+        self.rows = {i: r for r, i in enumerate(index)}  # file index -> row of the code buffer
         self.register_buffer("mean", torch.zeros(L))
         self.register_buffer("std", torch.ones(L))
-        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))  # processor losses so far (restart draws)
-        self.epsilon = tf_start
-        self._codes: dict[int, torch.Tensor] = {}
+        self.register_buffer("codes", torch.zeros(len(index), horizon, L))
+        self.register_buffer("cached", torch.zeros((), dtype=torch.bool))
+        self.epsilon, self.step_in_stage = tf_start, 0
 
     def _states(self, batch: dict) -> torch.Tensor:
-        return torch.cat([batch[n] for n in self.outputs], -1)  # (B, T, n, C)
+        """(B, T, n, C): every output channel, standardized."""
+        return (torch.cat([batch[n] for n in self.outputs], -1) - self.shift) / self.scale
 
     # ---- phases
     def param_groups(self, phase: str) -> list[dict]:
-        return [{"params": list((self.ode if phase == "processor" else self.field).parameters())}]
+        if phase == "processor":
+            return [{"params": list(self.ode.parameters())}]
+        nets = [p for p in self.field.parameters() if p is not self.field.alpha]
+        return [{"params": nets}, {"params": [self.field.alpha], "weight_decay": 0.0}]
 
     def start_stage(self, phase: str, state, data) -> None:
         self.phase = phase
+        resumed_inside = state is not None and int(getattr(state, "step_in_stage", 0)) > 0
         if phase == "processor":
-            self._cache_codes(data)
+            if not (resumed_inside and bool(self.cached)):
+                self._cache_codes(data)
             self.after_step(state, data)
 
     def after_step(self, state, data) -> None:
+        """The processor's schedule: ε from the epochs of the stage (of the data's batch size), and
+        the step whose restarts the next losses draw (every loss of one step draws the same)."""
         if self.phase == "processor" and state is not None:
-            epoch = int(state.step_in_stage) // max(data.steps_per_epoch(), 1)
+            self.step_in_stage = int(state.step_in_stage)
+            epoch = self.step_in_stage // max(data.steps_per_epoch(), 1)
             self.epsilon = teacher_forcing(epoch, *self.tf)
 
     @torch.no_grad()
     def _cache_codes(self, data) -> None:
         """The codes of every state of the training horizon of every training trajectory, and their
         per-dimension mean and std."""
-        self._codes = {}
         H = self.horizon
-        for start in range(0, len(data.train_index), self.eval_batch):
-            batch = data.batch_of(data.train_index[start : start + self.eval_batch])
+        index = torch.as_tensor(sorted(self.rows))
+        for start in range(0, len(index), self.eval_batch):
+            batch = data.batch_of(index[start : start + self.eval_batch])
             u = self._states(batch)[:, :H]
             B, _, n, C = u.shape
             x = batch["points"][:, None].expand(B, H, n, -1).reshape(B * H, n, -1)
             mask = batch["mask"][:, None].expand(B, H, n).reshape(B * H, n)
             z = self.field.encode(x, u.reshape(B * H, n, C), mask).reshape(B, H, -1)
-            for k, i in enumerate(batch["index"].tolist()):
-                self._codes[i] = z[k]
-        allz = torch.stack(list(self._codes.values())).reshape(-1, self.field.latent_dim)
+            self.codes[[self.rows[int(i)] for i in batch["index"].tolist()]] = z
+        allz = self.codes.reshape(-1, self.field.latent_dim)
         self.mean.copy_(allz.mean(0))
         self.std.copy_(allz.std(0).clamp_min(1e-6))
+        self.cached.fill_(True)
 
     # ---- training
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:
         H = self.horizon
         if self.phase == "processor":
-            if not self._codes:
+            if not bool(self.cached):
                 raise RuntimeError("coral: the processor phase started without codes (start_stage was not called)")
-            z = torch.stack([self._codes[int(i)] for i in batch["index"].tolist()])
+            z = self.codes[[self.rows[int(i)] for i in batch["index"].tolist()]]
             z = (z - self.mean) / self.std
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(self.calls))
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step_in_stage)
             restart = torch.rand(H, generator=g) < self.epsilon
-            self.calls += 1
             pred = rollout(self.ode, z, self.times[:H], restart, self.substeps)
             return {"codes": (pred[:, 1:] - z[:, 1:]).square().mean()}
         u = self._states(batch)[:, :H]
@@ -172,8 +195,8 @@ class CoralDynamics(AbstractMethod):
 
     # ---- forecasts
     def forecast(self, x: torch.Tensor, u0: torch.Tensor, mask: torch.Tensor | None = None, query=None) -> torch.Tensor:
-        """States at every stored time (B, T, m, C) from initial states ``u0`` (B, n, C) at points
-        ``x`` (B, n, d), decoded at ``query`` (B, m, d) (default ``x``)."""
+        """States at every stored time (B, T, m, C, the data's units) from initial states ``u0``
+        (B, n, C, standardized) at points ``x`` (B, n, d), decoded at ``query`` (B, m, d) (default ``x``)."""
         z0 = (self.field.encode(x, u0, mask) - self.mean) / self.std
         with torch.no_grad():
             T = len(self.times)
@@ -181,7 +204,7 @@ class CoralDynamics(AbstractMethod):
             q = x if query is None else query
             B, m = q.shape[0], q.shape[1]
             out = self.field(q[:, None].expand(B, T, m, -1).reshape(B * T, m, -1), z.reshape(B * T, -1))
-            return out.reshape(B, T, m, -1)
+            return out.reshape(B, T, m, -1) * self.scale + self.shift  # the data's units
 
     def _test(self, data):
         rows = []
@@ -194,6 +217,7 @@ class CoralDynamics(AbstractMethod):
                 xs = x[:, None].expand(B, T, n, -1).reshape(B * T, n, -1)
                 ms = mask[:, None].expand(B, T, n).reshape(B * T, n)
                 fit = self.field(xs, self.field.encode(xs, u.reshape(B * T, n, C), ms)).reshape(B, T, n, C)
+                fit, u = fit * self.scale + self.shift, u * self.scale + self.shift  # the data's units
             for k, i in enumerate(batch["index"].tolist()):
                 m = int(mask[k].sum())
                 rows.append((i, *(t[k, ..., :m, :].detach().cpu().double().numpy() for t in (pred, u, fit))))
@@ -230,6 +254,43 @@ class CoralDynamics(AbstractMethod):
             stem = f"{role}_sample{i:03d}"
             self.sample_labels[stem] = label.replace(f"#{j}", f"#{i}")
             out.append((stem, Field(np.concatenate([p, r, p - r], -1), data.dataset.support[i], full, times)))
+        return out
+
+    def decode_on(self, data, support, samples: list[int] | None = None, stem: str = "mesh") -> list[tuple[str, Field]]:
+        """Forecasts of test trajectories decoded on another support (a Mesh or (m, d) points), one
+        time series per trajectory named ``<stem>_sample<index>``: the forecast, the reference
+        interpolated linearly from the trajectory's own points at each stored time (NaN outside
+        them) and the error. ``samples``: file indices of test trajectories (default: the first)."""
+        from sciml.mesh import Mesh
+
+        pts = support.points if isinstance(support, Mesh) else np.asarray(support, dtype=np.float64)
+        d = int(data.support.points(0).shape[1])
+        if pts.ndim != 2 or pts.shape[1] < d:
+            raise ValueError(f"the points to decode on must be (m, {d}), got {pts.shape}")
+        pts = pts[:, :d]
+        test = [int(i) for i in data.test_index.tolist()]
+        chosen = samples if samples is not None else test[:1]
+        bad = [i for i in chosen if i not in test]
+        if bad:
+            raise ValueError(
+                f"sample {bad[0]} is not a test sample (test samples: {test[:8]}{'...' if len(test) > 8 else ''})"
+            )
+        names = tuple(c for n in self.outputs for c in data.dataset.channels[n])
+        full = names + tuple(f"{c}_ref" for c in names) + tuple(f"{c}_error" for c in names)
+        times = self.times.detach().cpu().double().numpy()
+        out = []
+        for i in chosen:
+            batch = data.batch_of([i])
+            u = self._states(batch)
+            x, mask = batch["points"], batch["mask"]
+            query = torch.as_tensor(pts, dtype=x.dtype, device=x.device)[None]
+            pred = self.forecast(x, u[:, 0], mask, query)[0].detach().cpu().double().numpy()  # (T, m, C)
+            true = (u[0] * self.scale + self.shift).cpu().double().numpy()
+            ref = Field(true, data.dataset.support[i], names, times).at(pts, outside="nan")
+            values = np.concatenate([pred, ref, pred - ref], -1)
+            out.append(
+                (f"{stem}_sample{i:03d}", Field(values, support if isinstance(support, Mesh) else pts, full, times))
+            )
         return out
 
 

@@ -241,11 +241,11 @@ def cmd_eval(args) -> int:
                 "methods that decode anywhere (coral) take --mesh"
             )
         stem = Path(args.mesh).stem
-        for name, field in decode(built.data, mesh, args.sample, stem=stem):
-            files = run_dir.write_fields(field, name, ["vtu"])
-            err = field.values[:, len(field.names) // 3 * 2 :]
-            ref = field.values[:, len(field.names) // 3 : len(field.names) // 3 * 2]
-            ok = np.isfinite(ref).all(axis=1)
+        for name, field in decode(built.data, mesh, args.sample, stem=stem):  # [prediction, reference, error]
+            files = run_dir.write_fields(field, name, ["vtu" if field.times is None else "pvd"])
+            c = len(field.names) // 3
+            ref, err = field.values[..., c : 2 * c], field.values[..., 2 * c :]
+            ok = np.isfinite(ref).all(axis=-1)
             rel = np.linalg.norm(err[ok]) / max(np.linalg.norm(ref[ok]), 1e-300) if ok.any() else float("nan")
             print(f"{files[0]}: {len(mesh.points)} points, rel L2 against the reference interpolated {rel:.4g}")
         return 0

@@ -140,12 +140,13 @@ def _groups(stage: Stage, params) -> list[dict]:
         if "lr_scale" in g:
             extra["lr"] = stage.lr * float(g["lr_scale"])
         out.append({"params": ps, **extra})
-    if stage.optimizer == "lbfgs" and len(out) > 1:
-        if len({tuple(sorted((k, v) for k, v in g.items() if k != "params")) for g in out}) > 1:
+    if stage.optimizer == "lbfgs" and len(out) > 1:  # (no weight decay in L-BFGS: only the rates must agree)
+        if len({g.get("lr") for g in out}) > 1:
             raise ValueError(
                 "an lbfgs stage takes one learning rate: the phase's parameter groups have different lr_scale"
             )
-        out = [{"params": [p for g in out for p in g["params"]], **{k: v for k, v in out[0].items() if k != "params"}}]
+        keep = {k: v for k, v in out[0].items() if k == "lr"}
+        out = [{"params": [p for g in out for p in g["params"]], **keep}]
     return out
 
 

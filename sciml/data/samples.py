@@ -119,6 +119,7 @@ class SampleData(EpochBatches):
         split = split_indices(len(dataset), {"train": n_train, "test": n_test}, seed)
         self.dataset, self.support = dataset, dataset.support
         self.train_index = torch.as_tensor(split["train"])
+        self.full_train_index = self.train_index  # shard() narrows train_index, not this
         self.test_index = torch.as_tensor(split["test"])
         self.batch_size, self.seed, self.epoch, self.pos = batch_size, seed, 0, 0
         self.device: torch.device | str | None = None

@@ -20,6 +20,7 @@ from test_train import assert_resumes_bit_for_bit  # tests/core/test_train.py
 from operators.coral_dynamics import CodeODE, rollout, teacher_forcing
 from sciml import load_case
 from sciml.data import write_dataset
+from sciml.run import load_run
 
 
 def linear_ode(a: np.ndarray) -> CodeODE:
@@ -45,6 +46,11 @@ def test_rk4_rollout_converges_at_fourth_order():
         errs.append(np.abs(z - exact).max())
     orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(orders > 3.8), (errs, orders)  # measured 4.07, 4.05
+    # stored times not evenly spaced: each interval in its own RK4 steps (no interpolation between)
+    uneven = torch.tensor([0.0, 0.1, 0.3, 0.35, 0.7, 1.3], dtype=torch.float64)
+    exact = np.stack([expm(a * t) @ z0[0].numpy() for t in uneven.numpy()])
+    errs = [np.abs(rollout(f, z0[:, None], uneven, None, substeps=s)[0].detach().numpy() - exact).max() for s in (4, 8)]
+    assert np.log2(errs[0] / errs[1]) > 3.8, errs  # measured 8.4e-5, 4.9e-6: order 4.1
 
 
 def test_teacher_forcing_restarts_from_the_true_codes():
@@ -66,14 +72,15 @@ def test_teacher_forcing_restarts_from_the_true_codes():
 
 
 def waves(path: Path, n: int = 10, nt: int = 8, seed: int = 0) -> Path:
-    """Travelling waves u = sin(2π(x - c t) + φ) on [0, 1), each trajectory on its own random 25% of
-    a 64-point grid; speeds c ~ U[0.5, 1.5], phases φ ~ U[0, 2π); times 0 .. 0.35."""
+    """Travelling waves u = sin(2π(x - c t) + φ) on [0, 1), each trajectory on its own random 12 to 20
+    points of a 64-point grid (so batches are padded); speeds c ~ U[0.5, 1.5], phases φ ~ U[0, 2π);
+    times 0 .. 0.35."""
     rng = np.random.default_rng(seed)
     grid = np.arange(64) / 64
     times = np.linspace(0.0, 0.35, nt)
     pts, u = [], []
     for _ in range(n):
-        x = np.sort(rng.choice(grid, 16, replace=False))
+        x = np.sort(rng.choice(grid, int(rng.integers(12, 21)), replace=False))
         c, phi = rng.uniform(0.5, 1.5), rng.uniform(0, 2 * np.pi)
         pts.append(x[:, None])
         u.append(np.sin(2 * np.pi * (x[None, :] - c * times[:, None]) + phi)[..., None].astype(np.float32))
@@ -120,7 +127,7 @@ def test_dynamics_trains_both_phases_and_resumes_bit_for_bit(data, tmp_path, sto
     ref, tr, metrics = assert_resumes_bit_for_bit(lambda: case_of(data, tmp_path), tmp_path, stop_at)
     assert tr.state.step == F + P
     assert {"eval/rel_l2", "eval/rel_l2_extra", "eval/fit_rel_l2"} <= set(metrics)
-    assert ref.method.horizon == 4 and len(ref.method._codes) == 6
+    assert ref.method.horizon == 4 and ref.method.codes.shape == (6, 4, 6) and bool(ref.method.cached)
     assert ref.method.epsilon == pytest.approx(0.99 * 0.5**3)  # 6 steps, 2 per epoch, decay every epoch
 
 
@@ -134,6 +141,21 @@ def test_dynamics_forecasts_are_written_on_each_trajectorys_points(data, tmp_pat
     steps = sorted((run_dir.path / "fields").glob("*/*.vtu"))
     assert len(steps) == 8  # every stored time: the horizon (4) and beyond
     grid = pv.read(steps[-1])
-    assert grid.n_points == 16 and {"u", "u_ref", "u_error"} <= set(grid.point_data)
+    assert 12 <= grid.n_points <= 20 and {"u", "u_ref", "u_error"} <= set(grid.point_data)
+    # the written reference is the stored trajectory at the sample's own points (no padding)
+    i = int(pvd.stem.split("sample")[1])
+    from sciml.data import H5Dataset
+
+    ds = H5Dataset(data)
+    np.testing.assert_allclose(np.asarray(grid.points)[:, 0], ds.support.points(i)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(grid.point_data["u_ref"], ds[i]["u"][-1, :, 0].numpy(), rtol=1e-5, atol=1e-6)
+    # padded batches: the metrics count each trajectory's real points only (a 2nd evaluation agrees)
+    _, _, built = load_run(run_dir.path)
+    rows = built.method._test(built.data)
+    assert len({r[1].shape[1] for r in rows}) > 1  # trajectories of different sizes in one batch
+    # decoding on a finer set of points of [0, 1): a time series with the reference where known
+    fine = np.linspace(0.0, 1.0, 129)[:, None]
+    [(stem, field)] = built.method.decode_on(built.data, fine, [rows[0][0]])
+    assert field.values.shape == (8, 129, 3) and np.isnan(field.values[:, 0, 1]).sum() in (0, 8)
     with pytest.raises(ValueError, match=r"method.horizon must be an integer in \[2, 8\]"):
         run_case(load_case(tmp_path / "coral.yaml", ["method.horizon=9"]))
