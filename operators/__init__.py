@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .autoregressive import AutoregressiveOperator
 from .coral import Coral, ModulatedSiren, NeuralField
+from .deeponet import MultiONet
 from .fno import FNO, fno_param_count
 from .layers import SpectralConv
 from .losses import relative_h1
@@ -20,6 +21,7 @@ __all__ = [
     "GridStepper",
     "MPPDE",
     "MgNO",
+    "MultiONet",
     "build_graph",
     "SpectralConv",
     "SupervisedOperator",

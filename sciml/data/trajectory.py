@@ -139,7 +139,19 @@ class TrajectoryData(EpochBatches):
         outs = tuple(f"{c}@{j}" for j in range(B) for c in self.channels)
         nd = self.support.dim if isinstance(self.support, Grid) else 0
         return WindowIO(
-            ins, outs, nd, None, K, B, self.channels, self.param_names, self.support, self.period, self.dt, self.t_max
+            ins,
+            outs,
+            nd,
+            None,
+            tuple(self.support.shape) if isinstance(self.support, Grid) else None,
+            K,
+            B,
+            self.channels,
+            self.param_names,
+            self.support,
+            self.period,
+            self.dt,
+            self.t_max,
         )
 
     # --- trainer interface ---

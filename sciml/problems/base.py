@@ -30,6 +30,7 @@ class IOSpec:
     outputs: tuple[str, ...]
     ndim: int  # spatial(-temporal) dimension of the support
     bounds: tuple[tuple[float, float], ...] | None = None  # input ranges (point-wise problems), for input scaling
+    shape: tuple[int, ...] | None = None  # the shared support's shape (a grid's), for models with fixed sensors
 
     @property
     def n_in(self) -> int:
@@ -316,7 +317,7 @@ class Problem:
             outs = tuple(c for f, r in self.dataset.roles.items() if r == "output" for c in self.dataset.channels[f])
             shape = self.dataset.settings.get("shape")  # None: samples on supports of their own (format v2)
             ndim = int(self.dataset.settings.get("ndim", len(shape) if shape else 0))
-            return IOSpec(ins, outs, ndim)
+            return IOSpec(ins, outs, ndim, shape=tuple(int(n) for n in shape) if shape else None)
         bounds = None
         if self.domain is not None and len(self.domain.bounds) == len(self.inputs):
             bounds = tuple((float(lo), float(hi)) for lo, hi in self.domain.bounds)
