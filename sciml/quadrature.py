@@ -129,3 +129,48 @@ def segment_quadrature(pieces: np.ndarray, order: int = 2) -> tuple[np.ndarray, 
     s = 0.5 * (t + 1.0)
     pts = a[:, None, :] + s[None, :, None] * (b - a)[:, None, :]
     return pts.reshape(-1, pieces.shape[-1]), (0.5 * length[:, None] * w[None, :]).ravel()
+
+
+def disk_quadrature(n_radial: int = 4, n_angular: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """A product rule on the unit disk: Gauss–Legendre in the radius (with the Jacobian r) times the
+    trapezoid rule in the angle. Exact for polynomials of degree ``min(2 n_radial - 2, n_angular - 1)``
+    (the trapezoid rule integrates trigonometric polynomials of degree below ``n_angular`` exactly);
+    the weights sum to π. Scale by R (points) and R² (weights) for a disk of radius R."""
+    if n_radial < 1 or n_angular < 1:
+        raise ValueError(f"n_radial and n_angular must be >= 1, got {n_radial}, {n_angular}")
+    g, w = np.polynomial.legendre.leggauss(n_radial)
+    r, wr = (g + 1) / 2, w / 2  # on [0, 1]
+    theta = 2 * np.pi * np.arange(n_angular) / n_angular
+    pts = np.stack([np.outer(r, np.cos(theta)), np.outer(r, np.sin(theta))], -1).reshape(-1, 2)
+    weights = np.outer(wr * r, np.full(n_angular, 2 * np.pi / n_angular)).reshape(-1)
+    return pts, weights
+
+
+def disk_grid_quadrature(n: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """DGNO's reference rule: the points of an ``n`` × ``n`` grid on [-1, 1]² strictly inside the
+    unit disk (25 for n = 7), equal weights summing to π (the disk's area times the mean). First order only:
+    kept to compare with the reference code; :func:`disk_quadrature` is the accurate rule."""
+    g = np.linspace(-1.0, 1.0, n)
+    pts = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    pts = pts[np.linalg.norm(pts, axis=1) < 1.0 - 1e-12]
+    return pts, np.full(len(pts), np.pi / len(pts))
+
+
+def wendland(r, l: int = 3):  # noqa: E741  (the smoothness index is called l in the literature)
+    """Wendland's compactly supported RBF φ(r) = (1 − r)^(l+2) ((l² + 4l + 3) r² + (3l + 6) r + 3) / 3
+    for r < 1 (0 beyond; φ(0) = 1), C⁴ at r = 1 for l ≥ 2, as DGNO's test functions with
+    r = |x − x_c| / R. Works on numpy arrays and torch tensors."""
+    from .problems.base import array_module
+
+    xp = array_module(r)
+    s = xp.clip(1 - r, 0, None) if xp is np else (1 - r).clamp_min(0)
+    return s ** (l + 2) * ((l * l + 4 * l + 3) * r * r + (3 * l + 6) * r + 3) / 3
+
+
+def wendland_grad(r, l: int = 3):  # noqa: E741
+    """dφ/dr of :func:`wendland`: −(l + 3)(l + 4) r (1 − r)^(l+1) (1 + (l + 1) r) / 3 for r < 1."""
+    from .problems.base import array_module
+
+    xp = array_module(r)
+    s = xp.clip(1 - r, 0, None) if xp is np else (1 - r).clamp_min(0)
+    return -(l + 3) * (l + 4) * r * s ** (l + 1) * (1 + (l + 1) * r) / 3

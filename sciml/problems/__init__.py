@@ -26,6 +26,7 @@ from .base import (
     IOSpec,
     Param,
     Problem,
+    WeakForm,
     resolve_params,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "IOSpec",
     "Param",
     "Problem",
+    "WeakForm",
     "resolve_params",
 ]

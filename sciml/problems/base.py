@@ -209,7 +209,30 @@ class FluxForm:
 # The forms a problem may offer besides its strong form (``equations`` and ``conditions``), with the
 # class each one must be. A method asks ``problem.form(kind)``; a new kind (the weak form of a
 # weak-residual method, a flux form) is one entry here and one class.
-FORMS: dict[str, type] = {"energy": EnergyForm, "characteristic": CharacteristicForm, "flux": FluxForm}
+@dataclass(frozen=True)
+class WeakForm:
+    r"""The weak form of a steady second-order problem :math:`-\nabla\cdot F(u, \nabla u, x) = s(x)`:
+    for every test function φ that vanishes on the boundary,
+    :math:`\int F\cdot\nabla\varphi\,dx - \int s\,\varphi\,dx = 0`, with no second derivative of u.
+    What weak-form methods (DGNO's virtual observables) take: :func:`sciml.problems.weak.weak_residuals`.
+
+    Attributes
+    ----------
+    flux : ``F(u, grad_u, x, params, inputs) -> (n, d)``; ``u`` is (n,), ``grad_u`` (n, d); ``inputs``
+        the problem's input fields at ``x`` (e.g. a coefficient), or None
+    source : ``s(x, params, inputs) -> (n,)``
+    """
+
+    flux: Callable[..., Any]
+    source: Callable[..., Any]
+
+
+FORMS: dict[str, type] = {
+    "energy": EnergyForm,
+    "characteristic": CharacteristicForm,
+    "flux": FluxForm,
+    "weak": WeakForm,
+}
 
 
 @dataclass

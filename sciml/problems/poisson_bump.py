@@ -33,7 +33,7 @@ from ..geometry import Domain, dde
 from ..mesh import Grid
 from ..registry import PROBLEMS
 from ..solvers import solve_poisson_dirichlet
-from .base import Condition, Param, Problem, check_int, resolve_params
+from .base import Condition, Param, Problem, WeakForm, check_int, resolve_params
 
 PARAMS = {"sharpness": Param(10.0, 1.0, 50.0, "sharpness s of the source's edges (width ~1/s)")}
 
@@ -84,5 +84,7 @@ def poisson2d_bump(*, params: dict | None = None, n_grid: int = 129) -> Problem:
         domain=domain,
         equations={"pde": poisson_residual},
         conditions={"boundary": Condition("boundary", lambda du, q: du())},
+        # Δu = f is -∇·∇u = -f: flux ∇u, source -f (no second derivative of u)
+        forms={"weak": WeakForm(lambda u, g, x, q, a: g, lambda x, q, a: -source(x[:, 0], x[:, 1], q["sharpness"]))},
         reference=reference,
     )

@@ -119,7 +119,9 @@ def test_forms_in_one_mapping_with_clear_errors():
     ):
         burgers.form("energy", method="the energy method")
     assert PROBLEMS.build("poisson1d_multiscale", {}).offers == ("strong", "energy")
-    with pytest.raises(ValueError, match="no form kind 'weak'; the kinds are: strong .*energy, characteristic"):
+    with pytest.raises(ValueError, match="no form kind 'mixed'; the kinds are: strong .*energy, characteristic"):
+        Problem("p", ("x",), ("u",), {}, forms={"mixed": object()})
+    with pytest.raises(ValueError, match="its weak form must be an instance of WeakForm, got object"):
         Problem("p", ("x",), ("u",), {}, forms={"weak": object()})
     with pytest.raises(ValueError, match="its energy form must be an instance of EnergyForm, got CharacteristicForm"):
         Problem("p", ("x",), ("u",), {}, forms={"energy": CharacteristicForm(lambda u, p: u)})
