@@ -305,15 +305,22 @@ def main() -> None:
     )
     ap.add_argument("--out", default="benchmarks/out/interface_selection")
     ap.add_argument(
-        "--report", action="store_true", help="print the table and redraw the figure of --out's results.json"
+        "--report",
+        action="store_true",
+        help="print the tables and redraw the figure of --out's results.json (several --out, comma-separated: "
+        "one table and one figure of every family, the figure in --figure)",
     )
+    ap.add_argument("--figure", default="", help="with --report and several --out: where to draw the figure")
     args = ap.parse_args()
-    out = Path(args.out)
     if args.report:
-        results = json.loads((out / "results.json").read_text())
-        figure(results, out / "interface_selection.png")
+        outs = [Path(o) for o in args.out.split(",")]
+        results = {}
+        for o in outs:
+            results.update(json.loads((o / "results.json").read_text()))
+        figure(results, Path(args.figure) if args.figure else outs[0] / "interface_selection.png")
         print(table(results))
         return
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in args.families.split(","):
