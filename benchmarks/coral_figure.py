@@ -58,7 +58,7 @@ def main() -> None:
             if col == 0:
                 ax.set_ylabel(built.method.sample_labels.get(stem, stem), fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    fig.savefig(args.out, dpi=72)
     print(f"wrote {args.out}")
 
 
