@@ -210,6 +210,23 @@ class CodeResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- the method
+def decode_targets(data, support, samples: list[int] | None) -> tuple[np.ndarray, list[int]]:
+    """The points to decode on (a Mesh's or an (m, d) array, the data's d coordinates) and the test
+    samples chosen (file indices; default the first test sample); one ValueError line otherwise."""
+    pts = support.points if isinstance(support, Mesh) else np.asarray(support, dtype=np.float64)
+    d = int(data.support.points(0).shape[1])
+    if pts.ndim != 2 or pts.shape[1] < d:
+        raise ValueError(f"the points to decode on must be (m, {d}), got {pts.shape}")
+    test = [int(i) for i in data.test_index.tolist()]
+    chosen = list(samples) if samples is not None else test[:1]
+    bad = [i for i in chosen if i not in test]
+    if bad:
+        raise ValueError(
+            f"sample {bad[0]} is not a test sample (test samples: {test[:8]}{'...' if len(test) > 8 else ''})"
+        )
+    return pts[:, :d], chosen
+
+
 def train_indices(data) -> torch.Tensor:
     """Every training sample's file index (under torchrun too: each process caches all the codes
     and computes the statistics over all the training samples, so they agree)."""
@@ -407,18 +424,7 @@ class Coral(AbstractMethod):
         (each output channel), the reference interpolated linearly from the sample's own support
         (``u_ref``; NaN where the support is outside the sample's domain, e.g. in its hole) and the
         error. ``samples``: file indices of test samples (default: the first test sample)."""
-        pts = support.points if isinstance(support, Mesh) else np.asarray(support, dtype=np.float64)
-        d = int(data.support.points(0).shape[1])
-        if pts.ndim != 2 or pts.shape[1] < d:
-            raise ValueError(f"the points to decode on must be (m, {d}), got {pts.shape}")
-        pts = pts[:, :d]
-        test = [int(i) for i in data.test_index.tolist()]
-        chosen = samples if samples is not None else test[:1]
-        bad = [i for i in chosen if i not in test]
-        if bad:
-            raise ValueError(
-                f"sample {bad[0]} is not a test sample (test samples: {test[:8]}{'...' if len(test) > 8 else ''})"
-            )
+        pts, chosen = decode_targets(data, support, samples)
         channels = data.dataset.channels
         names = tuple(c for n in self.outputs for c in channels[n])
         out = []

@@ -263,18 +263,9 @@ class CoralDynamics(AbstractMethod):
         them) and the error. ``samples``: file indices of test trajectories (default: the first)."""
         from sciml.mesh import Mesh
 
-        pts = support.points if isinstance(support, Mesh) else np.asarray(support, dtype=np.float64)
-        d = int(data.support.points(0).shape[1])
-        if pts.ndim != 2 or pts.shape[1] < d:
-            raise ValueError(f"the points to decode on must be (m, {d}), got {pts.shape}")
-        pts = pts[:, :d]
-        test = [int(i) for i in data.test_index.tolist()]
-        chosen = samples if samples is not None else test[:1]
-        bad = [i for i in chosen if i not in test]
-        if bad:
-            raise ValueError(
-                f"sample {bad[0]} is not a test sample (test samples: {test[:8]}{'...' if len(test) > 8 else ''})"
-            )
+        from .coral import decode_targets
+
+        pts, chosen = decode_targets(data, support, samples)
         names = tuple(c for n in self.outputs for c in data.dataset.channels[n])
         full = names + tuple(f"{c}_ref" for c in names) + tuple(f"{c}_error" for c in names)
         times = self.times.detach().cpu().double().numpy()
