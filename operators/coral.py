@@ -227,6 +227,11 @@ def decode_targets(data, support, samples: list[int] | None) -> tuple[np.ndarray
     return pts[:, :d], chosen
 
 
+def rel_l2(pred: np.ndarray, ref: np.ndarray) -> float:
+    """‖pred − ref‖ / ‖ref‖ of one sample (a zero reference divides by 1e-300, not by 0)."""
+    return float(np.linalg.norm(pred - ref) / max(np.linalg.norm(ref), 1e-300))
+
+
 def train_indices(data) -> torch.Tensor:
     """Every training sample's file index (under torchrun too: each process caches all the codes
     and computes the statistics over all the training samples, so they agree)."""
@@ -394,8 +399,8 @@ class Coral(AbstractMethod):
 
     def evaluate(self, data) -> dict[str, float]:
         rows = self._test(data)
-        rel = [np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, p, r, _ in rows]
-        fit = [np.linalg.norm(f - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, _, r, f in rows]
+        rel = [rel_l2(p, r) for _, _, _, p, r, _ in rows]
+        fit = [rel_l2(f, r) for _, _, _, _, r, f in rows]
         return {"rel_l2": float(np.mean(rel)), "fit_rel_l2": float(np.mean(fit))}
 
     def predict(self, data, n_samples: int = 4) -> list[tuple[str, Field]]:
@@ -405,16 +410,16 @@ class Coral(AbstractMethod):
         from .supervised import pick_samples
 
         rows = self._test(data)
-        errors = [np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300) for _, _, _, p, r, _ in rows]
+        errors = [rel_l2(p, r) for _, _, _, p, r, _ in rows]
         channels = data.dataset.channels
         names_in = tuple(c for n in self.inputs for c in channels[n])
         names_out = tuple(c for n in self.outputs for c in channels[n])
         names = names_in + names_out + tuple(f"{c}_ref" for c in names_out) + tuple(f"{c}_error" for c in names_out)
         self.sample_labels, out = {}, []
-        for j, role, label in pick_samples(errors, n_samples):
+        for j, role, label in pick_samples(errors, n_samples, ids=[row[0] for row in rows]):
             i, _, a, p, r, _ = rows[j]
             stem = f"{role}_sample{i:03d}"
-            self.sample_labels[stem] = label.replace(f"#{j}", f"#{i}")
+            self.sample_labels[stem] = label
             out.append((stem, Field(np.concatenate([a, p, r, p - r], -1), data.dataset.support[i], names)))
         return out
 

@@ -27,7 +27,7 @@ from torch import nn
 from sciml.fields import Field
 from sciml.method import AbstractMethod
 
-from .coral import NeuralField
+from .coral import NeuralField, rel_l2
 
 
 class CodeODE(nn.Module):
@@ -225,17 +225,13 @@ class CoralDynamics(AbstractMethod):
 
     def evaluate(self, data) -> dict[str, float]:
         H = self.horizon
-
-        def rel(a, b):
-            return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
-
         rows = self._test(data)
         out = {
-            "rel_l2": float(np.mean([rel(p[1:H], r[1:H]) for _, p, r, _ in rows])),
-            "fit_rel_l2": float(np.mean([rel(f[:H], r[:H]) for _, _, r, f in rows])),
+            "rel_l2": float(np.mean([rel_l2(p[1:H], r[1:H]) for _, p, r, _ in rows])),
+            "fit_rel_l2": float(np.mean([rel_l2(f[:H], r[:H]) for _, _, r, f in rows])),
         }
         if len(self.times) > H:
-            out["rel_l2_extra"] = float(np.mean([rel(p[H:], r[H:]) for _, p, r, _ in rows]))
+            out["rel_l2_extra"] = float(np.mean([rel_l2(p[H:], r[H:]) for _, p, r, _ in rows]))
         return out
 
     def predict(self, data, n_samples: int = 4) -> list[tuple[str, Field]]:
@@ -244,15 +240,15 @@ class CoralDynamics(AbstractMethod):
         from .supervised import pick_samples
 
         rows = self._test(data)
-        errors = [np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300) for _, p, r, _ in rows]
+        errors = [rel_l2(p, r) for _, p, r, _ in rows]
         names = tuple(c for n in self.outputs for c in data.dataset.channels[n])
         full = names + tuple(f"{c}_ref" for c in names) + tuple(f"{c}_error" for c in names)
         times = self.times.detach().cpu().double().numpy()
         self.sample_labels, out = {}, []
-        for j, role, label in pick_samples(errors, n_samples):
+        for j, role, label in pick_samples(errors, n_samples, ids=[row[0] for row in rows]):
             i, p, r, _ = rows[j]
             stem = f"{role}_sample{i:03d}"
-            self.sample_labels[stem] = label.replace(f"#{j}", f"#{i}")
+            self.sample_labels[stem] = label
             out.append((stem, Field(np.concatenate([p, r, p - r], -1), data.dataset.support[i], full, times)))
         return out
 

@@ -96,13 +96,14 @@ class SupervisedOperator(AbstractMethod):
         return outs
 
 
-def pick_samples(errors, n: int) -> list[tuple[int, str, str]]:
+def pick_samples(errors, n: int, ids=None) -> list[tuple[int, str, str]]:
     """Which of the samples with these per-sample errors to show, as ``(index, role, label)``: the
     median-error sample (a typical one) first, then the worst, then the best and others at evenly
     spaced error quantiles, ``n`` in all (fewer if there are fewer samples). Roles are ``median``,
     ``worst``, ``best`` and ``pNN`` (the error percentile); labels read
     ``"median error sample #12 (rel L2 0.021)"``, ``"worst sample #7 (rel L2 0.31)"``,
-    ``"error percentile 33: sample #4 (rel L2 0.018)"``. A NaN error counts as the worst."""
+    ``"error percentile 33: sample #4 (rel L2 0.018)"``. A NaN error counts as the worst. ``ids``: the
+    samples' names in the labels (e.g. their indices in the file), default their positions."""
     errors = np.asarray(errors, dtype=np.float64).reshape(-1)
     m = len(errors)
     n = min(int(n), m)
@@ -132,7 +133,7 @@ def pick_samples(errors, n: int) -> list[tuple[int, str, str]]:
         what = {"median": "median error sample", "worst": "worst sample", "best": "best sample"}.get(
             role, f"error percentile {role[1:]}: sample"
         )
-        picks.append((i, role, f"{what} #{i} (rel L2 {errors[i]:.3g})"))
+        picks.append((i, role, f"{what} #{i if ids is None else ids[i]} (rel L2 {errors[i]:.3g})"))
     return picks
 
 

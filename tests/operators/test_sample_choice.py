@@ -70,3 +70,18 @@ def test_comparison_plot_takes_the_sample_label_as_title(tmp_path):
     assert comparison_figure(pred, ref, title=label)._suptitle.get_text() == label
     assert comparison_figure(pred, ref)._suptitle is None
     assert plot_comparison(pred, ref, tmp_path / "c.png", title=label).stat().st_size > 0
+
+
+def test_labels_name_the_samples_by_the_ids_given():
+    """``ids`` names the samples in the labels (e.g. their file indices), whatever their digits:
+    position 1 is file sample 12, position 2 file sample 1."""
+    from operators.supervised import pick_samples
+
+    errors = [0.5, 0.1, 0.3]
+    picks = pick_samples(errors, 3, ids=[7, 12, 1])
+    assert [p[0] for p in picks] == [2, 0, 1]  # positions: median, worst, best
+    assert [p[2] for p in picks] == [
+        "median error sample #1 (rel L2 0.3)",
+        "worst sample #7 (rel L2 0.5)",
+        "best sample #12 (rel L2 0.1)",
+    ]
